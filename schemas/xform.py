@@ -1,0 +1,250 @@
+"""Marshmallow schemas built from a published XForm's binds: types, required, choices, repeats.
+
+A schema loads the string answers of one submission (xforms.extract) into typed Python
+values, or raises ValidationError whose messages name each offending field. Answers
+drawn from server-managed CSV lists are checked separately (check_list_values), because
+those lists change while the schema stays the same.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from typing import Any, Callable, Iterable, Mapping
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+
+from server.xforms import Field, FormDef
+
+_NAME_UNSAFE = re.compile(r"[/\\\x00-\x1f]")
+
+
+class _Blank(fields.Field):
+    """Base: the empty string is how XForms say 'no answer'; it loads as None."""
+
+    def deserialize(self, value: Any, attr: str | None = None, data: Mapping | None = None, **kwargs: Any) -> Any:
+        if value == "":
+            value = None
+        return super().deserialize(value, attr, data, **kwargs)
+
+
+class Text(_Blank, fields.String):
+    pass
+
+
+class Integer(_Blank, fields.Integer):
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, str) and not re.fullmatch(r"\s*[-+]?\d+\s*", value):
+            raise ValidationError(f"Not a whole number: {value!r}.")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class Decimal(_Blank, fields.Float):
+    def __init__(self, **kwargs: Any):
+        super().__init__(allow_nan=False, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> float:
+        result = super()._deserialize(value, attr, data, **kwargs)
+        if math.isinf(result):
+            raise ValidationError("Not a finite number.")
+        return result
+
+
+class Date(_Blank, fields.Date):
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dt.date:
+        text = str(value).strip()
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            raise ValidationError(f"Not a date (YYYY-MM-DD): {value!r}.")
+        try:
+            return dt.date.fromisoformat(text)
+        except ValueError:
+            raise ValidationError(f"Not a valid date: {value!r}.") from None
+
+
+class DateTime(_Blank, fields.String):
+    """JavaRosa writes 2026-11-22T05:31:56.172+05:30 (or Z); kept as given, checked as ISO 8601."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            dt.datetime.fromisoformat(text)
+        except ValueError:
+            raise ValidationError(f"Not a valid date and time: {text!r}.") from None
+        return text
+
+
+class Time(_Blank, fields.String):
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            dt.time.fromisoformat(text)
+        except ValueError:
+            raise ValidationError(f"Not a valid time: {text!r}.") from None
+        return text
+
+
+def _check_point(text: str) -> None:
+    parts = text.split()
+    if not 2 <= len(parts) <= 4:
+        raise ValidationError(f"A location is 'latitude longitude [altitude accuracy]', not {text!r}.")
+    try:
+        numbers = [float(p) for p in parts]
+    except ValueError:
+        raise ValidationError(f"A location must be numbers, not {text!r}.") from None
+    if any(math.isnan(n) or math.isinf(n) for n in numbers):
+        raise ValidationError(f"A location must be finite numbers, not {text!r}.")
+    if not -90 <= numbers[0] <= 90 or not -180 <= numbers[1] <= 180:
+        raise ValidationError(f"Latitude or longitude out of range in {text!r}.")
+    if len(numbers) == 4 and numbers[3] < 0:
+        raise ValidationError(f"Accuracy cannot be negative in {text!r}.")
+
+
+class GeoPoint(_Blank, fields.String):
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        _check_point(text)
+        return text
+
+
+class GeoTrace(_Blank, fields.String):
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        for point in filter(None, (p.strip() for p in text.split(";"))):
+            _check_point(point)
+        return text
+
+
+class SelectOne(Text):
+    def __init__(self, choices: Iterable[str] | None, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.choice_set = frozenset(choices) if choices is not None else None
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if self.choice_set is not None and text not in self.choice_set:
+            raise ValidationError(f"{text!r} is not one of the choices.")
+        return text
+
+
+class SelectMany(Text):
+    """Space-separated choice names (select_multiple and rank); kept as the submitted string."""
+
+    def __init__(self, choices: Iterable[str] | None, ranked: bool = False, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.choice_set = frozenset(choices) if choices is not None else None
+        self.ranked = ranked
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        picked = text.split()
+        if self.choice_set is not None:
+            bad = [p for p in picked if p not in self.choice_set]
+            if bad:
+                raise ValidationError(f"{' '.join(bad)!r} not among the choices.")
+        if self.ranked and len(set(picked)) != len(picked):
+            raise ValidationError("A ranked item appears twice.")
+        return " ".join(picked)
+
+
+class FileName(Text):
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if _NAME_UNSAFE.search(text) or text in {".", ".."}:
+            raise ValidationError(f"{text!r} is not a plain file name.")
+        return text
+
+
+_BY_TYPE: dict[str, Callable[..., fields.Field]] = {
+    "int": Integer, "integer": Integer, "decimal": Decimal, "date": Date, "dateTime": DateTime, "time": Time,
+    "geopoint": GeoPoint, "geotrace": GeoTrace, "geoshape": GeoTrace, "binary": FileName,
+}
+
+
+def _field_for(f: Field) -> fields.Field:
+    # A required answer must be present unless relevance could have removed it on the phone.
+    must = f.required and not f.conditional and not f.calculate
+    options: dict[str, Any] = {"required": must, "allow_none": not must}
+    if must:
+        options["error_messages"] = {"required": "This answer is required.", "null": "This answer is required."}
+    if f.type == "select1":
+        return SelectOne(f.choices, **options)
+    if f.type in {"select", "odk:rank"}:
+        return SelectMany(f.choices, ranked=f.type == "odk:rank", **options)
+    return _BY_TYPE.get(f.type, Text)(**options)
+
+
+def build_schema(form: FormDef) -> type[Schema]:
+    """A Schema class for one form version; repeats become lists of nested schemas."""
+
+    def scope_schema(scope: str | None, name: str) -> type[Schema]:
+        declared: dict[str, fields.Field] = {f.key: _field_for(f) for f in form.fields if f.repeat == scope}
+        for repeat in form.repeats:
+            parent = next((r for r in reversed(form.repeats) if repeat.startswith(r + "/")), None)
+            if parent == scope:
+                key = form.repeat_key(repeat)
+                nested = scope_schema(repeat, f"{name}_{key}")
+                declared[key] = fields.List(fields.Nested(nested), load_default=list)
+        schema = Schema.from_dict(declared, name=name)
+        schema.Meta.unknown = EXCLUDE  # extraction only produces declared keys; unknown elements are reported apart
+        return schema
+
+    return scope_schema(None, f"Submission_{form.form_id}_{form.version}")
+
+
+_SCHEMAS: dict[tuple[str, str, int], Schema] = {}
+
+
+def schema_for(form: FormDef) -> Schema:
+    """One schema instance per form version, built on first use (schemas are thread-safe to load with)."""
+    key = (form.form_id, form.version, id(form))
+    schema = _SCHEMAS.get(key)
+    if schema is None:
+        schema = build_schema(form)()
+        _SCHEMAS[key] = schema
+    return schema
+
+
+def check_list_values(record: Mapping, form: FormDef, allowed: Callable[[str, str], frozenset[str] | None]
+                      ) -> dict:
+    """Errors for answers not found in the server-managed CSV list they were chosen from.
+
+    ``allowed(list_file, column)`` returns every value that list has ever held, so a phone
+    with a slightly older copy of the list is never refused.
+    """
+    list_fields = [f for f in form.fields if f.choice_list]
+    errors: dict = {}
+    for f in list_fields:
+        values = allowed(f.choice_list, f.choice_column)
+        if values is None:  # not a list this server manages: nothing to check against
+            continue
+        for path, value in _answers(record, form, f):
+            if value is None or value == "":
+                continue
+            picked = value.split() if f.type == "select" else [value]
+            bad = [p for p in picked if p not in values]
+            if bad:
+                _put(errors, path, f"{' '.join(bad)!r} is not in the list {f.choice_list}.")
+    return errors
+
+
+def _answers(record: Mapping, form: FormDef, f: Field):
+    """Yield (error path, value) for every occurrence of field f in the record."""
+    chain = [r for r in form.repeats if f.repeat and (f.repeat == r or f.repeat.startswith(r + "/"))]
+
+    def descend(node: Mapping, depth: int, path: list):
+        if depth == len(chain):
+            yield path + [f.key], node.get(f.key)
+            return
+        key = form.repeat_key(chain[depth])
+        for i, row in enumerate(node.get(key) or []):
+            yield from descend(row, depth + 1, path + [key, i])
+
+    yield from descend(record, 0, [])
+
+
+def _put(errors: dict, path: list, message: str) -> None:
+    node = errors
+    for part in path[:-1]:
+        node = node.setdefault(part, {})
+    node.setdefault(path[-1], []).append(message)

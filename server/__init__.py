@@ -1,0 +1,78 @@
+"""The PPA data-collection server: create_app() wires configuration, storage and blueprints. No routes here."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from flask import Flask, Response, g, jsonify, request
+
+from . import config as config_module
+from . import errors, http_errors, logs, openrosa
+from .auth import make_digest
+from .catalog import FormCache
+from .storage import SQLiteStore, open_store
+
+
+@dataclass
+class PPA:
+    """What every request needs, kept on app.extensions['ppa']."""
+
+    store: SQLiteStore
+    forms: FormCache
+    digest: Any
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    config = config_module.load(test_config)
+    app = Flask(__name__)
+    app.config.update(config)
+    app.config.update(
+        SECRET_KEY=config_module.secret_key(config),
+        MAX_CONTENT_LENGTH=config["MAX_SUBMISSION_BYTES"],
+        MAX_FORM_MEMORY_SIZE=config["MAX_XML_BYTES"],
+        MAX_FORM_PARTS=config["MAX_PARTS"],
+    )
+    logs.configure(app.name, config["LOG_LEVEL"], config["LOG_FORMAT"])
+    store = open_store(config)
+    store.migrate()
+    digest = make_digest(app.config["SECRET_KEY"], config["DIGEST_REALM"], lambda email: _ha1(store, email))
+    digest.error_handler(lambda status: http_errors.render(
+        errors.unauthorized() if status == 401 else errors.forbidden()))
+    app.extensions["ppa"] = PPA(store=store, forms=FormCache(), digest=digest)
+
+    http_errors.register(app)
+    openrosa.register(app)
+    _register_health(app)
+    _register_request_log(app)
+    return app
+
+
+def _ha1(store: SQLiteStore, email: str) -> str | None:
+    user = store.user_by_email(email)
+    return user["digest_ha1"] if user else None
+
+
+def _register_health(app: Flask) -> None:
+    @app.get("/health")
+    def health() -> Response:
+        store: SQLiteStore = app.extensions["ppa"].store
+        return jsonify({"status": "ok", "database": "ok" if store.ping() else "error",
+                        "projects": len(store.list_projects())})
+
+
+def _register_request_log(app: Flask) -> None:
+    log = logging.getLogger(app.name)
+
+    @app.before_request
+    def _start() -> None:
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _log(response: Response) -> Response:
+        elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+        log.info("request", extra={"method": request.method, "path": logs.redact(request.path),
+                                   "status": response.status_code, "ms": round(elapsed, 2)})
+        return response

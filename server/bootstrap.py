@@ -1,0 +1,62 @@
+"""First start and every start: schema, a default project with the three forms and lists, a first admin.
+
+Idempotent: run on every `scripts/serve`; publishing an unchanged form is a no-op.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import auth, catalog, lists
+from .storage import SQLiteStore
+
+ROLES = ("admin", "manager", "nda", "researcher")
+
+
+@dataclass
+class SetupReport:
+    project_id: int
+    published: list[catalog.Published] = field(default_factory=list)
+    admin_email: str | None = None
+    admin_password: str | None = None   # only when generated now; shown once
+
+
+def ensure_default_project(store: SQLiteStore, name: str, forms_dir: str | Path, validate: bool = True) -> SetupReport:
+    """A project holding the forms in forms_dir, its cluster registry and the sample hamlets."""
+    projects = store.list_projects()
+    project = projects[0] if projects else store.create_project(name)
+    report = SetupReport(project_id=project["id"])
+    for path in sorted(Path(forms_dir).glob("*.xml")):
+        report.published.append(catalog.publish(store, project["id"], path.read_bytes(), path.name,
+                                                actor="setup", validate=validate))
+    for list_name, columns in lists.LISTS.items():
+        store.ensure_list(project["id"], list_name, columns)
+    if not projects:  # seed only a new project; afterwards the lists belong to its managers
+        store.upsert_list_items(project["id"], "clusters.csv", lists.seed_clusters(), source="registry")
+        sample = Path(forms_dir) / "hamlets.csv"
+        if sample.exists():
+            _columns, items = lists.read_csv(sample.read_bytes(), "hamlets.csv")
+            store.upsert_list_items(project["id"], "hamlets.csv", items, source="sample")
+    return report
+
+
+def create_user(store: SQLiteStore, email: str, role: str, password: str, realm: str) -> dict:
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    if len(password) < 10:
+        raise ValueError("the password must have at least 10 characters")
+    user = store.create_user(email, role, auth.hash_password(password), auth.digest_ha1(email, realm, password))
+    store.audit("setup", "user.create", email, {"role": role})
+    return user
+
+
+def ensure_admin(store: SQLiteStore, email: str, password: str, realm: str) -> str | None:
+    """Create the first administrator if there is none; return the password when it was generated."""
+    if store.count_users("admin"):
+        return None
+    generated = not password
+    password = password or secrets.token_urlsafe(12)
+    create_user(store, email, "admin", password, realm)
+    return password if generated else None

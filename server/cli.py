@@ -1,0 +1,254 @@
+"""The `ppa` command line: thin commands over the same functions the server uses."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from . import bootstrap, catalog, config as config_module, errors, lists
+from .auth import new_token
+from .storage import SQLiteStore, open_store
+
+
+class Context:
+    def __init__(self) -> None:
+        self.config = config_module.load()
+        self._store: SQLiteStore | None = None
+
+    @property
+    def store(self) -> SQLiteStore:
+        if self._store is None:
+            self._store = open_store(self.config)
+            self._store.migrate()
+        return self._store
+
+
+pass_ctx = click.make_pass_decorator(Context, ensure=True)
+
+
+def _fail(message: str) -> None:
+    raise click.ClickException(message)
+
+
+@click.group(help="PPA data-collection server: setup, projects, devices, forms and lists.")
+def main() -> None:
+    pass
+
+
+# -- setup and serving ---------------------------------------------------------
+
+@main.command(help="Create the database, the default project with its forms and lists, and the first admin.")
+@click.option("--skip-validate", is_flag=True, help="Do not run ODK Validate on newly published forms.")
+@pass_ctx
+def init(ctx: Context, skip_validate: bool) -> None:
+    _init(ctx, validate=not skip_validate)
+
+
+def _init(ctx: Context, validate: bool = True) -> bootstrap.SetupReport:
+    cfg = ctx.config
+    try:
+        report = bootstrap.ensure_default_project(ctx.store, cfg["PROJECT_NAME"], cfg["FORMS"], validate=validate)
+    except (catalog.FormBuildError, errors.Problem) as exc:
+        _fail(f"could not publish the forms: {exc}")
+    for item in report.published:
+        state = "published" if item.created else "unchanged"
+        click.echo(f"form {item.form_id} version {item.version}: {state} ({item.hash})")
+    password = bootstrap.ensure_admin(ctx.store, cfg["ADMIN_EMAIL"], cfg["ADMIN_PASSWORD"], cfg["DIGEST_REALM"])
+    if password:
+        click.echo(f"first admin created: {cfg['ADMIN_EMAIL']} with password {password}  (shown once; keep it)")
+    click.echo(f"project {report.project_id}: {ctx.store.get_project(report.project_id)['name']}")
+    return report
+
+
+@main.command(help="Set everything up (as init) and serve HTTP with gunicorn on PPA_HOST:PPA_PORT.")
+@pass_ctx
+def serve(ctx: Context) -> None:
+    _init(ctx)
+    from .wsgi import run
+    cfg = ctx.config
+    click.echo(f"serving on http://{cfg['HOST']}:{cfg['PORT']} (public URL {cfg['PUBLIC_URL']})")
+    run(cfg)
+
+
+# -- projects --------------------------------------------------------------------
+
+@main.group(help="Projects hold forms, devices and lists.")
+def project() -> None:
+    pass
+
+
+@project.command("add", help="Create a project.")
+@click.argument("name")
+@pass_ctx
+def project_add(ctx: Context, name: str) -> None:
+    if ctx.store.project_by_name(name):
+        _fail(f"a project named {name!r} exists already")
+    created = ctx.store.create_project(name)
+    for list_name, columns in lists.LISTS.items():
+        ctx.store.ensure_list(created["id"], list_name, columns)
+    ctx.store.upsert_list_items(created["id"], "clusters.csv", lists.seed_clusters(), source="registry")
+    ctx.store.audit("cli", "project.create", str(created["id"]), {"name": name})
+    click.echo(json.dumps({"id": created["id"], "name": name}))
+
+
+@project.command("list", help="List projects.")
+@pass_ctx
+def project_list(ctx: Context) -> None:
+    for row in ctx.store.list_projects():
+        click.echo(json.dumps({"id": row["id"], "name": row["name"]}))
+
+
+# -- devices ---------------------------------------------------------------------
+
+@main.group(help="Phones running ODK Collect: each has its own revocable token.")
+def device() -> None:
+    pass
+
+
+def _server_url(cfg: dict, token: str, project_id: int) -> str:
+    return f"{cfg['PUBLIC_URL']}/v1/key/{token}/projects/{project_id}"
+
+
+@device.command("add", help="Create a device; prints one JSON line with its server_url and token.")
+@click.option("--project", "project_id", type=int, required=True)
+@click.argument("name")
+@pass_ctx
+def device_add(ctx: Context, project_id: int, name: str) -> None:
+    if ctx.store.get_project(project_id) is None:
+        _fail(f"no project {project_id}")
+    token = new_token()
+    row = ctx.store.create_device(project_id, name, token, actor="cli")
+    ctx.store.audit("cli", "device.create", str(row["id"]), {"project": project_id, "name": name})
+    click.echo(json.dumps({"id": row["id"], "name": name, "project_id": project_id, "token": token,
+                           "server_url": _server_url(ctx.config, token, project_id)}))
+
+
+@device.command("revoke", help="Revoke a device by id or token; its next request gets 403.")
+@click.argument("token_or_id")
+@pass_ctx
+def device_revoke(ctx: Context, token_or_id: str) -> None:
+    row = ctx.store.get_device(int(token_or_id)) if token_or_id.isdigit() else ctx.store.device_by_token(token_or_id)
+    if row is None:
+        _fail(f"no device {token_or_id}")
+    ctx.store.revoke_device(row["id"])
+    ctx.store.audit("cli", "device.revoke", str(row["id"]))
+    click.echo(json.dumps({"id": row["id"], "name": row["name"], "revoked": True}))
+
+
+@device.command("list", help="List devices (tokens are not shown).")
+@click.option("--project", "project_id", type=int)
+@pass_ctx
+def device_list(ctx: Context, project_id: int | None) -> None:
+    for row in ctx.store.list_devices(project_id):
+        click.echo(json.dumps({k: row[k] for k in ("id", "project_id", "name", "created_at", "last_seen_at",
+                                                    "revoked_at")}))
+
+
+# -- forms -----------------------------------------------------------------------
+
+@main.group(help="Publish forms and open, close or retire them.")
+def form() -> None:
+    pass
+
+
+@form.command("publish", help="Publish an XLSForm (.xlsx) or XForm (.xml) as a new version in a project.")
+@click.option("--project", "project_id", type=int, required=True)
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_ctx
+def form_publish(ctx: Context, project_id: int, path: Path) -> None:
+    try:
+        result = catalog.publish(ctx.store, project_id, path.read_bytes(), path.name, actor="cli")
+    except (catalog.FormBuildError, errors.Problem) as exc:
+        _fail(str(exc))
+    click.echo(json.dumps({"form_id": result.form_id, "version": result.version, "hash": result.hash,
+                           "published": result.created}))
+
+
+@form.command("list", help="List a project's forms with their current version and state.")
+@click.option("--project", "project_id", type=int, required=True)
+@pass_ctx
+def form_list(ctx: Context, project_id: int) -> None:
+    for row in ctx.store.list_forms(project_id):
+        click.echo(json.dumps({"form_id": row["xml_form_id"], "title": row["title"], "version": row["version"],
+                               "state": row["state"], "hash": row["hash"],
+                               "submissions": ctx.store.count_submissions(row["id"])}))
+
+
+@form.command("state", help="open: listed and accepting; closing: hidden from phones, still accepting; "
+                            "closed: refuses submissions.")
+@click.option("--project", "project_id", type=int, required=True)
+@click.argument("form_id")
+@click.argument("state", type=click.Choice(["open", "closing", "closed"]))
+@pass_ctx
+def form_state(ctx: Context, project_id: int, form_id: str, state: str) -> None:
+    row = ctx.store.get_form(project_id, form_id)
+    if row is None:
+        _fail(f"no form {form_id} in project {project_id}")
+    ctx.store.set_form_state(row["id"], state)
+    ctx.store.audit("cli", "form.state", f"{project_id}/{form_id}", {"state": state})
+    click.echo(json.dumps({"form_id": form_id, "state": state}))
+
+
+# -- lists -----------------------------------------------------------------------
+
+@main.group(name="lists", help="Server-managed CSV lists (clusters, hamlets, households, nodes).")
+def lists_group() -> None:
+    pass
+
+
+@lists_group.command("import", help="Add (or with --update, also change) the items of a CSV list.")
+@click.option("--project", "project_id", type=int, required=True)
+@click.option("--update", is_flag=True, help="Also update items whose name exists already.")
+@click.argument("list_name")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_ctx
+def lists_import(ctx: Context, project_id: int, update: bool, list_name: str, path: Path) -> None:
+    try:
+        columns, items = lists.read_csv(path.read_bytes(), list_name)
+    except lists.ListFileError as exc:
+        _fail(str(exc))
+    if ctx.store.list_columns(project_id, list_name) is None:
+        ctx.store.ensure_list(project_id, list_name, columns)
+    changed = ctx.store.upsert_list_items(project_id, list_name, items, source=f"import:{path.name}", replace=update)
+    ctx.store.audit("cli", "list.import", f"{project_id}/{list_name}", {"rows": len(items), "changed": changed})
+    click.echo(json.dumps({"list": list_name, "rows": len(items), "changed": changed}))
+
+
+@lists_group.command("export", help="Print a list as the CSV phones receive.")
+@click.option("--project", "project_id", type=int, required=True)
+@click.argument("list_name")
+@pass_ctx
+def lists_export(ctx: Context, project_id: int, list_name: str) -> None:
+    columns = ctx.store.list_columns(project_id, list_name)
+    if columns is None:
+        _fail(f"no list {list_name} in project {project_id}")
+    sys.stdout.buffer.write(lists.render_csv(columns, ctx.store.list_items(project_id, list_name)))
+
+
+# -- users -----------------------------------------------------------------------
+
+@main.group(help="Web users: admin, manager, nda, researcher.")
+def user() -> None:
+    pass
+
+
+@user.command("add", help="Create a user; the password is read from standard input.")
+@click.option("--role", type=click.Choice(bootstrap.ROLES), required=True)
+@click.option("--email", required=True)
+@pass_ctx
+def user_add(ctx: Context, role: str, email: str) -> None:
+    password = sys.stdin.readline().rstrip("\n")
+    if ctx.store.user_by_email(email):
+        _fail(f"a user {email} exists already")
+    try:
+        row = bootstrap.create_user(ctx.store, email, role, password, ctx.config["DIGEST_REALM"])
+    except ValueError as exc:
+        _fail(str(exc))
+    click.echo(json.dumps({"id": row["id"], "email": email, "role": role}))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

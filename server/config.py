@@ -1,0 +1,97 @@
+"""Declared settings: the only module that reads PPA_* environment variables.
+
+Every setting has a name, a default and a help text; tests/test_docs.py fails
+when a setting is missing from the README's configuration table.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+    parse: Callable[[str], Any] = str
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("DATA", "./instance", "Data folder: the SQLite database, the secret key and backups live here."),
+    Setting("HOST", "127.0.0.1", "Address the HTTP server listens on."),
+    Setting("PORT", 8080, "Port the HTTP server listens on.", int),
+    Setting("PUBLIC_URL", "", "Base URL that phones use to reach the server (for example https://ppa.example.org). "
+            "Used in form lists, manifests and QR codes. Defaults to http://HOST:PORT."),
+    Setting("ADMIN_EMAIL", "admin@localhost", "E-mail (sign-in name) of the first administrator, created once."),
+    Setting("ADMIN_PASSWORD", "", "Password of the first administrator. If empty, a random one is generated and printed once."),
+    Setting("FORMS", "", "Folder of compiled XForms (*.xml) that `scripts/serve` publishes into the default project. "
+            "Defaults to the forms/ folder of this checkout."),
+    Setting("PROJECT_NAME", "PPA 2026", "Name of the default project that `scripts/serve` creates when there is none."),
+    Setting("SECRET_KEY", "", "Key for signing sessions and Digest nonces. If empty, one is generated and kept in DATA/secret_key."),
+    Setting("WORKERS", 2, "Number of WSGI worker processes.", int),
+    Setting("THREADS", 8, "Threads per worker process.", int),
+    Setting("MAX_SUBMISSION_BYTES", 50_000_000, "Largest accepted POST body for one submission, in bytes; also advertised "
+            "to Collect as X-OpenRosa-Accept-Content-Length so that it splits larger uploads.", int),
+    Setting("MAX_XML_BYTES", 10_000_000, "Largest accepted submission XML part, in bytes.", int),
+    Setting("MAX_XML_DEPTH", 32, "Deepest element nesting accepted in a submission.", int),
+    Setting("MAX_PARTS", 250, "Most multipart parts accepted in one submission POST (Collect sends at most 102).", int),
+    Setting("SYNCHRONOUS", "NORMAL", "SQLite synchronous mode: NORMAL survives a crash of the server process; FULL also "
+            "survives power loss, at a measured cost (see README).", lambda v: v.strip().upper()),
+    Setting("DIGEST_REALM", "PPA", "Realm of HTTP Digest authentication for named users."),
+    Setting("LOG_LEVEL", "INFO", "Logging level (DEBUG, INFO, WARNING, ERROR)."),
+    Setting("LOG_FORMAT", "json", "Log line format: json (one object per line) or text.", lambda v: v.strip().lower()),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def load(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Return the configuration: defaults, then PPA_* environment variables, then overrides."""
+    environ = os.environ if environ is None else environ
+    config: dict[str, Any] = {}
+    for setting in SETTINGS:
+        raw = environ.get(f"PPA_{setting.name}")
+        config[setting.name] = setting.default if raw is None else setting.parse(raw)
+    for key, value in (overrides or {}).items():
+        config[key] = value
+    unknown = [k for k in (overrides or {}) if k not in _BY_NAME and not k.isupper()]
+    if unknown:
+        raise ValueError(f"unknown settings: {', '.join(unknown)}")
+    if config["SYNCHRONOUS"] not in {"NORMAL", "FULL"}:
+        raise ValueError("PPA_SYNCHRONOUS must be NORMAL or FULL")
+    if not config["PUBLIC_URL"]:
+        config["PUBLIC_URL"] = f"http://{config['HOST']}:{config['PORT']}"
+    config["PUBLIC_URL"] = config["PUBLIC_URL"].rstrip("/")
+    config["DATA"] = str(Path(config["DATA"]).resolve())
+    if not config["FORMS"]:
+        config["FORMS"] = str(Path(__file__).resolve().parent.parent / "forms")
+    return config
+
+
+def database_path(config: Mapping[str, Any]) -> Path:
+    return Path(config["DATA"]) / "ppa.db"
+
+
+def secret_key(config: Mapping[str, Any]) -> str:
+    """The configured key, or one generated once and kept in the data folder."""
+    if config.get("SECRET_KEY"):
+        return config["SECRET_KEY"]
+    path = Path(config["DATA"]) / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another worker won the race
+            return path.read_text().strip()
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    return path.read_text().strip()

@@ -1,0 +1,209 @@
+"""Blueprint 'openrosa': what ODK Collect (and Enketo) talk to, exactly as ODK Central answers.
+
+Mounted twice: under /v1/key/<token>/projects/<id> for devices (token in the URL) and under
+/v1/projects/<id> for named users with HTTP Digest. Only HTTP lives here: headers, status
+codes and XML replies; the work is done by catalog, submissions and the store.
+"""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import quote
+
+from flask import Blueprint, Flask, Response, current_app, g, request
+from werkzeug.http import http_date
+
+from . import errors, lists, openrosa_xml
+from .auth import token_well_formed
+from .submissions import Limits, Upload, UploadedFile, receive
+from .xforms import md5_hash
+
+bp = Blueprint("openrosa", __name__)
+
+_OPENROSA_DOCS = {"form_list", "manifest", "submission"}   # endpoints that require X-OpenRosa-Version
+_TOUCH_EVERY_S = 60
+_last_touch: dict[int, float] = {}
+
+
+def register(app: Flask) -> None:
+    app.register_blueprint(bp, url_prefix="/v1/key/<token>/projects/<int:project_id>", name="openrosa_key")
+    app.register_blueprint(bp, url_prefix="/v1/projects/<int:project_id>", name="openrosa_user")
+
+
+def _ppa():
+    return current_app.extensions["ppa"]
+
+
+@bp.url_value_preprocessor
+def _pull_prefix(endpoint: str | None, values: dict | None) -> None:
+    values = values if values is not None else {}
+    g.token = values.pop("token", None)
+    g.project_id = values.pop("project_id", None)
+
+
+@bp.before_request
+def _authenticate() -> Response | None:
+    ppa = _ppa()
+    g.device = g.user = None
+    if g.token is not None:
+        device = ppa.store.device_by_token(g.token) if token_well_formed(g.token) else None
+        if device is None or device["revoked_at"] or device["project_id"] != g.project_id:
+            raise errors.forbidden_token()
+        g.device = device
+        _touch(device["id"])
+    else:
+        denied = ppa.digest.login_required(lambda: None)()
+        if denied is not None:
+            return denied
+        g.user = ppa.store.user_by_email(ppa.digest.username())
+        if g.user is None:
+            raise errors.forbidden()
+    g.project = ppa.store.get_project(g.project_id)
+    if g.project is None:
+        raise errors.not_found("project")
+    if request.endpoint and request.endpoint.split(".")[-1] in _OPENROSA_DOCS \
+            and request.headers.get("X-OpenRosa-Version", "").strip() != "1.0":
+        raise errors.missing_openrosa_version()
+    return None
+
+
+def _touch(device_id: int) -> None:
+    """Record when a phone was last seen, at most once a minute per phone (a write costs a lock)."""
+    moment = time.monotonic()
+    if moment - _last_touch.get(device_id, -_TOUCH_EVERY_S) >= _TOUCH_EVERY_S:
+        _last_touch[device_id] = moment
+        _ppa().store.touch_device(device_id)
+
+
+@bp.after_request
+def _openrosa_headers(response: Response) -> Response:
+    response.headers["X-OpenRosa-Version"] = "1.0"
+    response.headers["X-OpenRosa-Accept-Content-Length"] = str(current_app.config["MAX_SUBMISSION_BYTES"])
+    response.headers["Content-Language"] = "en"
+    response.headers.setdefault("Date", http_date())
+    return response
+
+
+def base_url() -> str:
+    """The absolute prefix phones use, keeping /key/<token> so every URL carries the credential."""
+    public = current_app.config["PUBLIC_URL"]
+    if g.token is not None:
+        return f"{public}/v1/key/{quote(g.token, safe='!$')}/projects/{g.project_id}"
+    return f"{public}/v1/projects/{g.project_id}"
+
+
+def _xml(body: bytes, status: int = 200) -> Response:
+    return Response(body, status=status, content_type="text/xml; charset=utf-8")
+
+
+def _visible_forms() -> list[dict]:
+    return [f for f in _ppa().store.list_forms(g.project_id) if f["state"] == "open"]
+
+
+def _form_or_404(xml_form_id: str) -> dict:
+    form = _ppa().store.get_form(g.project_id, xml_form_id)
+    if form is None or form["current_def_id"] is None:
+        raise errors.not_found("form")
+    return form
+
+
+def _media(form: dict) -> list[dict]:
+    """The attachments a form's current version expects and the server has, with their hashes."""
+    ppa = _ppa()
+    formdef = ppa.forms.get(ppa.store, form["current_def_id"])
+    static = ppa.store.form_attachments(form["current_def_id"])
+    files = []
+    for name in formdef.media:
+        if name in lists.LISTS and ppa.store.list_version(g.project_id, name) is not None:
+            blob = ppa.store.list_csv(g.project_id, name, lists.render_csv)
+            files.append({"filename": name, "md5": blob["md5"], "sha256": blob["sha256"]})
+        elif name in static:
+            files.append({"filename": name, "md5": static[name]["md5"], "sha256": static[name]["blob_sha256"]})
+    return files
+
+
+@bp.get("/formList")
+def form_list() -> Response:
+    wanted = request.args.get("formID")
+    ppa = _ppa()
+    items = []
+    for form in _visible_forms():
+        if wanted is not None and form["xml_form_id"] != wanted:
+            continue
+        encoded = quote(form["xml_form_id"], safe="")
+        item = {"formID": form["xml_form_id"], "name": form["title"] or form["xml_form_id"],
+                "version": form["version"], "hash": form["hash"],
+                "downloadUrl": f"{base_url()}/forms/{encoded}.xml"}
+        if ppa.forms.get(ppa.store, form["current_def_id"]).media:
+            item["manifestUrl"] = f"{base_url()}/forms/{encoded}/manifest"
+        items.append(item)
+    return _xml(openrosa_xml.form_list(items))
+
+
+@bp.get("/forms/<xml_form_id>.xml")
+def form_xml(xml_form_id: str) -> Response:
+    form = _form_or_404(xml_form_id)
+    body = _ppa().store.form_def_xml(form["current_def_id"])
+    return _cacheable(body, md5_hash(body)[4:], "application/xml; charset=utf-8")
+
+
+@bp.get("/forms/<xml_form_id>/manifest")
+def manifest(xml_form_id: str) -> Response:
+    form = _form_or_404(xml_form_id)
+    encoded = quote(xml_form_id, safe="")
+    files = [{"filename": f["filename"], "hash": "md5:" + f["md5"],
+              "downloadUrl": f"{base_url()}/forms/{encoded}/attachments/{quote(f['filename'], safe='')}"}
+             for f in _media(form)]
+    return _xml(openrosa_xml.manifest(files))
+
+
+@bp.get("/forms/<xml_form_id>/attachments/<name>")
+def attachment(xml_form_id: str, name: str) -> Response:
+    form = _form_or_404(xml_form_id)
+    match = next((f for f in _media(form) if f["filename"] == name), None)
+    if match is None:
+        raise errors.not_found("attachment")
+    body = _ppa().store.get_blob(match["sha256"])
+    kind = "text/csv; charset=utf-8" if name.endswith(".csv") else "application/octet-stream"
+    return _cacheable(body, match["md5"], kind)
+
+
+def _cacheable(body: bytes, etag: str, content_type: str) -> Response:
+    """ETag plus no-cache: phones may revalidate but never trust a stale copy (PROTOCOL.md 2.4)."""
+    response = Response(body, content_type=content_type)
+    response.set_etag(etag)
+    response.headers["Cache-Control"] = "no-cache"
+    return response.make_conditional(request)
+
+
+@bp.route("/submission", methods=["GET", "HEAD"])
+def submission_probe() -> Response:
+    return Response(status=204)
+
+
+@bp.post("/submission")
+def submission() -> Response:
+    if request.mimetype != "multipart/form-data":
+        raise errors.not_multipart()
+    files: dict[str, UploadedFile] = {}
+    xml = None
+    for field_name, storage in request.files.items(multi=True):
+        content = storage.read()
+        if field_name == "xml_submission_file":
+            xml = content
+        else:
+            files[field_name] = UploadedFile(content, storage.mimetype or None)
+    if xml is None and "xml_submission_file" in request.form:  # sent without a filename
+        xml = request.form["xml_submission_file"].encode("utf-8")
+    if xml is None:
+        raise errors.missing_multipart_field()
+    config = current_app.config
+    upload = Upload(xml=xml, files=files, device_id=g.device["id"] if g.device else None,
+                    user_id=g.user["id"] if g.user else None, user_agent=request.headers.get("User-Agent"),
+                    device_ref=request.args.get("deviceID"))
+    receipt = receive(_ppa().store, _ppa().forms, g.project_id, upload,
+                      Limits(config["MAX_XML_BYTES"], config["MAX_XML_DEPTH"]))
+    current_app.logger.info("submission stored", extra={"event": "submission", "action": receipt.action,
+                                                         "instance_id": receipt.instance_id,
+                                                         "missing": len(receipt.missing_attachments)})
+    return _xml(openrosa_xml.response(openrosa_xml.SUCCESS), status=201)

@@ -1,0 +1,104 @@
+"""Soft checks: things a well-behaved Collect can still produce that a supervisor should look at.
+
+They never reject a submission; they are stored as quality flags beside it. Pure functions
+over the validated record (typed values keyed by field name).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Callable, Mapping
+
+Flag = tuple[str, str]
+
+# Shortest plausible interview, in minutes, per form (a full household interview is 20-30 minutes).
+MIN_MINUTES = {"household_income": 10, "well_being_ranking": 10, "poverty_nodes": 10}
+MAX_MONTHLY_INCOME_PER_HEAD = 100_000   # Rs; far above any artisan household in these clusters
+MAX_AGE = 100
+
+
+def interview_minutes(record: Mapping[str, Any]) -> float | None:
+    try:
+        start = dt.datetime.fromisoformat(record["start"])
+        end = dt.datetime.fromisoformat(record["end"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return (end - start).total_seconds() / 60
+
+
+def _timing(form_id: str, record: Mapping[str, Any]) -> list[Flag]:
+    minutes = interview_minutes(record)
+    if minutes is None:
+        return []
+    if minutes < 0:
+        return [("clock", f"The interview ends before it starts ({minutes:.1f} minutes): check the phone's clock.")]
+    floor = MIN_MINUTES.get(form_id)
+    if floor is not None and minutes < floor:
+        return [("short_interview", f"The interview took {minutes:.1f} minutes; under {floor} is suspiciously short.")]
+    return []
+
+
+def _household(record: Mapping[str, Any]) -> list[Flag]:
+    flags: list[Flag] = []
+    members = record.get("member") or []
+    reported = record.get("hh_size_reported")
+    if reported and members and abs(reported - len(members)) >= max(2, 0.3 * reported):
+        flags.append(("size_mismatch", f"The household size given ({reported}) is far from the roster "
+                                       f"({len(members)} members)."))
+    heads = sum(1 for m in members if str(m.get("m_relation")) == "1")
+    if members and heads != 1:
+        flags.append(("heads", f"The roster has {heads} heads of household."))
+    old = [m.get("m_name") or "?" for m in members if (m.get("m_age") or 0) > MAX_AGE]
+    if old:
+        flags.append(("age_outlier", f"Age over {MAX_AGE} for {', '.join(old)}."))
+    income, size = record.get("income_monthly"), len(members) or record.get("hh_size")
+    if income is not None and size:
+        if income < 0:
+            flags.append(("negative_income", f"Monthly income is negative (Rs {income:,.0f}); per-capita income "
+                                             "will be bottom-coded at 0."))
+        elif income / size > MAX_MONTHLY_INCOME_PER_HEAD:
+            flags.append(("income_outlier", f"Monthly income per head is Rs {income / size:,.0f}."))
+    consumption = record.get("consumption_monthly")
+    if income is not None and consumption and income > 0 and consumption > 5 * income:
+        flags.append(("consumption_vs_income", f"Monthly consumption (Rs {consumption:,.0f}) is over five times "
+                                                f"income (Rs {income:,.0f})."))
+    return flags
+
+
+def _ranking(record: Mapping[str, Any]) -> list[Flag]:
+    flags: list[Flag] = []
+    ratings = [r.get("rating_pile") for r in record.get("rating") or []]
+    ratings += [r.get("new_hh_pile") for r in record.get("new_household") or []]
+    if ratings:
+        unknown = sum(1 for r in ratings if r in (None, "dk"))
+        if unknown / len(ratings) > 0.5:
+            flags.append(("many_dont_know", f"The group could not place {unknown} of {len(ratings)} households."))
+    if record.get("list_confirmed") == "no":
+        flags.append(("list_unconfirmed", "The group did not confirm that the household list is complete."))
+    levels = {p.get("pile_level") for p in record.get("pile") or []}
+    if record.get("pile") and len(levels) < 2:
+        flags.append(("one_level", "Every pile maps to the same well-being level."))
+    return flags
+
+
+def _nodes(record: Mapping[str, Any]) -> list[Flag]:
+    women, men, workers = record.get("women_workers"), record.get("men_workers"), record.get("est_workers")
+    if None not in (women, men, workers) and workers and abs(women + men - workers) > 0.1 * workers:
+        return [("worker_count", f"Women ({women}) and men ({men}) do not add up to the workers ({workers}).")]
+    return []
+
+
+CHECKS: dict[str, Callable[[Mapping[str, Any]], list[Flag]]] = {
+    "household_income": _household,
+    "well_being_ranking": _ranking,
+    "poverty_nodes": _nodes,
+}
+
+
+def flags(form_id: str, record: Mapping[str, Any]) -> list[Flag]:
+    """Every soft problem found in one validated submission."""
+    found = _timing(form_id, record)
+    check = CHECKS.get(form_id)
+    if check:
+        found += check(record)
+    return found

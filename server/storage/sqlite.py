@@ -1,0 +1,472 @@
+"""The SQLite store: every read and write the server makes. No Flask imports.
+
+Connections are per thread (a WSGI worker thread reuses its own), in WAL mode with a busy
+timeout, so readers never block the writer. A submission is written inside one
+``BEGIN IMMEDIATE`` transaction (``with store.write():``), so a competing writer waits
+for the lock instead of failing half-way; COMMIT happens before the HTTP answer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import sqlite3
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+
+from sqlite_utils import Database
+
+from .sqlite_schema import migrations
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+class SQLiteStore:
+    """All persistence for one data folder."""
+
+    def __init__(self, path: str | Path, synchronous: str = "NORMAL", busy_timeout_ms: int = 30_000):
+        self.path = str(path)
+        self.synchronous = synchronous
+        self.busy_timeout_ms = busy_timeout_ms
+        self._local = threading.local()
+        self._list_cache: dict[tuple, frozenset[str]] = {}
+
+    # -- connections --------------------------------------------------------
+
+    @property
+    def db(self) -> Database:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=self.busy_timeout_ms / 1000, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={self.synchronous}")
+            conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA cache_size=-32000")
+            conn.execute("PRAGMA temp_store=MEMORY")
+            db = Database(conn)
+            self._local.db = db
+        return db
+
+    def close(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.conn.close()
+            self._local.db = None
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Database]:
+        """One write transaction that takes the lock up front; nested calls become savepoints."""
+        db = self.db
+        if db.conn.in_transaction:
+            with db.atomic():
+                yield db
+            return
+        db.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            if db.conn.in_transaction:
+                db.conn.execute("ROLLBACK")
+            raise
+        else:
+            db.conn.execute("COMMIT")
+
+    def migrate(self) -> list[str]:
+        pending = [m.name for m in migrations.pending(self.db)]
+        migrations.apply(self.db)
+        return pending
+
+    def integrity_check(self) -> str:
+        return self.db.execute("PRAGMA integrity_check").fetchone()[0]
+
+    def ping(self) -> bool:
+        return self.db.execute("SELECT 1").fetchone()[0] == 1
+
+    def _one(self, sql: str, params: Sequence | Mapping = ()) -> dict | None:
+        cursor = self.db.execute(sql, params)
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        return dict(zip([c[0] for c in cursor.description], row))
+
+    def _all(self, sql: str, params: Sequence | Mapping = ()) -> list[dict]:
+        cursor = self.db.execute(sql, params)
+        names = [c[0] for c in cursor.description]
+        return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+    # -- projects -----------------------------------------------------------
+
+    def create_project(self, name: str) -> dict:
+        with self.write() as db:
+            cursor = db.execute("INSERT INTO projects (name, created_at) VALUES (?, ?)", [name, now()])
+            return self.get_project(cursor.lastrowid)
+
+    def get_project(self, project_id: int) -> dict | None:
+        return self._one("SELECT * FROM projects WHERE id = ?", [project_id])
+
+    def project_by_name(self, name: str) -> dict | None:
+        return self._one("SELECT * FROM projects WHERE name = ?", [name])
+
+    def list_projects(self) -> list[dict]:
+        return self._all("SELECT * FROM projects ORDER BY id")
+
+    # -- blobs --------------------------------------------------------------
+
+    def put_blob(self, content: bytes) -> str:
+        sha = hashlib.sha256(content).hexdigest()
+        self.db.execute("INSERT OR IGNORE INTO blobs (sha256, md5, size, content) VALUES (?, ?, ?, ?)",
+                        [sha, hashlib.md5(content).hexdigest(), len(content), content])
+        return sha
+
+    def get_blob(self, sha256: str) -> bytes | None:
+        row = self.db.execute("SELECT content FROM blobs WHERE sha256 = ?", [sha256]).fetchone()
+        return bytes(row[0]) if row else None
+
+    def blob_md5(self, sha256: str) -> str | None:
+        row = self.db.execute("SELECT md5 FROM blobs WHERE sha256 = ?", [sha256]).fetchone()
+        return row[0] if row else None
+
+    # -- forms --------------------------------------------------------------
+
+    def get_form(self, project_id: int, xml_form_id: str) -> dict | None:
+        return self._one("SELECT * FROM forms WHERE project_id = ? AND xml_form_id = ?", [project_id, xml_form_id])
+
+    def list_forms(self, project_id: int) -> list[dict]:
+        """Forms with their current definition's version, title and hash, ordered by title."""
+        return self._all(
+            """SELECT f.id, f.project_id, f.xml_form_id, f.state, f.current_def_id, d.version, d.title, d.hash,
+                      d.published_at
+               FROM forms f JOIN form_defs d ON d.id = f.current_def_id
+               WHERE f.project_id = ? ORDER BY d.title, f.xml_form_id""", [project_id])
+
+    def get_form_def(self, form_id: int, version: str) -> dict | None:
+        return self._one("SELECT id, form_id, version, title, hash, published_at FROM form_defs "
+                         "WHERE form_id = ? AND version = ?", [form_id, version])
+
+    def get_form_def_by_id(self, def_id: int) -> dict | None:
+        return self._one("SELECT id, form_id, version, title, hash, published_at FROM form_defs WHERE id = ?",
+                         [def_id])
+
+    def form_def_xml(self, def_id: int) -> bytes:
+        row = self.db.execute("SELECT xml FROM form_defs WHERE id = ?", [def_id]).fetchone()
+        return bytes(row[0])
+
+    def list_form_defs(self, form_id: int) -> list[dict]:
+        return self._all("SELECT id, version, title, hash, published_at, published_by FROM form_defs "
+                         "WHERE form_id = ? ORDER BY id", [form_id])
+
+    def add_form_def(self, project_id: int, xml_form_id: str, version: str, title: str, xml: bytes, hash_: str,
+                     xlsform: bytes | None, actor: str | None) -> int:
+        """Publish a new version and make it current; creates the form on first publish."""
+        with self.write() as db:
+            form = self.get_form(project_id, xml_form_id)
+            if form is None:
+                form_id = db.execute("INSERT INTO forms (project_id, xml_form_id, created_at) VALUES (?, ?, ?)",
+                                     [project_id, xml_form_id, now()]).lastrowid
+            else:
+                form_id = form["id"]
+            def_id = db.execute(
+                "INSERT INTO form_defs (form_id, version, title, xml, hash, xlsform, published_at, published_by) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [form_id, version, title, xml, hash_, xlsform, now(), actor]).lastrowid
+            db.execute("UPDATE forms SET current_def_id = ? WHERE id = ?", [def_id, form_id])
+            return def_id
+
+    def set_form_state(self, form_id: int, state: str) -> None:
+        with self.write() as db:
+            db.execute("UPDATE forms SET state = ? WHERE id = ?", [state, form_id])
+
+    def set_form_attachment(self, def_id: int, name: str, content: bytes) -> None:
+        with self.write() as db:
+            sha = self.put_blob(content)
+            db.execute("INSERT OR REPLACE INTO form_attachments (form_def_id, name, blob_sha256) VALUES (?, ?, ?)",
+                       [def_id, name, sha])
+
+    def form_attachments(self, def_id: int) -> dict[str, dict]:
+        rows = self._all("SELECT a.name, a.blob_sha256, b.md5, b.size FROM form_attachments a "
+                         "JOIN blobs b ON b.sha256 = a.blob_sha256 WHERE a.form_def_id = ?", [def_id])
+        return {r["name"]: r for r in rows}
+
+    # -- devices ------------------------------------------------------------
+
+    def create_device(self, project_id: int, name: str, token: str, actor: str | None) -> dict:
+        with self.write() as db:
+            device_id = db.execute("INSERT INTO devices (project_id, name, token, created_at, created_by) "
+                                   "VALUES (?, ?, ?, ?, ?)", [project_id, name, token, now(), actor]).lastrowid
+            return self.get_device(device_id)
+
+    def get_device(self, device_id: int) -> dict | None:
+        return self._one("SELECT * FROM devices WHERE id = ?", [device_id])
+
+    def device_by_token(self, token: str) -> dict | None:
+        return self._one("SELECT * FROM devices WHERE token = ?", [token])
+
+    def list_devices(self, project_id: int | None = None) -> list[dict]:
+        if project_id is None:
+            return self._all("SELECT * FROM devices ORDER BY id")
+        return self._all("SELECT * FROM devices WHERE project_id = ? ORDER BY id", [project_id])
+
+    def revoke_device(self, device_id: int) -> None:
+        with self.write() as db:
+            db.execute("UPDATE devices SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", [now(), device_id])
+
+    def touch_device(self, device_id: int) -> None:
+        with self.write() as db:
+            db.execute("UPDATE devices SET last_seen_at = ? WHERE id = ?", [now(), device_id])
+
+    # -- users --------------------------------------------------------------
+
+    def create_user(self, email: str, role: str, password_hash: str, digest_ha1: str) -> dict:
+        with self.write() as db:
+            user_id = db.execute("INSERT INTO users (email, role, password_hash, digest_ha1, created_at) "
+                                 "VALUES (?, ?, ?, ?, ?)", [email, role, password_hash, digest_ha1, now()]).lastrowid
+            return self._one("SELECT * FROM users WHERE id = ?", [user_id])
+
+    def user_by_email(self, email: str) -> dict | None:
+        return self._one("SELECT * FROM users WHERE email = ? AND disabled_at IS NULL", [email])
+
+    def count_users(self, role: str | None = None) -> int:
+        if role is None:
+            return self.db.execute("SELECT count(*) FROM users").fetchone()[0]
+        return self.db.execute("SELECT count(*) FROM users WHERE role = ?", [role]).fetchone()[0]
+
+    # -- audit --------------------------------------------------------------
+
+    def audit(self, actor: str | None, action: str, target: str | None = None, details: Any = None) -> None:
+        with self.write() as db:
+            db.execute("INSERT INTO audit_log (at, actor, action, target, details) VALUES (?, ?, ?, ?, ?)",
+                       [now(), actor, action, target, json.dumps(details) if details is not None else None])
+
+    def audit_entries(self, action: str | None = None, limit: int = 100) -> list[dict]:
+        if action:
+            return self._all("SELECT * FROM audit_log WHERE action = ? ORDER BY id DESC LIMIT ?", [action, limit])
+        return self._all("SELECT * FROM audit_log ORDER BY id DESC LIMIT ?", [limit])
+
+    # -- server-managed lists -----------------------------------------------
+
+    def ensure_list(self, project_id: int, list_name: str, columns: Sequence[str]) -> None:
+        with self.write() as db:
+            db.execute("INSERT OR IGNORE INTO lists (project_id, list_name, columns) VALUES (?, ?, ?)",
+                       [project_id, list_name, json.dumps(list(columns))])
+
+    def list_names(self, project_id: int) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT list_name FROM lists WHERE project_id = ? ORDER BY list_name",
+                                              [project_id])]
+
+    def list_columns(self, project_id: int, list_name: str) -> list[str] | None:
+        row = self.db.execute("SELECT columns FROM lists WHERE project_id = ? AND list_name = ?",
+                              [project_id, list_name]).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def upsert_list_items(self, project_id: int, list_name: str, items: Iterable[tuple[str, Mapping]],
+                          source: str, replace: bool = False) -> int:
+        """Add (or, with replace, update) items; bumps the list version when anything changed."""
+        changed = 0
+        verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
+        with self.write() as db:
+            for name, data in items:
+                payload = json.dumps(data, ensure_ascii=False, sort_keys=True)
+                if replace:
+                    old = db.execute("SELECT data FROM list_items WHERE project_id = ? AND list_name = ? AND name = ?",
+                                     [project_id, list_name, name]).fetchone()
+                    if old and old[0] == payload:
+                        continue
+                cursor = db.execute(f"{verb} INTO list_items (project_id, list_name, name, data, source, added_at) "
+                                    "VALUES (?, ?, ?, ?, ?, ?)", [project_id, list_name, name, payload, source, now()])
+                changed += cursor.rowcount
+            if changed:
+                db.execute("UPDATE lists SET version = version + 1 WHERE project_id = ? AND list_name = ?",
+                           [project_id, list_name])
+        return changed
+
+    def list_version(self, project_id: int, list_name: str) -> int | None:
+        row = self.db.execute("SELECT version FROM lists WHERE project_id = ? AND list_name = ?",
+                              [project_id, list_name]).fetchone()
+        return row[0] if row else None
+
+    def list_items(self, project_id: int, list_name: str) -> Iterator[tuple[str, dict]]:
+        cursor = self.db.execute("SELECT name, data FROM list_items WHERE project_id = ? AND list_name = ? "
+                                 "ORDER BY rowid", [project_id, list_name])
+        for name, data in cursor:
+            yield name, json.loads(data)
+
+    def list_values(self, project_id: int, list_name: str, column: str) -> frozenset[str]:
+        """Every value a list column has held (items are never deleted), cached per list version."""
+        version = self.list_version(project_id, list_name)
+        if version is None:
+            return frozenset()
+        key = (project_id, list_name, column, version)
+        cached = self._list_cache.get(key)
+        if cached is None:
+            if column == "name":
+                rows = self.db.execute("SELECT name FROM list_items WHERE project_id = ? AND list_name = ?",
+                                       [project_id, list_name])
+            else:
+                rows = self.db.execute("SELECT json_extract(data, '$.' || ?) FROM list_items "
+                                       "WHERE project_id = ? AND list_name = ?", [column, project_id, list_name])
+            cached = frozenset(str(r[0]) for r in rows if r[0] is not None)
+            if len(self._list_cache) > 256:
+                self._list_cache.clear()
+            self._list_cache[key] = cached
+        return cached
+
+    def list_csv(self, project_id: int, list_name: str, render: Callable[[list[str], Iterator[tuple[str, dict]]],
+                                                                            bytes]) -> dict | None:
+        """The CSV bytes of a list as served to phones, regenerated only when the list changed."""
+        row = self._one("SELECT columns, version, csv_version, csv_sha256 FROM lists "
+                        "WHERE project_id = ? AND list_name = ?", [project_id, list_name])
+        if row is None:
+            return None
+        if row["csv_version"] != row["version"] or row["csv_sha256"] is None:
+            with self.write() as db:
+                content = render(json.loads(row["columns"]), self.list_items(project_id, list_name))
+                sha = self.put_blob(content)
+                db.execute("UPDATE lists SET csv_version = ?, csv_sha256 = ? WHERE project_id = ? AND list_name = ?",
+                           [row["version"], sha, project_id, list_name])
+                row["csv_sha256"] = sha
+        blob = self._one("SELECT sha256, md5, size FROM blobs WHERE sha256 = ?", [row["csv_sha256"]])
+        return blob
+
+    # -- submissions --------------------------------------------------------
+
+    def def_by_instance(self, form_id: int, instance_id: str) -> dict | None:
+        return self._one("SELECT d.id, d.submission_id, d.form_def_id, d.instance_id, d.is_current, d.xml, "
+                         "s.deleted_at FROM submission_defs d JOIN submissions s ON s.id = d.submission_id "
+                         "WHERE d.form_id = ? AND d.instance_id = ?", [form_id, instance_id])
+
+    def create_submission(self, project_id: int, form_id: int, instance_id: str) -> int:
+        stamp = now()
+        return self.db.execute("INSERT INTO submissions (project_id, form_id, instance_id, created_at, updated_at) "
+                               "VALUES (?, ?, ?, ?, ?)", [project_id, form_id, instance_id, stamp, stamp]).lastrowid
+
+    def add_submission_def(self, submission_id: int, form_id: int, form_def_id: int, meta: Mapping[str, Any],
+                           xml: bytes) -> int:
+        """Store a version of a submission, make it current and the previous one not."""
+        db = self.db
+        db.execute("UPDATE submission_defs SET is_current = 0 WHERE submission_id = ? AND is_current = 1",
+                   [submission_id])
+        def_id = db.execute(
+            "INSERT INTO submission_defs (submission_id, form_id, form_def_id, instance_id, deprecated_id, "
+            "instance_name, xml, encrypted, device_id, user_id, user_agent, device_ref, received_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [submission_id, form_id, form_def_id, meta["instance_id"], meta.get("deprecated_id"),
+             meta.get("instance_name"), xml, int(bool(meta.get("encrypted"))), meta.get("device_id"),
+             meta.get("user_id"), meta.get("user_agent"), meta.get("device_ref"), now()]).lastrowid
+        state = "edited" if meta.get("deprecated_id") else "received"
+        db.execute("UPDATE submissions SET current_def_id = ?, updated_at = ?, review_state = ? WHERE id = ?",
+                   [def_id, now(), state, submission_id])
+        return def_id
+
+    def add_attachment_slots(self, def_id: int, names: Iterable[str], client_audit: Iterable[str] = ()) -> None:
+        audit = set(client_audit)
+        self.db.conn.executemany("INSERT OR IGNORE INTO submission_attachments (def_id, name, is_client_audit) "
+                            "VALUES (?, ?, ?)", [(def_id, n, int(n in audit)) for n in names])
+
+    def fill_attachment(self, def_id: int, name: str, content: bytes, content_type: str | None) -> bool:
+        """Store a file into its expected slot; False when the submission expects no such file."""
+        slot = self.db.execute("SELECT 1 FROM submission_attachments WHERE def_id = ? AND name = ?",
+                               [def_id, name]).fetchone()
+        if slot is None:
+            return False
+        sha = self.put_blob(content)
+        self.db.execute("UPDATE submission_attachments SET blob_sha256 = ?, content_type = ? "
+                        "WHERE def_id = ? AND name = ?", [sha, content_type, def_id, name])
+        return True
+
+    def carry_attachments(self, from_def: int, to_def: int) -> None:
+        """An edit keeps the earlier version's files for the names it still references and did not resend."""
+        self.db.execute(
+            "UPDATE submission_attachments AS t SET blob_sha256 = f.blob_sha256, content_type = f.content_type "
+            "FROM submission_attachments AS f WHERE t.def_id = ? AND f.def_id = ? AND f.name = t.name "
+            "AND t.blob_sha256 IS NULL AND f.blob_sha256 IS NOT NULL", [to_def, from_def])
+
+    def attachments(self, def_id: int) -> list[dict]:
+        return self._all("SELECT a.name, a.blob_sha256, a.content_type, a.is_client_audit, b.size, b.md5 "
+                         "FROM submission_attachments a LEFT JOIN blobs b ON b.sha256 = a.blob_sha256 "
+                         "WHERE a.def_id = ? ORDER BY a.name", [def_id])
+
+    def add_flags(self, def_id: int, flags: Iterable[tuple[str, str]]) -> None:
+        self.db.conn.executemany("INSERT INTO quality_flags (def_id, code, message) VALUES (?, ?, ?)",
+                            [(def_id, code, message) for code, message in flags])
+
+    def flags(self, def_id: int) -> list[dict]:
+        return self._all("SELECT code, message FROM quality_flags WHERE def_id = ? ORDER BY id", [def_id])
+
+    def get_submission(self, form_id: int, instance_id: str) -> dict | None:
+        """A logical submission by any of its instance IDs, with its current version's metadata."""
+        return self._one(
+            "SELECT s.id, s.instance_id AS root_instance_id, s.review_state, s.created_at, s.updated_at, "
+            "d.id AS def_id, d.instance_id, d.deprecated_id, d.instance_name, d.encrypted, d.device_id, "
+            "d.user_agent, d.device_ref, d.received_at, d.form_def_id, fd.version "
+            "FROM submissions s JOIN submission_defs d ON d.id = s.current_def_id "
+            "JOIN form_defs fd ON fd.id = d.form_def_id "
+            "WHERE s.id = (SELECT submission_id FROM submission_defs WHERE form_id = ? AND instance_id = ?)",
+            [form_id, instance_id])
+
+    def submission_xml(self, def_id: int) -> bytes:
+        return bytes(self.db.execute("SELECT xml FROM submission_defs WHERE id = ?", [def_id]).fetchone()[0])
+
+    def submission_versions(self, submission_id: int) -> list[dict]:
+        return self._all("SELECT id, instance_id, deprecated_id, received_at, is_current FROM submission_defs "
+                         "WHERE submission_id = ? ORDER BY id", [submission_id])
+
+    def count_submissions(self, form_id: int) -> int:
+        return self.db.execute("SELECT count(*) FROM submissions WHERE form_id = ? AND deleted_at IS NULL",
+                               [form_id]).fetchone()[0]
+
+    def list_submissions(self, form_id: int, limit: int = 100, after_id: int = 0) -> list[dict]:
+        return self._all(
+            "SELECT s.id, s.instance_id, s.review_state, s.created_at, d.instance_name, d.id AS def_id "
+            "FROM submissions s JOIN submission_defs d ON d.id = s.current_def_id "
+            "WHERE s.form_id = ? AND s.id > ? AND s.deleted_at IS NULL ORDER BY s.id LIMIT ?",
+            [form_id, after_id, limit])
+
+    # -- typed rows -----------------------------------------------------------
+
+    def ensure_table(self, table: str, columns: Mapping[str, str]) -> None:
+        """Create a typed-row table or add the columns a newer form version brought."""
+        with self.write() as db:
+            existing = {c.name for c in db[table].columns} if db[table].exists() else None
+            if existing is None:
+                cols = ", ".join(f"{_quote(name)} {sqltype}" for name, sqltype in columns.items())
+                db.execute(f"CREATE TABLE {_quote(table)} ({cols})")
+                for index in ("_submission_id", "_parent_key"):
+                    if index in columns:
+                        db.execute(f"CREATE INDEX {_quote(table + '_' + index.strip('_'))} "
+                                   f"ON {_quote(table)}({_quote(index)})")
+                return
+            for name, sqltype in columns.items():
+                if name not in existing:
+                    db.execute(f"ALTER TABLE {_quote(table)} ADD COLUMN {_quote(name)} {sqltype}")
+
+    def replace_rows(self, tables: Iterable[str], submission_id: int, rows: Mapping[str, list[dict]]) -> None:
+        """Swap a submission's typed rows for those of its current version (inside the caller's transaction)."""
+        db = self.db
+        for table in tables:
+            db.execute(f"DELETE FROM {_quote(table)} WHERE _submission_id = ?", [submission_id])
+        for table, table_rows in rows.items():
+            if not table_rows:
+                continue
+            names = list(table_rows[0])
+            sql = (f"INSERT INTO {_quote(table)} ({', '.join(map(_quote, names))}) "
+                   f"VALUES ({', '.join('?' for _ in names)})")
+            db.conn.executemany(sql, [[row.get(n) for n in names] for row in table_rows])
+
+    def rows(self, table: str, submission_id: int | None = None) -> list[dict]:
+        if submission_id is None:
+            return self._all(f"SELECT * FROM {_quote(table)} ORDER BY rowid")
+        return self._all(f"SELECT * FROM {_quote(table)} WHERE _submission_id = ? ORDER BY rowid", [submission_id])
+
+    def table_exists(self, table: str) -> bool:
+        return self.db[table].exists()

@@ -1,0 +1,150 @@
+"""The SQLite schema as one named, append-only migration set. Part of the storage layer: SQL lives here
+and in storage/sqlite.py only.
+
+Append new migrations at the end; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("ppa")
+
+
+@migrations()
+def m001_core(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE projects (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE forms (
+            id INTEGER PRIMARY KEY,
+            project_id INTEGER NOT NULL REFERENCES projects(id),
+            xml_form_id TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'closing', 'closed')),
+            current_def_id INTEGER,
+            created_at TEXT NOT NULL,
+            UNIQUE (project_id, xml_form_id)
+        );
+        CREATE TABLE form_defs (
+            id INTEGER PRIMARY KEY,
+            form_id INTEGER NOT NULL REFERENCES forms(id),
+            version TEXT NOT NULL,
+            title TEXT NOT NULL,
+            xml BLOB NOT NULL,
+            hash TEXT NOT NULL,
+            xlsform BLOB,
+            published_at TEXT NOT NULL,
+            published_by TEXT,
+            UNIQUE (form_id, version)
+        );
+        CREATE TABLE blobs (
+            sha256 TEXT PRIMARY KEY,
+            md5 TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            content BLOB NOT NULL
+        );
+        CREATE TABLE form_attachments (
+            form_def_id INTEGER NOT NULL REFERENCES form_defs(id),
+            name TEXT NOT NULL,
+            blob_sha256 TEXT NOT NULL REFERENCES blobs(sha256),
+            PRIMARY KEY (form_def_id, name)
+        );
+        CREATE TABLE devices (
+            id INTEGER PRIMARY KEY,
+            project_id INTEGER NOT NULL REFERENCES projects(id),
+            name TEXT NOT NULL,
+            token TEXT NOT NULL UNIQUE,
+            created_at TEXT NOT NULL,
+            created_by TEXT,
+            revoked_at TEXT,
+            last_seen_at TEXT
+        );
+        CREATE TABLE users (
+            id INTEGER PRIMARY KEY,
+            email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            role TEXT NOT NULL,
+            password_hash TEXT NOT NULL,
+            digest_ha1 TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            disabled_at TEXT
+        );
+        CREATE TABLE submissions (
+            id INTEGER PRIMARY KEY,
+            project_id INTEGER NOT NULL REFERENCES projects(id),
+            form_id INTEGER NOT NULL REFERENCES forms(id),
+            instance_id TEXT NOT NULL,
+            current_def_id INTEGER,
+            review_state TEXT NOT NULL DEFAULT 'received',
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            deleted_at TEXT
+        );
+        CREATE INDEX submissions_form_created ON submissions(form_id, id);
+        CREATE TABLE submission_defs (
+            id INTEGER PRIMARY KEY,
+            submission_id INTEGER NOT NULL REFERENCES submissions(id),
+            form_id INTEGER NOT NULL REFERENCES forms(id),
+            form_def_id INTEGER NOT NULL REFERENCES form_defs(id),
+            instance_id TEXT NOT NULL,
+            deprecated_id TEXT,
+            instance_name TEXT,
+            xml BLOB NOT NULL,
+            encrypted INTEGER NOT NULL DEFAULT 0,
+            device_id INTEGER REFERENCES devices(id),
+            user_id INTEGER REFERENCES users(id),
+            user_agent TEXT,
+            device_ref TEXT,
+            received_at TEXT NOT NULL,
+            is_current INTEGER NOT NULL DEFAULT 1,
+            UNIQUE (form_id, instance_id)
+        );
+        CREATE INDEX submission_defs_submission ON submission_defs(submission_id);
+        CREATE TABLE submission_attachments (
+            def_id INTEGER NOT NULL REFERENCES submission_defs(id),
+            name TEXT NOT NULL,
+            blob_sha256 TEXT REFERENCES blobs(sha256),
+            content_type TEXT,
+            is_client_audit INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (def_id, name)
+        );
+        CREATE TABLE quality_flags (
+            id INTEGER PRIMARY KEY,
+            def_id INTEGER NOT NULL REFERENCES submission_defs(id),
+            code TEXT NOT NULL,
+            message TEXT NOT NULL
+        );
+        CREATE INDEX quality_flags_def ON quality_flags(def_id);
+        CREATE TABLE list_items (
+            project_id INTEGER NOT NULL REFERENCES projects(id),
+            list_name TEXT NOT NULL,
+            name TEXT NOT NULL,
+            data TEXT NOT NULL,
+            source TEXT NOT NULL,
+            added_at TEXT NOT NULL,
+            PRIMARY KEY (project_id, list_name, name)
+        );
+        CREATE TABLE lists (
+            project_id INTEGER NOT NULL REFERENCES projects(id),
+            list_name TEXT NOT NULL,
+            columns TEXT NOT NULL,
+            version INTEGER NOT NULL DEFAULT 1,
+            csv_version INTEGER NOT NULL DEFAULT 0,
+            csv_sha256 TEXT REFERENCES blobs(sha256),
+            PRIMARY KEY (project_id, list_name)
+        );
+        CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            actor TEXT,
+            action TEXT NOT NULL,
+            target TEXT,
+            details TEXT
+        );
+        CREATE INDEX audit_log_action ON audit_log(action, id);
+        """
+    )

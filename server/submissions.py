@@ -1,0 +1,190 @@
+"""The write use case: receive one OpenRosa submission POST, validate it, store it in one transaction.
+
+Rules follow ODK Central (PROTOCOL.md 6): the form is found by id and version among all
+published versions; the same instanceID with identical XML tops up attachments (Collect's
+split uploads and blind retries); different XML is a conflict; meta/deprecatedID makes an
+edit a new version of the same logical submission. Unlike Central, the data are checked
+against the form before anything is stored.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from marshmallow import ValidationError
+
+from schemas import check_list_values, schema_for
+
+from . import errors, lists, quality, rows
+from .catalog import FormCache
+from .storage import SQLiteStore
+from .xforms import FormDef, ParsedSubmission, extract, parse_submission
+
+_UNSAFE_NAME = re.compile(r"[/\\\x00-\x1f\x7f]")
+
+
+@dataclass
+class UploadedFile:
+    content: bytes
+    content_type: str | None = None
+
+
+@dataclass
+class Upload:
+    """One POST as the HTTP layer hands it over."""
+
+    xml: bytes
+    files: dict[str, UploadedFile] = field(default_factory=dict)   # by multipart field name
+    device_id: int | None = None
+    user_id: int | None = None
+    user_agent: str | None = None
+    device_ref: str | None = None       # Collect's ?deviceID=
+
+
+@dataclass
+class Receipt:
+    submission_id: int
+    def_id: int
+    instance_id: str
+    action: str                         # created | edited | topped_up
+    missing_attachments: list[str]
+    flags: list[tuple[str, str]]
+
+
+@dataclass
+class Limits:
+    max_xml_bytes: int = 10_000_000
+    max_depth: int = 32
+
+
+def check_part_name(name: str) -> None:
+    """Attachment names become file names for researchers: no paths, no control characters."""
+    if not name or _UNSAFE_NAME.search(name) or name in {".", ".."}:
+        raise errors.bad_part_name(name)
+
+
+def receive(store: SQLiteStore, forms: FormCache, project_id: int, upload: Upload, limits: Limits = Limits(),
+            may_submit: Callable[[dict], bool] = lambda form: True) -> Receipt:
+    """Validate and store one submission; raise a Problem (nothing stored) when it cannot be accepted."""
+    if len(upload.xml) > limits.max_xml_bytes:
+        raise errors.too_large(limits.max_xml_bytes, "submission XML")
+    for name in upload.files:
+        check_part_name(name)
+    parsed = parse_submission(upload.xml, limits.max_depth)
+    form = store.get_form(project_id, parsed.form_id)
+    if form is None or not may_submit(form):
+        raise errors.not_found("form") if form is None else errors.forbidden()
+    form_def = store.get_form_def(form["id"], parsed.version)
+    if form_def is None:
+        raise errors.form_version_not_found(parsed.version)
+    if form["state"] == "closed":
+        raise errors.not_accepting_submissions()
+    formdef = forms.get(store, form_def["id"])
+
+    existing = store.def_by_instance(form["id"], parsed.instance_id)
+    prepared = None
+    if existing is None or bytes(existing["xml"]) != upload.xml:
+        prepared = _prepare(store, project_id, formdef, parsed)   # validation before any write
+
+    with store.write():
+        existing = store.def_by_instance(form["id"], parsed.instance_id)  # again, under the write lock
+        if existing is not None:
+            return _resubmission(store, existing, parsed, upload)
+        if prepared is None:  # the row we compared with vanished between the checks
+            prepared = _prepare(store, project_id, formdef, parsed)
+        meta = {"instance_id": parsed.instance_id, "deprecated_id": parsed.deprecated_id,
+                "instance_name": parsed.instance_name, "encrypted": parsed.encrypted,
+                "device_id": upload.device_id, "user_id": upload.user_id, "user_agent": upload.user_agent,
+                "device_ref": upload.device_ref}
+        if parsed.deprecated_id:
+            old = store.def_by_instance(form["id"], parsed.deprecated_id)
+            if old is None or old["deleted_at"]:
+                raise errors.deprecated_not_found(parsed.deprecated_id)
+            if not old["is_current"]:
+                raise errors.edit_out_of_date(parsed.deprecated_id)
+            submission_id = old["submission_id"]
+            def_id = store.add_submission_def(submission_id, form["id"], form_def["id"], meta, upload.xml)
+            action = "edited"
+        else:
+            submission_id = store.create_submission(project_id, form["id"], parsed.instance_id)
+            def_id = store.add_submission_def(submission_id, form["id"], form_def["id"], meta, upload.xml)
+            old, action = None, "created"
+        store.add_attachment_slots(def_id, prepared.expected, prepared.client_audit)
+        _fill(store, def_id, upload)
+        if old is not None:
+            store.carry_attachments(old["id"], def_id)
+        store.add_flags(def_id, prepared.flags)
+        if prepared.record is not None:
+            tables = rows.layout(project_id, formdef)
+            store.replace_rows(tables, submission_id,
+                               rows.build(project_id, formdef, prepared.record, submission_id, def_id,
+                                          parsed.instance_id))
+            for list_name, items in lists.items_from_submission(formdef.form_id, prepared.record).items():
+                if store.list_version(project_id, list_name) is not None:
+                    store.upsert_list_items(project_id, list_name, items, source=f"submission:{parsed.instance_id}")
+        missing = [a["name"] for a in store.attachments(def_id) if a["blob_sha256"] is None]
+        return Receipt(submission_id, def_id, parsed.instance_id, action, missing, prepared.flags)
+
+
+@dataclass
+class _Prepared:
+    record: dict | None
+    expected: list[str]
+    client_audit: list[str]
+    flags: list[tuple[str, str]]
+
+
+def _prepare(store: SQLiteStore, project_id: int, form: FormDef, parsed: ParsedSubmission) -> _Prepared:
+    """Check the data against the form (pure apart from reading list values) and work out attachments."""
+    if parsed.encrypted:
+        # The data are opaque; the envelope names every file to expect (PROTOCOL.md 5.2).
+        audit = [n for n in parsed.envelope_files if n == "audit.csv.enc"]
+        return _Prepared(None, parsed.envelope_files, audit, [])
+    if form.encrypted:
+        raise errors.bad_request("This form is encrypted, but the submission is not: refusing plain data.")
+    extracted = extract(parsed.root, form)
+    problems: dict[str, Any] = {path: ["This element is not in the form."] for path in extracted.unknown}
+    try:
+        record = schema_for(form).load(extracted.record)
+    except ValidationError as exc:
+        problems.update(exc.messages if isinstance(exc.messages, dict) else {"submission": exc.messages})
+        record = None
+    if record is not None:
+        problems.update(check_list_values(
+            record, form, lambda list_file, column: _allowed(store, project_id, list_file, column)))
+    if problems:
+        raise errors.invalid_submission(problems, form.form_id)
+    for name in extracted.binaries:
+        check_part_name(name)
+    audit_field = next((f for f in form.fields if f.path.endswith("/meta/audit")), None)
+    audit = [record.get(audit_field.key)] if audit_field and record.get(audit_field.key) else []
+    return _Prepared(record, sorted(set(extracted.binaries)), audit, quality.flags(form.form_id, record))
+
+
+def _allowed(store: SQLiteStore, project_id: int, list_file: str, column: str) -> frozenset[str] | None:
+    if store.list_version(project_id, list_file) is None:
+        return None  # a static attachment, not a managed list: not checked
+    return store.list_values(project_id, list_file, column)
+
+
+def _resubmission(store: SQLiteStore, existing: dict, parsed: ParsedSubmission, upload: Upload) -> Receipt:
+    """The instanceID is known: identical XML tops up attachments; anything else is a conflict."""
+    if existing["deleted_at"]:
+        raise errors.Problem("409.18", "This submission has been deleted. You may not resubmit it.")
+    if bytes(existing["xml"]) != upload.xml:
+        if parsed.deprecated_id:
+            raise errors.instance_exists(parsed.instance_id)
+        raise errors.xml_conflict()
+    if not existing["is_current"]:
+        raise errors.edit_out_of_date(parsed.instance_id)
+    _fill(store, existing["id"], upload)
+    missing = [a["name"] for a in store.attachments(existing["id"]) if a["blob_sha256"] is None]
+    return Receipt(existing["submission_id"], existing["id"], parsed.instance_id, "topped_up", missing, [])
+
+
+def _fill(store: SQLiteStore, def_id: int, upload: Upload) -> None:
+    """Put each uploaded part into its slot, matched by field name; files nobody expects are ignored."""
+    for name, part in upload.files.items():
+        store.fill_attachment(def_id, name, part.content, part.content_type)
