@@ -17,6 +17,16 @@ MAX_MONTHLY_INCOME_PER_HEAD = 100_000   # Rs; far above any artisan household in
 MAX_AGE = 100
 
 
+def number(value: Any) -> float | None:
+    """A numeric answer, also from a calculate the form left typed as string; None if not a number."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    try:
+        return float(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
 def interview_minutes(record: Mapping[str, Any]) -> float | None:
     try:
         start = dt.datetime.fromisoformat(record["start"])
@@ -41,24 +51,24 @@ def _timing(form_id: str, record: Mapping[str, Any]) -> list[Flag]:
 def _household(record: Mapping[str, Any]) -> list[Flag]:
     flags: list[Flag] = []
     members = record.get("member") or []
-    reported = record.get("hh_size_reported")
+    reported = number(record.get("hh_size_reported"))
     if reported and members and abs(reported - len(members)) >= max(2, 0.3 * reported):
         flags.append(("size_mismatch", f"The household size given ({reported}) is far from the roster "
                                        f"({len(members)} members)."))
     heads = sum(1 for m in members if str(m.get("m_relation")) == "1")
     if members and heads != 1:
         flags.append(("heads", f"The roster has {heads} heads of household."))
-    old = [m.get("m_name") or "?" for m in members if (m.get("m_age") or 0) > MAX_AGE]
+    old = [m.get("m_name") or "?" for m in members if (number(m.get("m_age")) or 0) > MAX_AGE]
     if old:
         flags.append(("age_outlier", f"Age over {MAX_AGE} for {', '.join(old)}."))
-    income, size = record.get("income_monthly"), len(members) or record.get("hh_size")
+    income, size = number(record.get("income_monthly")), len(members) or number(record.get("hh_size"))
     if income is not None and size:
         if income < 0:
             flags.append(("negative_income", f"Monthly income is negative (Rs {income:,.0f}); per-capita income "
                                              "will be bottom-coded at 0."))
         elif income / size > MAX_MONTHLY_INCOME_PER_HEAD:
             flags.append(("income_outlier", f"Monthly income per head is Rs {income / size:,.0f}."))
-    consumption = record.get("consumption_monthly")
+    consumption = number(record.get("consumption_monthly"))
     if income is not None and consumption and income > 0 and consumption > 5 * income:
         flags.append(("consumption_vs_income", f"Monthly consumption (Rs {consumption:,.0f}) is over five times "
                                                 f"income (Rs {income:,.0f})."))
@@ -82,9 +92,10 @@ def _ranking(record: Mapping[str, Any]) -> list[Flag]:
 
 
 def _nodes(record: Mapping[str, Any]) -> list[Flag]:
-    women, men, workers = record.get("women_workers"), record.get("men_workers"), record.get("est_workers")
+    women, men, workers = (number(record.get(k)) for k in ("women_workers", "men_workers", "est_workers"))
     if None not in (women, men, workers) and workers and abs(women + men - workers) > 0.1 * workers:
-        return [("worker_count", f"Women ({women}) and men ({men}) do not add up to the workers ({workers}).")]
+        return [("worker_count", f"Women ({women:.0f}) and men ({men:.0f}) do not add up to the workers "
+                                 f"({workers:.0f}).")]
     return []
 
 

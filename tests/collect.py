@@ -1,0 +1,144 @@
+"""A Collect-shaped client: multipart bodies built byte for byte as OkHttp builds them, sent either
+through Flask's test client or over real HTTP to a server on 127.0.0.1.
+
+OkHttp 5 (Collect >= v2025.4) writes no Content-Length on each part; OkHttp 4 did. Both shapes
+are produced so the server is tested against each (PROTOCOL.md 3.3).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Iterable
+from urllib.parse import urlsplit
+
+import requests
+
+COLLECT_UA = "org.odk.collect.android/v2026.3.0 Dalvik/2.1.0 (Linux; U; Android 14; Pixel 7 Build/UQ1A)"
+CONTENT_TYPES = {"csv": "text/comma-separated-values", "jpg": "image/jpeg", "png": "image/png",
+                 "amr": "audio/amr", "enc": "application/octet-stream", "xml": "text/xml"}
+
+
+@dataclass
+class Part:
+    name: str
+    content: bytes
+    filename: str | None = None
+    content_type: str | None = None
+
+
+def multipart(parts: Iterable[Part], okhttp: int = 5, boundary: str | None = None) -> tuple[bytes, str]:
+    """(body, content-type header) exactly as OkHttp's MultipartBody writes them."""
+    boundary = boundary or str(uuid.uuid4())
+    out = bytearray()
+    for part in parts:
+        out += f"--{boundary}\r\n".encode()
+        disposition = f'form-data; name="{part.name}"'
+        if part.filename is not None:
+            disposition += f'; filename="{part.filename}"'
+        out += b"Content-Disposition: " + disposition.encode("utf-8") + b"\r\n"
+        if part.content_type:
+            out += f"Content-Type: {part.content_type}\r\n".encode()
+        if okhttp == 4:
+            out += f"Content-Length: {len(part.content)}\r\n".encode()
+        out += b"\r\n" + part.content + b"\r\n"
+    out += f"--{boundary}--\r\n".encode()
+    return bytes(out), f"multipart/form-data; boundary={boundary}"
+
+
+def submission_parts(xml: bytes, files: dict[str, bytes] | None = None, incomplete: bool = False,
+                     xml_name: str = "PPA Household_2026-11-22_10-15-00.xml") -> list[Part]:
+    parts = [Part("xml_submission_file", xml, xml_name, "text/xml")]
+    for name, content in (files or {}).items():
+        parts.append(Part(name, content, name, CONTENT_TYPES.get(name.rsplit(".", 1)[-1], "application/octet-stream")))
+    if incomplete:
+        parts.append(Part("*isIncomplete*", b"yes"))
+    return parts
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict
+    body: bytes
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+    def header(self, name: str) -> str | None:
+        for key, value in self.headers.items():
+            if key.lower() == name.lower():
+                return value
+        return None
+
+
+@dataclass
+class Collect:
+    """Talks to a server the way Collect does: deviceID on every request, OpenRosa headers, Collect's UA."""
+
+    transport: object                       # a Flask test client, or a base URL like http://127.0.0.1:PORT
+    server_url: str                         # e.g. http://127.0.0.1:8080/v1/key/<token>/projects/1
+    device_id: str = "collect:Xk3v9QpLm2Zt8RwA"
+    okhttp: int = 5
+    headers: dict = field(default_factory=dict)
+
+    def _path(self, url: str) -> str:
+        parts = urlsplit(url)
+        return parts.path + (f"?{parts.query}" if parts.query else "")
+
+    def request(self, method: str, url: str, body: bytes | None = None, content_type: str | None = None,
+                headers: dict | None = None, add_device: bool = True, openrosa: bool = True) -> Reply:
+        if not url.startswith("http"):
+            url = self.server_url.rstrip("/") + url
+        if add_device:
+            url += ("&" if "?" in url else "?") + f"deviceID={self.device_id}"
+        sent = {"User-Agent": COLLECT_UA, **self.headers, **(headers or {})}
+        if openrosa:
+            sent.setdefault("X-OpenRosa-Version", "1.0")
+        if content_type:
+            sent["Content-Type"] = content_type
+        if isinstance(self.transport, str):
+            parts = urlsplit(url)
+            target = self.transport.rstrip("/") + parts.path + (f"?{parts.query}" if parts.query else "")
+            response = requests.request(method, target, data=body, headers=sent, allow_redirects=False, timeout=30)
+            return Reply(response.status_code, dict(response.headers), response.content)
+        response = self.transport.open(self._path(url), method=method, data=body, headers=sent)
+        return Reply(response.status_code, dict(response.headers), response.get_data())
+
+    def get(self, url: str, **kwargs) -> Reply:
+        return self.request("GET", url, **kwargs)
+
+    def head(self, url: str, **kwargs) -> Reply:
+        return self.request("HEAD", url, **kwargs)
+
+    def form_list(self, **kwargs) -> Reply:
+        return self.get("/formList", **kwargs)
+
+    def post_parts(self, parts: list[Part], **kwargs) -> Reply:
+        body, content_type = multipart(parts, self.okhttp)
+        return self.request("POST", "/submission", body=body, content_type=content_type, **kwargs)
+
+    def submit(self, xml: bytes, files: dict[str, bytes] | None = None, incomplete: bool = False, **kwargs) -> Reply:
+        return self.post_parts(submission_parts(xml, files, incomplete), **kwargs)
+
+    def send_instance(self, xml: bytes, files: dict[str, bytes], accept_length: int | None = None) -> list[Reply]:
+        """Collect's whole upload of one instance: HEAD, then as many POSTs as the split rule needs (3.3)."""
+        probe = self.head("/submission")
+        limit = accept_length or int(probe.header("X-OpenRosa-Accept-Content-Length") or 10_000_000)
+        batches: list[dict[str, bytes]] = [{}]
+        size = len(xml)
+        for name, content in files.items():
+            current = batches[-1]
+            if current and (len(current) > 100 or size + len(content) > limit):
+                batches.append({})
+                size = len(xml)
+            batches[-1][name] = content
+            size += len(content)
+        replies = []
+        for index, batch in enumerate(batches):
+            reply = self.submit(xml, batch, incomplete=index < len(batches) - 1)
+            replies.append(reply)
+            if reply.status not in (201, 202):
+                break
+        return replies

@@ -1,0 +1,89 @@
+"""Fixtures: a fresh app and SQLite file per test, a project with the test form and the PPA forms,
+a device token, and a Collect-shaped client that runs through Flask's test client and over real HTTP."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from server import catalog, create_app
+from server.auth import new_token
+from server.bootstrap import ensure_default_project
+
+from .collect import Collect
+
+DATA = Path(__file__).parent / "data"
+FORMS = Path(__file__).parent.parent / "forms"
+
+
+@pytest.fixture
+def app(tmp_path):
+    app = create_app({"DATA": str(tmp_path), "LOG_LEVEL": "WARNING", "PUBLIC_URL": "http://localhost",
+                      "FORMS": str(FORMS)})
+    yield app
+    app.extensions["ppa"].store.close()
+
+
+@pytest.fixture
+def store(app):
+    return app.extensions["ppa"].store
+
+
+@pytest.fixture
+def project(store):
+    """The default project (the three PPA forms, the lists) plus the small JavaRosa-made test form."""
+    report = ensure_default_project(store, "Test PPA", FORMS, validate=False)
+    published = catalog.publish(store, report.project_id, (DATA / "ppa_community.xml").read_bytes(),
+                                "ppa_community.xml", validate=False)
+    store.set_form_attachment(published.def_id, "villages.csv", (DATA / "villages.csv").read_bytes())
+    return store.get_project(report.project_id)
+
+
+@pytest.fixture
+def token(store, project):
+    token = new_token()
+    store.create_device(project["id"], "Enumerator 1 phone", token, actor="test")
+    return token
+
+
+class LiveServer:
+    def __init__(self, app):
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def live(app):
+    server = LiveServer(app)
+    app.config["PUBLIC_URL"] = server.url
+    yield server
+    server.stop()
+
+
+def _collect(app, request, project, token, mode):
+    if mode == "http":
+        live = request.getfixturevalue("live")
+        transport, public = live.url, live.url
+    else:
+        transport, public = app.test_client(), app.config["PUBLIC_URL"]
+    return Collect(transport, f"{public}/v1/key/{token}/projects/{project['id']}")
+
+
+@pytest.fixture(params=["client", "http"])
+def collect(app, request, project, token):
+    """Collect against the app, once through the test client and once over real HTTP."""
+    return _collect(app, request, project, token, request.param)
+
+
+@pytest.fixture
+def collect_client(app, request, project, token):
+    return _collect(app, request, project, token, "client")

@@ -1,0 +1,107 @@
+"""The `ppa` command line, run with click's CliRunner against a temporary data folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from server.cli import main
+
+FORMS = Path(__file__).parent.parent / "forms"
+
+
+@pytest.fixture
+def run(tmp_path, monkeypatch):
+    monkeypatch.setenv("PPA_DATA", str(tmp_path))
+    monkeypatch.setenv("PPA_PUBLIC_URL", "https://ppa.example.org")
+    monkeypatch.setenv("PPA_LOG_LEVEL", "WARNING")
+
+    def invoke(*args, input=None):
+        result = CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
+        return result
+    return invoke
+
+
+def test_init_publishes_the_three_forms_and_prints_a_generated_admin_password_once(run):
+    first = run("init", "--skip-validate")
+    assert first.exit_code == 0, first.output
+    for form_id in ("household_income", "poverty_nodes", "well_being_ranking"):
+        assert f"form {form_id} version" in first.output and "published" in first.output
+    assert "first admin created: admin@localhost with password" in first.output
+    second = run("init", "--skip-validate")
+    assert "first admin created" not in second.output
+    assert second.output.count("unchanged") == 3
+
+
+def test_init_uses_the_configured_admin_password(run, monkeypatch):
+    monkeypatch.setenv("PPA_ADMIN_PASSWORD", "a-long-enough-password")
+    result = run("init", "--skip-validate")
+    assert "first admin created" not in result.output
+
+
+def test_device_add_prints_one_json_line_with_server_url_and_token(run):
+    run("init", "--skip-validate")
+    result = run("device", "add", "--project", "1", "Rekha's phone")
+    line = json.loads(result.output)
+    assert line["server_url"] == f"https://ppa.example.org/v1/key/{line['token']}/projects/1"
+    assert len(line["token"]) == 64
+
+
+def test_device_revoke_by_token_and_list_shows_it_revoked(run):
+    run("init", "--skip-validate")
+    token = json.loads(run("device", "add", "--project", "1", "phone").output)["token"]
+    assert json.loads(run("device", "revoke", token).output)["revoked"] is True
+    listed = [json.loads(line) for line in run("device", "list").output.splitlines()]
+    assert listed[0]["revoked_at"] and "token" not in listed[0]
+
+
+def test_device_add_to_a_missing_project_fails_clearly(run):
+    run("init", "--skip-validate")
+    result = CliRunner().invoke(main, ["device", "add", "--project", "9", "phone"])
+    assert result.exit_code != 0 and "no project 9" in result.output
+
+
+def test_project_add_seeds_the_cluster_registry(run):
+    run("init", "--skip-validate")
+    created = json.loads(run("project", "add", "Orissa CDP PPA 2026").output)
+    exported = run("lists", "export", "--project", str(created["id"]), "clusters.csv").output
+    assert exported.splitlines()[0] == "name,label,state,district,sector,product"
+    assert any(line.startswith("chanderi,") for line in exported.splitlines())
+
+
+def test_lists_import_adds_rows_and_reports_a_bad_row(run, tmp_path):
+    run("init", "--skip-validate")
+    good = tmp_path / "h.csv"
+    good.write_text("name,label,cluster,sector\nchanderi-w09,Ward 9,chanderi,urban\n")
+    assert json.loads(run("lists", "import", "--project", "1", "hamlets.csv", str(good)).output)["changed"] == 1
+    bad = tmp_path / "bad.csv"
+    bad.write_text("name,label,cluster,sector\n,No name,chanderi,urban\n")
+    result = CliRunner().invoke(main, ["lists", "import", "--project", "1", "hamlets.csv", str(bad)])
+    assert result.exit_code != 0 and "row 2, column name" in result.output
+
+
+def test_form_state_closing_hides_the_form(run):
+    run("init", "--skip-validate")
+    run("form", "state", "--project", "1", "poverty_nodes", "closing")
+    forms = {json.loads(line)["form_id"]: json.loads(line) for line in run("form", "list", "--project", "1")
+             .output.splitlines()}
+    assert forms["poverty_nodes"]["state"] == "closing"
+
+
+def test_form_publish_refuses_same_version_with_other_content(run, tmp_path):
+    run("init", "--skip-validate")
+    changed = tmp_path / "x.xml"
+    changed.write_bytes((FORMS / "poverty_nodes.xml").read_bytes().replace(b"<h:title>", b"<h:title>Changed "))
+    result = CliRunner().invoke(main, ["form", "publish", "--project", "1", str(changed)])
+    assert result.exit_code != 0 and "already has a published version" in result.output
+
+
+def test_user_add_reads_the_password_from_stdin(run):
+    run("init", "--skip-validate")
+    result = run("user", "add", "--role", "researcher", "--email", "r@example.org", input="correct horse battery\n")
+    assert json.loads(result.output)["role"] == "researcher"
+    short = CliRunner().invoke(main, ["user", "add", "--role", "nda", "--email", "n@example.org"], input="short\n")
+    assert short.exit_code != 0 and "at least 10" in short.output
