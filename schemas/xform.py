@@ -205,24 +205,29 @@ def schema_for(form: FormDef) -> Schema:
     return schema
 
 
-def check_list_values(record: Mapping, form: FormDef, allowed: Callable[[str, str], frozenset[str] | None]
-                      ) -> dict:
+def check_list_values(record: Mapping, form: FormDef,
+                      missing: Callable[[str, str, set[str]], set[str] | None]) -> dict:
     """Errors for answers not found in the server-managed CSV list they were chosen from.
 
-    ``allowed(list_file, column)`` returns every value that list has ever held, so a phone
-    with a slightly older copy of the list is never refused.
+    ``missing(list_file, column, values)`` returns the values the list has never held (lists
+    only grow, so a phone with a slightly older copy is never refused), or None when the file
+    is not a list the server manages and nothing can be checked.
     """
-    list_fields = [f for f in form.fields if f.choice_list]
     errors: dict = {}
-    for f in list_fields:
-        values = allowed(f.choice_list, f.choice_column)
-        if values is None:  # not a list this server manages: nothing to check against
+    for f in form.fields:
+        if not f.choice_list:
             continue
+        answers = []
         for path, value in _answers(record, form, f):
-            if value is None or value == "":
-                continue
-            picked = value.split() if f.type == "select" else [value]
-            bad = [p for p in picked if p not in values]
+            if value not in (None, ""):
+                answers.append((path, value.split() if f.type == "select" else [value]))
+        if not answers:
+            continue
+        unknown = missing(f.choice_list, f.choice_column, {v for _, picked in answers for v in picked})
+        if not unknown:
+            continue
+        for path, picked in answers:
+            bad = [p for p in picked if p in unknown]
             if bad:
                 _put(errors, path, f"{' '.join(bad)!r} is not in the list {f.choice_list}.")
     return errors

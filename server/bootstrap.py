@@ -24,7 +24,7 @@ class SetupReport:
 
 
 def ensure_default_project(store: SQLiteStore, name: str, forms_dir: str | Path, validate: bool = True) -> SetupReport:
-    """A project holding the forms in forms_dir, its cluster registry and the sample hamlets."""
+    """A project holding the forms in forms_dir, its cluster registry, and sample hamlets and poverty nodes."""
     projects = store.list_projects()
     project = projects[0] if projects else store.create_project(name)
     report = SetupReport(project_id=project["id"])
@@ -35,10 +35,11 @@ def ensure_default_project(store: SQLiteStore, name: str, forms_dir: str | Path,
         store.ensure_list(project["id"], list_name, columns)
     if not projects:  # seed only a new project; afterwards the lists belong to its managers
         store.upsert_list_items(project["id"], "clusters.csv", lists.seed_clusters(), source="registry")
-        sample = Path(forms_dir) / "hamlets.csv"
-        if sample.exists():
-            _columns, items = lists.read_csv(sample.read_bytes(), "hamlets.csv")
-            store.upsert_list_items(project["id"], "hamlets.csv", items, source="sample")
+        for name in ("hamlets.csv", "nodes.csv"):  # households are people: never seeded from samples
+            sample = Path(forms_dir) / name
+            if sample.exists():
+                _columns, items = lists.read_csv(sample.read_bytes(), name)
+                store.upsert_list_items(project["id"], name, items, source="sample")
     return report
 
 

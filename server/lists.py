@@ -61,6 +61,9 @@ def read_csv(content: bytes, list_name: str) -> tuple[list[str], list[tuple[str,
         name = row.pop("name", "")
         if not name:
             raise ListFileError(f"{list_name}: row {line}, column name: empty")
+        if any(ch.isspace() for ch in name):
+            # Forms join ids with spaces (selected-at over the hamlet's households); a space would split one.
+            raise ListFileError(f"{list_name}: row {line}, column name: {name!r} contains a space")
         if name in seen:
             raise ListFileError(f"{list_name}: row {line}, column name: {name!r} appears twice")
         seen.add(name)

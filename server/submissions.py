@@ -29,6 +29,7 @@ _UNSAFE_NAME = re.compile(r"[/\\\x00-\x1f\x7f]")
 class UploadedFile:
     content: bytes
     content_type: str | None = None
+    filename: str | None = None        # the part's filename, tried when its field name fits no slot
 
 
 @dataclass
@@ -153,7 +154,7 @@ def _prepare(store: SQLiteStore, project_id: int, form: FormDef, parsed: ParsedS
         record = None
     if record is not None:
         problems.update(check_list_values(
-            record, form, lambda list_file, column: _allowed(store, project_id, list_file, column)))
+            record, form, lambda list_file, column, values: _missing(store, project_id, list_file, column, values)))
     if problems:
         raise errors.invalid_submission(problems, form.form_id)
     for name in extracted.binaries:
@@ -163,10 +164,10 @@ def _prepare(store: SQLiteStore, project_id: int, form: FormDef, parsed: ParsedS
     return _Prepared(record, sorted(set(extracted.binaries)), audit, quality.flags(form.form_id, record))
 
 
-def _allowed(store: SQLiteStore, project_id: int, list_file: str, column: str) -> frozenset[str] | None:
+def _missing(store: SQLiteStore, project_id: int, list_file: str, column: str, values: set[str]) -> set[str] | None:
     if store.list_version(project_id, list_file) is None:
         return None  # a static attachment, not a managed list: not checked
-    return store.list_values(project_id, list_file, column)
+    return store.list_missing(project_id, list_file, column, values)
 
 
 def _resubmission(store: SQLiteStore, existing: dict, parsed: ParsedSubmission, upload: Upload) -> Receipt:
@@ -185,6 +186,11 @@ def _resubmission(store: SQLiteStore, existing: dict, parsed: ParsedSubmission, 
 
 
 def _fill(store: SQLiteStore, def_id: int, upload: Upload) -> None:
-    """Put each uploaded part into its slot, matched by field name; files nobody expects are ignored."""
+    """Put each uploaded part into its slot, matched by field name, else by file name (PROTOCOL.md 3.3);
+    files nobody expects are ignored."""
     for name, part in upload.files.items():
-        store.fill_attachment(def_id, name, part.content, part.content_type)
+        if store.fill_attachment(def_id, name, part.content, part.content_type):
+            continue
+        if part.filename and part.filename != name and not _UNSAFE_NAME.search(part.filename) \
+                and part.filename not in upload.files:
+            store.fill_attachment(def_id, part.filename, part.content, part.content_type)

@@ -361,9 +361,27 @@ def extract(root: etree._Element, form: FormDef) -> Extracted:
                 walk(child, child_path, record)  # a group
             elif "/meta/" in child_path + "/" or child_path.endswith("/meta"):
                 continue  # Collect adds meta children the form may not declare (deprecatedID, entity)
+            elif child_path == root_path + "/instanceID":
+                continue  # a root-level instanceID, which Central accepts in place of meta/instanceID
             else:
                 unknown.append(child_path)
 
     record: dict = {}
-    walk(root, "/" + form.root_name if local(root.tag) == form.root_name else "/" + local(root.tag), record)
+    root_path = "/" + form.root_name if local(root.tag) == form.root_name else "/" + local(root.tag)
+    walk(root, root_path, record)
+    _prune_empty_rows(record, {f.key for f in form.fields if f.calculate}, {form.repeat_key(r) for r in repeats})
     return Extracted(record=record, unknown=unknown, binaries=binaries)
+
+
+def _prune_empty_rows(record: dict, calculated: set[str], repeat_keys: set[str]) -> None:
+    """Drop repeat instances nobody answered: Collect writes one even when a counted repeat is 0, and keeps
+    instances beyond a lowered count (getodk/collect#6945). Their only values are position calculates,
+    kept outside the relevance-guarded group, so they are not households, piles or loans."""
+    for key in repeat_keys & set(record):
+        rows = []
+        for row in record[key]:
+            _prune_empty_rows(row, calculated, repeat_keys)
+            answered = any(v not in ("", None) for k, v in row.items() if k not in calculated and k not in repeat_keys)
+            if answered or any(row.get(k) for k in repeat_keys):
+                rows.append(row)
+        record[key] = rows

@@ -321,6 +321,19 @@ class SQLiteStore:
             self._list_cache[key] = cached
         return cached
 
+    def list_missing(self, project_id: int, list_name: str, column: str, values: set[str]) -> set[str]:
+        """The values a list has never held: an indexed lookup for 'name', the cached set otherwise."""
+        if column != "name":
+            return set(values) - self.list_values(project_id, list_name, column)
+        found: set[str] = set()
+        ordered = sorted(values)
+        for start in range(0, len(ordered), 500):
+            chunk = ordered[start:start + 500]
+            rows = self.db.execute(f"SELECT name FROM list_items WHERE project_id = ? AND list_name = ? AND name IN "
+                                   f"({', '.join('?' for _ in chunk)})", [project_id, list_name, *chunk])
+            found.update(r[0] for r in rows)
+        return set(values) - found
+
     def list_csv(self, project_id: int, list_name: str, render: Callable[[list[str], Iterator[tuple[str, dict]]],
                                                                             bytes]) -> dict | None:
         """The CSV bytes of a list as served to phones, regenerated only when the list changed."""
@@ -413,6 +426,12 @@ class SQLiteStore:
             "JOIN form_defs fd ON fd.id = d.form_def_id "
             "WHERE s.id = (SELECT submission_id FROM submission_defs WHERE form_id = ? AND instance_id = ?)",
             [form_id, instance_id])
+
+    def delete_submission(self, submission_id: int) -> None:
+        """Soft-delete: the rows stay, the submission leaves every list, and its instanceIDs cannot return."""
+        with self.write() as db:
+            db.execute("UPDATE submissions SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL",
+                       [now(), submission_id])
 
     def submission_xml(self, def_id: int) -> bytes:
         return bytes(self.db.execute("SELECT xml FROM submission_defs WHERE id = ?", [def_id]).fetchone()[0])
