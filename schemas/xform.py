@@ -41,6 +41,8 @@ class Integer(_Blank, fields.Integer):
 
 
 class Decimal(_Blank, fields.Float):
+    default_error_messages = {"invalid": "Not a number: {input!r}."}
+
     def __init__(self, **kwargs: Any):
         super().__init__(allow_nan=False, **kwargs)
 
@@ -192,16 +194,11 @@ def build_schema(form: FormDef) -> type[Schema]:
     return scope_schema(None, f"Submission_{form.form_id}_{form.version}")
 
 
-_SCHEMAS: dict[tuple[str, str, int], Schema] = {}
-
-
 def schema_for(form: FormDef) -> Schema:
-    """One schema instance per form version, built on first use (schemas are thread-safe to load with)."""
-    key = (form.form_id, form.version, id(form))
-    schema = _SCHEMAS.get(key)
+    """One schema instance per form version, built on first use and kept on the FormDef."""
+    schema = form.derived.get("schema")
     if schema is None:
-        schema = build_schema(form)()
-        _SCHEMAS[key] = schema
+        schema = form.derived["schema"] = build_schema(form)()
     return schema
 
 

@@ -24,7 +24,15 @@ def table_name(project_id: int, form_id: str, repeat_key: str | None = None) -> 
 
 
 def layout(project_id: int, form: FormDef) -> dict[str, dict[str, str]]:
-    """Table name -> {column: SQL type} for every table this form version writes."""
+    """Table name -> {column: SQL type} for every table this form version writes (cached per FormDef)."""
+    key = ("layout", project_id)
+    cached = form.derived.get(key)
+    if cached is None:
+        cached = form.derived[key] = _layout(project_id, form)
+    return cached
+
+
+def _layout(project_id: int, form: FormDef) -> dict[str, dict[str, str]]:
     tables = {table_name(project_id, form.form_id): dict(MAIN_SYSTEM)}
     for repeat in form.repeats:
         tables[table_name(project_id, form.form_id, form.repeat_key(repeat))] = dict(REPEAT_SYSTEM)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import random
 import uuid
-from typing import Any, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Mapping
 from xml.sax.saxutils import escape
 
 from .xforms import FormDef
@@ -19,6 +20,8 @@ _NS = ('xmlns:jr="http://openrosa.org/javarosa" xmlns:orx="http://openrosa.org/x
        'xmlns:odk="http://www.opendatakit.org/xforms" xmlns:h="http://www.w3.org/1999/xhtml" '
        'xmlns:ev="http://www.w3.org/2001/xml-events" xmlns:xsd="http://www.w3.org/2001/XMLSchema"')
 ListLookup = Callable[[str, str], list[str]]
+CONTENT_TYPES = {"csv": "text/comma-separated-values", "jpg": "image/jpeg", "png": "image/png",
+                 "amr": "audio/amr", "enc": "application/octet-stream", "xml": "text/xml"}
 
 
 def new_instance_id() -> str:
@@ -210,3 +213,45 @@ def poverty_node(rng: random.Random, cluster: str = "chanderi", code: str = "con
     else:
         answers.update(node_is_new="yes", node_code=code, node_id=f"{cluster}-{code}")
     return answers
+
+
+# --------------------------------------------------------------------------- the multipart body Collect sends
+
+@dataclass
+class Part:
+    name: str
+    content: bytes
+    filename: str | None = None
+    content_type: str | None = None
+
+
+def multipart(parts: Iterable[Part], okhttp: int = 5, boundary: str | None = None) -> tuple[bytes, str]:
+    """(body, content-type header) exactly as OkHttp's MultipartBody writes them (PROTOCOL.md 3.3).
+
+    OkHttp 5 (Collect >= v2025.4) writes no Content-Length on each part; OkHttp 4 did.
+    """
+    boundary = boundary or str(uuid.uuid4())
+    out = bytearray()
+    for part in parts:
+        out += f"--{boundary}\r\n".encode()
+        disposition = f'form-data; name="{part.name}"'
+        if part.filename is not None:
+            disposition += f'; filename="{part.filename}"'
+        out += b"Content-Disposition: " + disposition.encode("utf-8") + b"\r\n"
+        if part.content_type:
+            out += f"Content-Type: {part.content_type}\r\n".encode()
+        if okhttp == 4:
+            out += f"Content-Length: {len(part.content)}\r\n".encode()
+        out += b"\r\n" + part.content + b"\r\n"
+    out += f"--{boundary}--\r\n".encode()
+    return bytes(out), f"multipart/form-data; boundary={boundary}"
+
+
+def submission_parts(xml: bytes, files: dict[str, bytes] | None = None, incomplete: bool = False,
+                     xml_name: str = "PPA Household_2026-11-22_10-15-00.xml") -> list[Part]:
+    parts = [Part("xml_submission_file", xml, xml_name, "text/xml")]
+    for name, content in (files or {}).items():
+        parts.append(Part(name, content, name, CONTENT_TYPES.get(name.rsplit(".", 1)[-1], "application/octet-stream")))
+    if incomplete:
+        parts.append(Part("*isIncomplete*", b"yes"))
+    return parts

@@ -49,7 +49,7 @@ def parse_untrusted(data: bytes, max_depth: int = 64) -> etree._Element:
         raise errors.unparseable_xml(_short(str(exc))) from None
     if root is None:
         raise errors.unparseable_xml("empty document")
-    if _depth(root) > max_depth:
+    if _too_deep(root, max_depth):
         raise errors.xml_too_deep(max_depth)
     return root
 
@@ -58,13 +58,9 @@ def _short(text: str) -> str:
     return text.splitlines()[0][:200] if text else "malformed XML"
 
 
-def _depth(root: etree._Element) -> int:
-    deepest, stack = 0, [(root, 1)]
-    while stack:
-        node, depth = stack.pop()
-        deepest = max(deepest, depth)
-        stack.extend((child, depth + 1) for child in node if isinstance(child.tag, str))
-    return deepest
+def _too_deep(root: etree._Element, limit: int) -> bool:
+    """True when any element sits deeper than `limit` levels (the root is level 1); the walk runs in C."""
+    return bool(root.xpath("boolean(" + "/*" * (limit + 1) + ")"))
 
 
 def local(tag: object) -> str:
@@ -109,9 +105,13 @@ class FormDef:
     media: list[str]                # attachment file names the form expects
     encrypted: bool = False
     by_path: dict[str, Field] = field(default_factory=dict)
+    groups: frozenset[str] = frozenset()   # paths of every element that holds fields (groups and repeats)
+    derived: dict = field(default_factory=dict, repr=False, compare=False)  # per-version caches (schema, layout)
 
     def __post_init__(self) -> None:
         self.by_path = {f.path: f for f in self.fields}
+        self.groups = frozenset(f.path.rsplit("/", i)[0] for f in self.fields
+                                for i in range(1, f.path.count("/")))
 
     def field(self, name: str) -> Field | None:
         return next((f for f in self.fields if f.name == name), None)
@@ -357,7 +357,7 @@ def extract(root: etree._Element, form: FormDef) -> Extracted:
                 record[f.key] = value
                 if f.type == "binary" and value:
                     binaries.append(value)
-            elif len(child) and any(p.startswith(child_path + "/") for p in form.by_path):
+            elif child_path in form.groups:
                 walk(child, child_path, record)  # a group
             elif "/meta/" in child_path + "/" or child_path.endswith("/meta"):
                 continue  # Collect adds meta children the form may not declare (deprecatedID, entity)

@@ -7,53 +7,15 @@ are produced so the server is tested against each (PROTOCOL.md 3.3).
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from typing import Iterable
 from urllib.parse import urlsplit
 
 import requests
 
+from server.samples import CONTENT_TYPES, Part, multipart, submission_parts  # noqa: F401 (re-exported)
+
 COLLECT_UA = "org.odk.collect.android/v2026.3.0 Dalvik/2.1.0 (Linux; U; Android 14; Pixel 7 Build/UQ1A)"
-CONTENT_TYPES = {"csv": "text/comma-separated-values", "jpg": "image/jpeg", "png": "image/png",
-                 "amr": "audio/amr", "enc": "application/octet-stream", "xml": "text/xml"}
-
-
-@dataclass
-class Part:
-    name: str
-    content: bytes
-    filename: str | None = None
-    content_type: str | None = None
-
-
-def multipart(parts: Iterable[Part], okhttp: int = 5, boundary: str | None = None) -> tuple[bytes, str]:
-    """(body, content-type header) exactly as OkHttp's MultipartBody writes them."""
-    boundary = boundary or str(uuid.uuid4())
-    out = bytearray()
-    for part in parts:
-        out += f"--{boundary}\r\n".encode()
-        disposition = f'form-data; name="{part.name}"'
-        if part.filename is not None:
-            disposition += f'; filename="{part.filename}"'
-        out += b"Content-Disposition: " + disposition.encode("utf-8") + b"\r\n"
-        if part.content_type:
-            out += f"Content-Type: {part.content_type}\r\n".encode()
-        if okhttp == 4:
-            out += f"Content-Length: {len(part.content)}\r\n".encode()
-        out += b"\r\n" + part.content + b"\r\n"
-    out += f"--{boundary}--\r\n".encode()
-    return bytes(out), f"multipart/form-data; boundary={boundary}"
-
-
-def submission_parts(xml: bytes, files: dict[str, bytes] | None = None, incomplete: bool = False,
-                     xml_name: str = "PPA Household_2026-11-22_10-15-00.xml") -> list[Part]:
-    parts = [Part("xml_submission_file", xml, xml_name, "text/xml")]
-    for name, content in (files or {}).items():
-        parts.append(Part(name, content, name, CONTENT_TYPES.get(name.rsplit(".", 1)[-1], "application/octet-stream")))
-    if incomplete:
-        parts.append(Part("*isIncomplete*", b"yes"))
-    return parts
 
 
 @dataclass
