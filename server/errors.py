@@ -50,6 +50,11 @@ def not_multipart() -> Problem:
     return Problem("400.39", "The submission must be sent as multipart/form-data.")
 
 
+def malformed_multipart() -> Problem:
+    return Problem("400.39", "The multipart body could not be read (no parts found for its boundary). "
+                   "Please send the form again.")
+
+
 def bad_part_name(name: str) -> Problem:
     return Problem("400.40", f"The attachment name {name!r} is not allowed: names may not contain "
                    "path separators or control characters.", {"name": name})
@@ -67,7 +72,7 @@ def invalid_submission(errors: dict[str, Any], form_id: str) -> Problem:
     """The data does not fit the form: name each field so the supervisor can fix the form or phone."""
     parts = [f"{field}: {'; '.join(msgs) if isinstance(msgs, list) else msgs}" for field, msgs in _flatten(errors)]
     text = "; ".join(parts[:10]) + (f"; and {len(parts) - 10} more" if len(parts) > 10 else "")
-    return Problem("400.43", f"This submission does not match the form {form_id}: {text}. "
+    return Problem("400.43", f"This submission does not match the form {form_id}: {text.rstrip('.')}. "
                    "Check that the phone has the latest version of the form.", {"errors": errors})
 
 

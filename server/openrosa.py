@@ -11,7 +11,6 @@ import time
 from urllib.parse import quote
 
 from flask import Blueprint, Flask, Response, current_app, g, request
-from werkzeug.http import http_date
 
 from . import errors, lists, openrosa_xml
 from .auth import token_well_formed
@@ -20,7 +19,7 @@ from .xforms import md5_hash
 
 bp = Blueprint("openrosa", __name__)
 
-_OPENROSA_DOCS = {"form_list", "manifest", "submission"}   # endpoints that require X-OpenRosa-Version
+_OPENROSA_DOCS = {"form_list", "manifest", "submission", "submission_probe"}   # endpoints that require X-OpenRosa-Version
 _TOUCH_EVERY_S = 60
 _last_touch: dict[int, float] = {}
 
@@ -80,7 +79,7 @@ def _openrosa_headers(response: Response) -> Response:
     response.headers["X-OpenRosa-Version"] = "1.0"
     response.headers["X-OpenRosa-Accept-Content-Length"] = str(current_app.config["MAX_SUBMISSION_BYTES"])
     response.headers["Content-Language"] = "en"
-    response.headers.setdefault("Date", http_date())
+    # Date: every HTTP server (werkzeug, gunicorn) adds it; a second one from here would be a duplicate.
     return response
 
 
@@ -185,6 +184,8 @@ def submission_probe() -> Response:
 def submission() -> Response:
     if request.mimetype != "multipart/form-data":
         raise errors.not_multipart()
+    if not request.files and not request.form:  # no boundary, a wrong one, or a truncated body
+        raise errors.malformed_multipart()
     files: dict[str, UploadedFile] = {}
     xml = None
     for field_name, storage in request.files.items(multi=True):
@@ -192,7 +193,7 @@ def submission() -> Response:
         if field_name == "xml_submission_file":
             xml = content
         else:
-            files[field_name] = UploadedFile(content, storage.mimetype or None)
+            files[field_name] = UploadedFile(content, storage.mimetype or None, storage.filename or None)
     if xml is None and "xml_submission_file" in request.form:  # sent without a filename
         xml = request.form["xml_submission_file"].encode("utf-8")
     if xml is None:

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from marshmallow import ValidationError
 
-from schemas import check_list_values, schema_for
+from schemas import xform as form_schemas  # a module import: `import schemas` first must not be circular
 
 from . import errors, lists, quality, rows
 from .catalog import FormCache
@@ -141,6 +141,8 @@ def _prepare(store: SQLiteStore, project_id: int, form: FormDef, parsed: ParsedS
     """Check the data against the form (pure apart from reading list values) and work out attachments."""
     if parsed.encrypted:
         # The data are opaque; the envelope names every file to expect (PROTOCOL.md 5.2).
+        for name in parsed.envelope_files:
+            check_part_name(name)
         audit = [n for n in parsed.envelope_files if n == "audit.csv.enc"]
         return _Prepared(None, parsed.envelope_files, audit, [])
     if form.encrypted:
@@ -148,12 +150,12 @@ def _prepare(store: SQLiteStore, project_id: int, form: FormDef, parsed: ParsedS
     extracted = extract(parsed.root, form)
     problems: dict[str, Any] = {path: ["This element is not in the form."] for path in extracted.unknown}
     try:
-        record = schema_for(form).load(extracted.record)
+        record = form_schemas.schema_for(form).load(extracted.record)
     except ValidationError as exc:
         problems.update(exc.messages if isinstance(exc.messages, dict) else {"submission": exc.messages})
         record = None
     if record is not None:
-        problems.update(check_list_values(
+        problems.update(form_schemas.check_list_values(
             record, form, lambda list_file, column, values: _missing(store, project_id, list_file, column, values)))
     if problems:
         raise errors.invalid_submission(problems, form.form_id)

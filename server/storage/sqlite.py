@@ -489,3 +489,234 @@ class SQLiteStore:
 
     def table_exists(self, table: str) -> bool:
         return self.db[table].exists()
+
+    # -- project settings -------------------------------------------------------
+
+    def project_settings(self, project_id: int) -> dict:
+        row = self.db.execute("SELECT settings FROM projects WHERE id = ?", [project_id]).fetchone()
+        return json.loads(row[0]) if row else {}
+
+    def set_project_settings(self, project_id: int, settings: Mapping[str, Any]) -> None:
+        with self.write() as db:
+            db.execute("UPDATE projects SET settings = ? WHERE id = ?", [json.dumps(dict(settings)), project_id])
+
+    # -- aggregates: well-being ---------------------------------------------------
+
+    def replace_wb_ratings(self, project_id: int, submission_id: int, rows: list[dict]) -> set[tuple[int, str]]:
+        """Swap a submission's ratings; returns every (round, household) whose combination may change."""
+        db = self.db
+        touched = {(r, h) for r, h in db.execute("SELECT round, hh_id FROM wb_ratings WHERE submission_id = ?",
+                                                  [submission_id])}
+        db.execute("DELETE FROM wb_ratings WHERE submission_id = ?", [submission_id])
+        db.conn.executemany(
+            "INSERT OR REPLACE INTO wb_ratings (project_id, round, hh_id, submission_id, group_id, cluster, hamlet, "
+            "level, pile, piles) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(project_id, r["round"], r["hh_id"], submission_id, r["group_id"], r["cluster"], r["hamlet"],
+              r["level"], r["pile"], r["piles"]) for r in rows])
+        return touched | {(r["round"], r["hh_id"]) for r in rows}
+
+    def wb_ratings_of(self, project_id: int, round_no: int, hh_id: str) -> list[dict]:
+        return self._all("SELECT * FROM wb_ratings WHERE project_id = ? AND round = ? AND hh_id = ? "
+                         "ORDER BY submission_id", [project_id, round_no, hh_id])
+
+    def wb_ratings(self, project_id: int, round_no: int, cluster: str | None = None,
+                   hamlet: str | None = None) -> list[dict]:
+        where, params = self._scope(project_id, round_no, cluster, hamlet)
+        return self._all(f"SELECT * FROM wb_ratings WHERE {where} ORDER BY hh_id, submission_id", params)
+
+    def set_wb_household(self, project_id: int, round_no: int, hh_id: str, row: Mapping[str, Any] | None) -> None:
+        """Write (or remove) a household's combined category and move the counts by the difference."""
+        db = self.db
+        old = self._one("SELECT * FROM wb_households WHERE project_id = ? AND round = ? AND hh_id = ?",
+                        [project_id, round_no, hh_id])
+        if old is not None:
+            self._wb_count(project_id, old, -1)
+            db.execute("DELETE FROM wb_households WHERE project_id = ? AND round = ? AND hh_id = ?",
+                       [project_id, round_no, hh_id])
+        if row is not None:
+            new = {"project_id": project_id, "round": round_no, "hh_id": hh_id, **row}
+            db.execute("INSERT INTO wb_households (project_id, round, hh_id, cluster, hamlet, node, n_groups, mean, "
+                       "final, flagged, flags) VALUES (:project_id, :round, :hh_id, :cluster, :hamlet, :node, "
+                       ":n_groups, :mean, :final, :flagged, :flags)", new)
+            self._wb_count(project_id, new, +1)
+
+    def _wb_count(self, project_id: int, row: Mapping[str, Any], sign: int) -> None:
+        self.db.execute(
+            "INSERT INTO wb_counts (project_id, round, cluster, hamlet, node, final, n, n_flagged) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (project_id, round, cluster, hamlet, node, final) "
+            "DO UPDATE SET n = n + excluded.n, n_flagged = n_flagged + excluded.n_flagged",
+            [project_id, row["round"], row["cluster"] or "", row["hamlet"] or "", row["node"] or "",
+             row["final"] or "unrated", sign, sign * int(bool(row["flagged"]))])
+
+    def wb_households(self, project_id: int, round_no: int, cluster: str | None = None,
+                      hamlet: str | None = None) -> list[dict]:
+        where, params = self._scope(project_id, round_no, cluster, hamlet)
+        return self._all(f"SELECT * FROM wb_households WHERE {where} ORDER BY hh_id", params)
+
+    def set_household_node(self, project_id: int, hh_id: str, node: str) -> None:
+        """A household's poverty node became known: move its well-being counts to that node, in every round."""
+        for row in self._all("SELECT * FROM wb_households WHERE project_id = ? AND hh_id = ? AND node IS NOT ?",
+                             [project_id, hh_id, node]):
+            self.set_wb_household(project_id, row["round"], hh_id, {**{k: row[k] for k in (
+                "cluster", "hamlet", "n_groups", "mean", "final", "flagged", "flags")}, "node": node})
+
+    def household_node(self, project_id: int, hh_id: str) -> str:
+        """The node a household belongs to: from its latest income interview, else from the household list."""
+        row = self.db.execute("SELECT node FROM hh_income WHERE project_id = ? AND hh_id = ? AND node IS NOT NULL "
+                              "AND node != '' ORDER BY round DESC LIMIT 1", [project_id, hh_id]).fetchone()
+        if row:
+            return row[0]
+        row = self.db.execute("SELECT json_extract(data, '$.node') FROM list_items WHERE project_id = ? "
+                              "AND list_name = 'households.csv' AND name = ?", [project_id, hh_id]).fetchone()
+        return (row[0] or "") if row else ""
+
+    def wb_count_rows(self, project_id: int, round_no: int, cluster: str | None = None, hamlet: str | None = None,
+                      node: str | None = None, by: Sequence[str] = ()) -> list[dict]:
+        """Summed counts per category, grouped by any of cluster, hamlet, node: no submission is read."""
+        where, params = self._scope(project_id, round_no, cluster, hamlet)
+        if node is not None:
+            where, params = where + " AND node = ?", params + [node]
+        groups = [c for c in by if c in {"cluster", "hamlet", "node"}]
+        cols = "".join(f"{c}, " for c in groups)
+        return self._all(f"SELECT {cols}final, sum(n) AS n, sum(n_flagged) AS n_flagged FROM wb_counts "
+                         f"WHERE {where} GROUP BY {cols}final HAVING sum(n) != 0 ORDER BY {cols}final", params)
+
+    def rounds(self, project_id: int) -> list[int]:
+        rows = self.db.execute("SELECT round FROM wb_counts WHERE project_id = ? UNION SELECT round FROM "
+                               "income_counts WHERE project_id = ? ORDER BY 1", [project_id, project_id])
+        return [r[0] for r in rows]
+
+    @staticmethod
+    def _scope(project_id: int, round_no: int | None, cluster: str | None, hamlet: str | None
+               ) -> tuple[str, list]:
+        where, params = ["project_id = ?"], [project_id]
+        for column, value in (("round", round_no), ("cluster", cluster), ("hamlet", hamlet)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        return " AND ".join(where), params
+
+    # -- aggregates: household income ------------------------------------------------
+
+    _INCOME_COLUMNS = ("cluster", "hamlet", "node", "state", "sector", "size", "income_monthly", "consumption_monthly",
+                       "head_sex", "social_group", "land_class", "line", "line_label", "poor", "gap", "gap2",
+                       "neg_income")
+
+    def replace_hh_income(self, project_id: int, submission_id: int, row: Mapping[str, Any] | None) -> set[str]:
+        """Swap the income facts a submission contributes; a later interview of the same household and round wins.
+        Returns the households whose facts changed."""
+        db = self.db
+        old_rows = self._all("SELECT * FROM hh_income WHERE submission_id = ?", [submission_id])
+        if row is not None:
+            old_rows += self._all("SELECT * FROM hh_income WHERE project_id = ? AND round = ? AND hh_id = ? "
+                                  "AND submission_id != ?", [project_id, row["round"], row["hh_id"], submission_id])
+        for old in old_rows:
+            self._income_count(project_id, old, -1)
+            db.execute("DELETE FROM hh_income WHERE project_id = ? AND round = ? AND hh_id = ?",
+                       [project_id, old["round"], old["hh_id"]])
+        if row is not None:
+            new = {"project_id": project_id, "submission_id": submission_id, **row}
+            names = ["project_id", "round", "hh_id", "submission_id", *self._INCOME_COLUMNS]
+            db.execute(f"INSERT INTO hh_income ({', '.join(names)}) VALUES ({', '.join(':' + n for n in names)})",
+                       new)
+            self._income_count(project_id, new, +1)
+        return {r["hh_id"] for r in old_rows} | ({row["hh_id"]} if row is not None else set())
+
+    def _income_count(self, project_id: int, row: Mapping[str, Any], sign: int) -> None:
+        size, has_line = row["size"], row["line"] is not None
+        poor = row["poor"] or 0
+        self.db.execute(
+            "INSERT INTO income_counts (project_id, round, cluster, hamlet, node, n_hh, n_persons, n_no_line, "
+            "poor_hh, poor_persons, gap_hh, gap_persons, gap2_hh, gap2_persons) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (project_id, round, cluster, hamlet, node) DO UPDATE SET "
+            "n_hh = n_hh + excluded.n_hh, n_persons = n_persons + excluded.n_persons, "
+            "n_no_line = n_no_line + excluded.n_no_line, poor_hh = poor_hh + excluded.poor_hh, "
+            "poor_persons = poor_persons + excluded.poor_persons, gap_hh = gap_hh + excluded.gap_hh, "
+            "gap_persons = gap_persons + excluded.gap_persons, gap2_hh = gap2_hh + excluded.gap2_hh, "
+            "gap2_persons = gap2_persons + excluded.gap2_persons",
+            [project_id, row["round"], row["cluster"] or "", row["hamlet"] or "", row["node"] or "",
+             sign * int(has_line), sign * size * int(has_line), sign * int(not has_line),
+             sign * poor, sign * poor * size, sign * (row["gap"] or 0), sign * (row["gap"] or 0) * size,
+             sign * (row["gap2"] or 0), sign * (row["gap2"] or 0) * size])
+
+    def income_count_rows(self, project_id: int, round_no: int, cluster: str | None = None,
+                          hamlet: str | None = None, node: str | None = None, by: Sequence[str] = ()) -> list[dict]:
+        where, params = self._scope(project_id, round_no, cluster, hamlet)
+        if node is not None:
+            where, params = where + " AND node = ?", params + [node]
+        groups = [c for c in by if c in {"cluster", "hamlet", "node"}]
+        cols = "".join(f"{c}, " for c in groups)
+        sums = ", ".join(f"sum({c}) AS {c}" for c in ("n_hh", "n_persons", "n_no_line", "poor_hh", "poor_persons",
+                                                      "gap_hh", "gap_persons", "gap2_hh", "gap2_persons"))
+        group_by = f" GROUP BY {', '.join(groups)} ORDER BY {', '.join(groups)}" if groups else ""
+        return self._all(f"SELECT {cols}{sums} FROM income_counts WHERE {where}{group_by}", params)
+
+    def hh_income(self, project_id: int, round_no: int | None, cluster: str | None = None,
+                  hamlet: str | None = None) -> list[dict]:
+        where, params = self._scope(project_id, round_no, cluster, hamlet)
+        return self._all(f"SELECT * FROM hh_income WHERE {where} ORDER BY round, hh_id", params)
+
+    # -- aggregates: poverty nodes ------------------------------------------------------
+
+    def replace_node_record(self, project_id: int, submission_id: int, row: Mapping[str, Any] | None) -> None:
+        db = self.db
+        db.execute("DELETE FROM node_records WHERE submission_id = ?", [submission_id])
+        if row is not None:
+            db.execute("INSERT OR REPLACE INTO node_records (project_id, round, node_id, submission_id, cluster, data) "
+                       "VALUES (?, ?, ?, ?, ?, ?)", [project_id, row["round"], row["node_id"], submission_id,
+                                                     row["cluster"], json.dumps(row["data"], default=str)])
+
+    def node_records(self, project_id: int, round_no: int | None = None, cluster: str | None = None) -> list[dict]:
+        where, params = self._scope(project_id, round_no, cluster, None)
+        rows = self._all(f"SELECT * FROM node_records WHERE {where} ORDER BY cluster, node_id, round", params)
+        for row in rows:
+            row["data"] = json.loads(row["data"])
+        return rows
+
+    # -- rebuild ----------------------------------------------------------------------
+
+    def clear_aggregates(self, project_id: int) -> None:
+        with self.write() as db:
+            for table in ("wb_ratings", "wb_households", "wb_counts", "hh_income", "income_counts", "node_records"):
+                db.execute(f"DELETE FROM {table} WHERE project_id = ?", [project_id])
+
+    def current_submissions(self, project_id: int, xml_form_id: str) -> Iterator[dict]:
+        """Every current, not deleted, not rejected submission of a form, oldest first, with its XML."""
+        cursor = self.db.execute(
+            "SELECT s.id AS submission_id, d.form_def_id, d.xml FROM submissions s "
+            "JOIN forms f ON f.id = s.form_id JOIN submission_defs d ON d.id = s.current_def_id "
+            "WHERE s.project_id = ? AND f.xml_form_id = ? AND s.deleted_at IS NULL AND s.review_state != 'rejected' "
+            "AND d.encrypted = 0 ORDER BY s.id", [project_id, xml_form_id])
+        names = [c[0] for c in cursor.description]
+        for row in cursor:
+            yield dict(zip(names, row))
+
+    def aggregate_snapshot(self, project_id: int) -> dict[str, list[tuple]]:
+        """Every aggregate row of a project, for comparing an incremental state with a rebuild."""
+        out = {}
+        # counts rows brought to zero by deltas are equal to absent rows; the number is where counts start
+        for table, order, counts_from in (("wb_counts", "round, cluster, hamlet, node, final", 6),
+                                          ("wb_households", "round, hh_id", 0),
+                                          ("income_counts", "round, cluster, hamlet, node", 5),
+                                          ("hh_income", "round, hh_id", 0), ("node_records", "round, node_id", 0)):
+            rows = self.db.execute(f"SELECT * FROM {table} WHERE project_id = ? ORDER BY {order}", [project_id])
+            out[table] = [tuple(round(v, 6) if isinstance(v, float) else v for v in r) for r in rows
+                          if not counts_from or any(abs(v) > 1e-9 for v in r[counts_from:])]
+        return out
+
+    # -- API tokens ---------------------------------------------------------------------
+
+    def create_api_token(self, user_id: int, token_hash: str, label: str | None) -> int:
+        with self.write() as db:
+            return db.execute("INSERT INTO api_tokens (user_id, token_hash, label, created_at) VALUES (?, ?, ?, ?)",
+                              [user_id, token_hash, label, now()]).lastrowid
+
+    def user_by_api_token(self, token_hash: str) -> dict | None:
+        return self._one("SELECT u.* FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ? "
+                         "AND t.revoked_at IS NULL AND u.disabled_at IS NULL", [token_hash])
+
+    def revoke_api_tokens(self, user_id: int) -> None:
+        with self.write() as db:
+            db.execute("UPDATE api_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
+                       [now(), user_id])

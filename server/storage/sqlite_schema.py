@@ -148,3 +148,97 @@ def m001_core(db: Database) -> None:
         CREATE INDEX audit_log_action ON audit_log(action, id);
         """
     )
+
+
+@migrations()
+def m002_aggregates(db: Database) -> None:
+    """Facts derived from submissions at ingest, and the counts dashboards read without rescanning them."""
+    db.executescript(
+        """
+        ALTER TABLE projects ADD COLUMN settings TEXT NOT NULL DEFAULT '{}';
+        -- one row per (household, informant-group session): level 1 happy, 2 average, 3 sad, NULL don't know
+        CREATE TABLE wb_ratings (
+            project_id INTEGER NOT NULL,
+            round INTEGER NOT NULL,
+            hh_id TEXT NOT NULL,
+            submission_id INTEGER NOT NULL,
+            group_id TEXT NOT NULL,
+            cluster TEXT, hamlet TEXT,
+            level INTEGER, pile INTEGER, piles INTEGER,
+            PRIMARY KEY (project_id, round, hh_id, submission_id)
+        );
+        CREATE INDEX wb_ratings_submission ON wb_ratings(submission_id);
+        CREATE INDEX wb_ratings_scope ON wb_ratings(project_id, round, cluster, hamlet);
+        -- the combined category of each household in a round
+        CREATE TABLE wb_households (
+            project_id INTEGER NOT NULL,
+            round INTEGER NOT NULL,
+            hh_id TEXT NOT NULL,
+            cluster TEXT, hamlet TEXT, node TEXT,
+            n_groups INTEGER NOT NULL,
+            mean REAL,
+            final TEXT,
+            flagged INTEGER NOT NULL DEFAULT 0,
+            flags TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (project_id, round, hh_id)
+        );
+        CREATE INDEX wb_households_scope ON wb_households(project_id, round, cluster, hamlet);
+        CREATE TABLE wb_counts (
+            project_id INTEGER NOT NULL,
+            round INTEGER NOT NULL,
+            cluster TEXT NOT NULL, hamlet TEXT NOT NULL, node TEXT NOT NULL,
+            final TEXT NOT NULL,            -- happy | average | sad | unrated
+            n INTEGER NOT NULL DEFAULT 0,
+            n_flagged INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (project_id, round, cluster, hamlet, node, final)
+        );
+        -- one row per household and round from the household income form
+        CREATE TABLE hh_income (
+            project_id INTEGER NOT NULL,
+            round INTEGER NOT NULL,
+            hh_id TEXT NOT NULL,
+            submission_id INTEGER NOT NULL,
+            cluster TEXT, hamlet TEXT, node TEXT, state TEXT, sector TEXT,
+            size INTEGER NOT NULL,
+            income_monthly REAL, consumption_monthly REAL,
+            head_sex TEXT, social_group TEXT, land_class TEXT,
+            line REAL, line_label TEXT,
+            poor INTEGER, gap REAL, gap2 REAL,
+            neg_income INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (project_id, round, hh_id)
+        );
+        CREATE UNIQUE INDEX hh_income_submission ON hh_income(submission_id);
+        CREATE INDEX hh_income_scope ON hh_income(project_id, round, cluster, hamlet);
+        CREATE TABLE income_counts (
+            project_id INTEGER NOT NULL,
+            round INTEGER NOT NULL,
+            cluster TEXT NOT NULL, hamlet TEXT NOT NULL, node TEXT NOT NULL,
+            n_hh INTEGER NOT NULL DEFAULT 0, n_persons INTEGER NOT NULL DEFAULT 0,
+            n_no_line INTEGER NOT NULL DEFAULT 0,
+            poor_hh REAL NOT NULL DEFAULT 0, poor_persons REAL NOT NULL DEFAULT 0,
+            gap_hh REAL NOT NULL DEFAULT 0, gap_persons REAL NOT NULL DEFAULT 0,
+            gap2_hh REAL NOT NULL DEFAULT 0, gap2_persons REAL NOT NULL DEFAULT 0,
+            PRIMARY KEY (project_id, round, cluster, hamlet, node)
+        );
+        -- one row per poverty-node record (a node in a cluster and round)
+        CREATE TABLE node_records (
+            project_id INTEGER NOT NULL,
+            round INTEGER NOT NULL,
+            node_id TEXT NOT NULL,
+            submission_id INTEGER NOT NULL,
+            cluster TEXT,
+            data TEXT NOT NULL,
+            PRIMARY KEY (project_id, round, node_id)
+        );
+        CREATE UNIQUE INDEX node_records_submission ON node_records(submission_id);
+        CREATE TABLE api_tokens (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id),
+            token_hash TEXT NOT NULL UNIQUE,
+            label TEXT,
+            created_at TEXT NOT NULL,
+            revoked_at TEXT,
+            last_used_at TEXT
+        );
+        """
+    )
