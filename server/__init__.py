@@ -10,7 +10,7 @@ from typing import Any, Mapping
 from flask import Flask, Response, g, jsonify, request
 
 from . import config as config_module
-from . import errors, http_errors, logs, openrosa
+from . import api, errors, http_errors, logs, openrosa
 from .auth import make_digest
 from .catalog import FormCache
 from .storage import SQLiteStore, open_store
@@ -45,6 +45,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     http_errors.register(app)
     openrosa.register(app)
+    app.register_blueprint(api.bp)
     _register_health(app)
     _register_request_log(app)
     return app

@@ -162,6 +162,69 @@ def post_all(url: str, bodies: list[tuple[bytes, str]], concurrency: int, time_l
                       round(pct(0.50), 1), round(pct(0.95), 1), round(pct(0.99), 1), errors)
 
 
+def populate(store, project_id: int, households: int, clusters: int = 5, hamlets: int = 40, nodes: int = 8,
+             seed: int = 1) -> None:
+    """Fill the aggregate tables as ingest would, through the store's own upkeep methods, for a size test."""
+    rng = random.Random(seed)
+    finals = ["happy", "average", "sad"]
+    with store.write():
+        for i in range(households):
+            cluster = f"cluster{i % clusters}"
+            hamlet = f"{cluster}-h{(i // clusters) % hamlets}"
+            node = f"{cluster}-node{rng.randrange(nodes)}"
+            hh_id = f"{hamlet}-{i}"
+            final = rng.choice(finals)
+            store.set_wb_household(project_id, 1, hh_id, {"cluster": cluster, "hamlet": hamlet, "node": node,
+                                                           "n_groups": 3, "mean": 2.0, "final": final,
+                                                           "flagged": int(rng.random() < 0.05), "flags": ""})
+            size = rng.randint(2, 8)
+            income = rng.uniform(2000, 30000)
+            y, z = income / size, 897.0
+            gap = (z - y) / z if y < z else 0.0
+            store.replace_hh_income(project_id, -(i + 1), {
+                "round": 1, "hh_id": hh_id, "cluster": cluster, "hamlet": hamlet, "node": node,
+                "state": "Madhya Pradesh", "sector": "urban", "size": size, "income_monthly": income,
+                "consumption_monthly": None, "head_sex": "male", "social_group": "OBC", "land_class": "marginal",
+                "line": z, "line_label": "Tendulkar 2011-12 Madhya Pradesh urban", "poor": int(y < z), "gap": gap,
+                "gap2": gap * gap, "neg_income": 0})
+
+
+def summary_timing(households_sizes: list[int], repeats: int = 50) -> list[dict]:
+    """Milliseconds for a cluster summary (well-being by hamlet + income poverty by hamlet) via the JSON API."""
+    from . import create_app
+    from .api import hash_token
+    from .auth import new_token
+    from .bootstrap import create_user
+    out = []
+    for size in households_sizes:
+        with tempfile.TemporaryDirectory(prefix="ppa-summary-") as folder:
+            app = create_app({"DATA": folder, "LOG_LEVEL": "WARNING"})
+            store = app.extensions["ppa"].store
+            project = store.create_project("bench")
+            user = create_user(store, "r@bench", "researcher", "bench-password", "PPA")
+            secret = new_token()
+            store.create_api_token(user["id"], hash_token(secret), "bench")
+            started = time.perf_counter()
+            populate(store, project["id"], size)
+            fill_s = time.perf_counter() - started
+            client = app.test_client()
+            headers = {"Authorization": f"Bearer {secret}"}
+            timings = []
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                for path in ("wellbeing", "poverty"):
+                    response = client.get(f"/api/v1/projects/{project['id']}/{path}?round=1&cluster=cluster0"
+                                          f"&by=hamlet", headers=headers)
+                    assert response.status_code == 200, response.data
+                timings.append((time.perf_counter() - t0) * 1000)
+            timings.sort()
+            out.append({"households": size, "fill_seconds": round(fill_s, 1),
+                        "summary_ms_p50": round(timings[len(timings) // 2], 2),
+                        "summary_ms_max": round(timings[-1], 2)})
+            store.close()
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Ingest load run against the production server on 127.0.0.1.")
     parser.add_argument("--count", type=int, default=3000, help="submissions per concurrency level")
@@ -171,7 +234,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--synchronous", default="NORMAL", choices=["NORMAL", "FULL"])
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--summary", type=int, nargs="*", metavar="HOUSEHOLDS",
+                        help="instead of the load run: time a cluster summary at these numbers of households "
+                             "(default 100000 1000000)")
     args = parser.parse_args(argv)
+    if args.summary is not None:
+        rows = summary_timing(args.summary or [100_000, 1_000_000])
+        if args.json:
+            print(json.dumps(rows))
+        else:
+            print(f"{'households':>10} {'fill s':>7} {'summary p50 ms':>15} {'max ms':>7}")
+            for r in rows:
+                print(f"{r['households']:>10} {r['fill_seconds']:>7} {r['summary_ms_p50']:>15} "
+                      f"{r['summary_ms_max']:>7}")
+        return 0
     results = []
     with tempfile.TemporaryDirectory(prefix="ppa-bench-") as folder:
         with Server(Path(folder), args.workers, args.threads, args.synchronous) as server:

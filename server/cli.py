@@ -101,6 +101,31 @@ def project_list(ctx: Context) -> None:
         click.echo(json.dumps({"id": row["id"], "name": row["name"]}))
 
 
+@project.command("settings", help="Show or change how a project's aggregates are computed; a change rebuilds them.")
+@click.option("--project", "project_id", type=int, required=True)
+@click.option("--tie", type=click.Choice(["average", "poorer", "better"]),
+              help="Where a household whose mean level is exactly 1.5 or 2.5 goes.")
+@click.option("--min-groups", type=int, help="Fewer informant groups than this flag a household for review.")
+@click.option("--line-year", help="Reference year of the poverty lines, e.g. 2011-12.")
+@click.option("--line-method", help="Method of the poverty lines, e.g. Tendulkar.")
+@pass_ctx
+def project_settings(ctx: Context, project_id: int, tie: str | None, min_groups: int | None, line_year: str | None,
+                     line_method: str | None) -> None:
+    from . import aggregates as agg
+    from .catalog import FormCache
+    if ctx.store.get_project(project_id) is None:
+        _fail(f"no project {project_id}")
+    settings = {**agg.DEFAULTS, **ctx.store.project_settings(project_id)}
+    changes = {k: v for k, v in {"tie": tie, "min_groups": min_groups, "line_year": line_year,
+                                 "line_method": line_method}.items() if v is not None}
+    if changes:
+        settings.update(changes)
+        ctx.store.set_project_settings(project_id, settings)
+        agg.rebuild(ctx.store, FormCache(), project_id)
+        ctx.store.audit("cli", "project.settings", str(project_id), changes)
+    click.echo(json.dumps(settings))
+
+
 # -- devices ---------------------------------------------------------------------
 
 @main.group(help="Phones running ODK Collect: each has its own revocable token.")
@@ -248,6 +273,66 @@ def user_add(ctx: Context, role: str, email: str) -> None:
     except ValueError as exc:
         _fail(str(exc))
     click.echo(json.dumps({"id": row["id"], "email": email, "role": role}))
+
+
+@main.group(help="API tokens for researchers' scripts (shown once, stored hashed).")
+def token() -> None:
+    pass
+
+
+@token.command("create", help="Create an API token for a user; prints it once.")
+@click.option("--email", required=True)
+@click.option("--label", default=None, help="What the token is for, e.g. 'R scripts on laptop'.")
+@pass_ctx
+def token_create(ctx: Context, email: str, label: str | None) -> None:
+    from .api import hash_token
+    row = ctx.store.user_by_email(email)
+    if row is None:
+        _fail(f"no user {email}")
+    secret = new_token()
+    ctx.store.create_api_token(row["id"], hash_token(secret), label)
+    ctx.store.audit("cli", "token.create", email, {"label": label})
+    click.echo(json.dumps({"email": email, "token": secret, "label": label}))
+
+
+@token.command("revoke", help="Revoke every API token of a user.")
+@click.option("--email", required=True)
+@pass_ctx
+def token_revoke(ctx: Context, email: str) -> None:
+    row = ctx.store.user_by_email(email)
+    if row is None:
+        _fail(f"no user {email}")
+    ctx.store.revoke_api_tokens(row["id"])
+    ctx.store.audit("cli", "token.revoke", email)
+    click.echo(json.dumps({"email": email, "revoked": True}))
+
+
+@main.group(help="Aggregates kept at ingest (well-being counts, income poverty sums).")
+def aggregates() -> None:
+    pass
+
+
+@aggregates.command("rebuild", help="Recompute a project's aggregates from the raw XML; --check compares "
+                                    "with what ingest kept and fails on any difference.")
+@click.option("--project", "project_id", type=int, required=True)
+@click.option("--check", is_flag=True)
+@pass_ctx
+def aggregates_rebuild(ctx: Context, project_id: int, check: bool) -> None:
+    from . import aggregates as agg
+    from .catalog import FormCache
+    before = ctx.store.aggregate_snapshot(project_id)
+    counts = agg.rebuild(ctx.store, FormCache(), project_id)
+    after = ctx.store.aggregate_snapshot(project_id)
+    differ = sorted(t for t in after if before.get(t) != after[t])
+    click.echo(json.dumps({"project": project_id, "submissions": counts, "identical": not differ,
+                           "tables_differing": differ}))
+    if check and differ:
+        sys.exit(1)
+
+
+from .analyse_cli import analyse  # noqa: E402  (the group is defined in its own module)
+
+main.add_command(analyse)
 
 
 if __name__ == "__main__":  # pragma: no cover

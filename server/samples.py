@@ -138,7 +138,8 @@ def household_income(rng: random.Random, hh_id: str, cluster: str = "chanderi", 
         **_interview(rng, (18, 35)), "cluster": cluster, "hamlet": hamlet, "sector": "urban",
         "round": round_no, "hh_on_list": "yes" if on_list else "no", "enumerator": "Rekha S.",
         "interview_date": "2026-11-20", "consent": "yes", "respondent_name": head or "Respondent", "gps": _gps(rng),
-        "member": roster, "hh_size": members, "religion": rng.choice(["1", "1", "2"]),
+        "n_members": members, "member": roster, "hh_size": members, "n_wage_jobs": 1, "n_enterprises": 1,
+        "n_loans": 1, "religion": rng.choice(["1", "1", "2"]),
         "social_group": rng.choice(["1", "2", "3", "9"]), "land_unit": "acre", "land_owned": 0.0,
         "land_operated": 0.0, "land_irrigated": 0.0,
         "wage": [{"w_member": "Member 1", "w_type": "nonagri_wage", "w_basis": "daily", "w_peak_months": peak,
@@ -183,7 +184,8 @@ def well_being_ranking(rng: random.Random, households: list[str], group: str = "
     return {**_interview(rng, (60, 150)), "cluster": cluster, "hamlet": hamlet, "sector": "urban",
             "round": round_no, "exercise_date": "2026-11-20", "facilitator": "Anil K.", "gps": _gps(rng),
             "group_id": group, "group_label": f"Group {group}", "n_men": rng.randint(2, 8),
-            "n_women": rng.randint(2, 8), "list_confirmed": "yes", "n_piles": 3, "pile": piles, "rating": ratings,
+            "n_women": rng.randint(2, 8), "group_social": "sc obc muslim", "list_confirmed": "yes", "n_piles": 3,
+            "pile": piles, "n_listed_hh": len(households), "rating": ratings, "n_new_households": len(added),
             "new_household": added}
 
 
@@ -197,6 +199,7 @@ def poverty_node(rng: random.Random, cluster: str = "chanderi", code: str = "con
         "est_households": workers // 2, "est_workers": workers, "size_source": "ppa_estimate",
         "women_workers": women, "men_workers": workers - women, "sg_st": 10, "sg_sc": 120, "sg_obc": 200,
         "sg_muslim": 150, "sg_other": 20,
+        "n_problems": 2, "n_actions": 1,
         "problem": [{"problem_dimension": "market_access", "problem_description": "sells only through master weavers",
                      "problem_severity": "3", "problem_months": "jun jul aug"},
                     {"problem_dimension": "credit", "problem_description": "advances tie the sale of saris",

@@ -17,7 +17,7 @@ from marshmallow import ValidationError
 
 from schemas import xform as form_schemas  # a module import: `import schemas` first must not be circular
 
-from . import errors, lists, quality, rows
+from . import aggregates, errors, lists, quality, rows
 from .catalog import FormCache
 from .storage import SQLiteStore
 from .xforms import FormDef, ParsedSubmission, extract, parse_submission
@@ -122,6 +122,7 @@ def receive(store: SQLiteStore, forms: FormCache, project_id: int, upload: Uploa
             store.replace_rows(tables, submission_id,
                                rows.build(project_id, formdef, prepared.record, submission_id, def_id,
                                           parsed.instance_id))
+            aggregates.refresh(store, project_id, formdef.form_id, submission_id, prepared.record)
             for list_name, items in lists.items_from_submission(formdef.form_id, prepared.record).items():
                 if store.list_version(project_id, list_name) is not None:
                     store.upsert_list_items(project_id, list_name, items, source=f"submission:{parsed.instance_id}")

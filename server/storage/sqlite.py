@@ -233,6 +233,9 @@ class SQLiteStore:
                                  "VALUES (?, ?, ?, ?, ?)", [email, role, password_hash, digest_ha1, now()]).lastrowid
             return self._one("SELECT * FROM users WHERE id = ?", [user_id])
 
+    def user_by_id(self, user_id: int) -> dict | None:
+        return self._one("SELECT * FROM users WHERE id = ? AND disabled_at IS NULL", [user_id])
+
     def user_by_email(self, email: str) -> dict | None:
         return self._one("SELECT * FROM users WHERE email = ? AND disabled_at IS NULL", [email])
 

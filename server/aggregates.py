@@ -1,0 +1,195 @@
+"""Aggregates kept current at ingest: the facts each submission contributes, and their upkeep.
+
+A well-being ranking submission contributes one rating per household; a household's combined
+category is recomputed from all groups' ratings whenever one of them changes, and the counts per
+cluster, hamlet, node and round move by the difference. A household income submission contributes
+the household's income, size, poverty line and FGT terms, summed per scope. So a dashboard reads a
+few count rows and never rescans submissions. `rebuild` recomputes everything from the raw XML and
+must give identical numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from marshmallow import ValidationError
+
+from schemas import xform as form_schemas  # a module import: `import schemas` first must not be circular
+
+from .analysis.poverty import MissingLine, PovertyLines, land_class, social_group_for_fgt
+from .analysis.wellbeing import Rating, combine
+from .catalog import FormCache
+from .quality import number
+from .storage import SQLiteStore
+from .xforms import extract, parse_submission
+
+LEVELS = {"happy": 1, "average": 2, "sad": 3}
+CATEGORIES = ("happy", "average", "sad")
+DEFAULTS = {"tie": "average", "min_groups": 2, "line_year": "2011-12", "line_method": "Tendulkar"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    tie: str = "average"
+    min_groups: int = 2
+    line_year: str = "2011-12"
+    line_method: str = "Tendulkar"
+
+    @classmethod
+    def of(cls, store: SQLiteStore, project_id: int) -> "Settings":
+        stored = store.project_settings(project_id)
+        return cls(**{k: stored.get(k, v) for k, v in DEFAULTS.items()})
+
+
+# --------------------------------------------------------------------------- facts (pure)
+
+def _int(value: Any) -> int | None:
+    n = number(value)
+    return int(n) if n is not None else None
+
+
+def ranking_facts(record: Mapping[str, Any]) -> list[dict]:
+    """One row per household the group placed: the pile, and its level through the group's own mapping."""
+    round_no = _int(record.get("round"))
+    if round_no is None:
+        return []
+    levels = {_int(p.get("pile_no")): LEVELS.get(p.get("pile_level")) for p in record.get("pile") or []}
+    scope = {"round": round_no, "group_id": record.get("group_id") or "?", "cluster": record.get("cluster"),
+             "hamlet": record.get("hamlet"), "piles": _int(record.get("n_piles"))}
+    rows = []
+    placed = [(r.get("hh_id"), r.get("rating_pile")) for r in record.get("rating") or []]
+    placed += [(r.get("new_hh_id"), r.get("new_hh_pile")) for r in record.get("new_household") or []]
+    for hh_id, pile_answer in placed:
+        if not hh_id:
+            continue
+        pile = _int(pile_answer) if pile_answer not in (None, "", "dk") else None
+        rows.append({**scope, "hh_id": hh_id, "pile": pile, "level": levels.get(pile) if pile else None})
+    return rows
+
+
+def income_fact(record: Mapping[str, Any]) -> dict | None:
+    """A household's income facts, or None when the interview was refused or has no household id."""
+    if record.get("consent") == "no" or not record.get("hh_id") or _int(record.get("round")) is None:
+        return None
+    members = record.get("member") or []
+    size = len(members) or _int(record.get("hh_size")) or 0
+    if size < 1:
+        return None
+    head = next((m for m in members if str(m.get("m_relation")) == "1"), None)
+    sex = {"1": "male", "2": "female", "3": "other"}.get(str(head.get("m_sex"))) if head else None
+    acres = number(record.get("land_owned_acres"))
+    return {
+        "round": _int(record.get("round")), "hh_id": record["hh_id"], "cluster": record.get("cluster"),
+        "hamlet": record.get("hamlet"), "node": record.get("node") or "", "state": record.get("state"),
+        "sector": record.get("sector"), "size": size, "income_monthly": number(record.get("income_monthly")),
+        "consumption_monthly": number(record.get("consumption_monthly")), "head_sex": sex or record.get("head_sex"),
+        "social_group": social_group_for_fgt(record.get("social_group"), record.get("religion")),
+        "land_class": land_class(acres or 0, "acre") if acres is not None else land_class(0, "acre"),
+    }
+
+
+def with_poverty(fact: dict, lines: PovertyLines, settings: Settings) -> dict:
+    """Add the household's own line (state x sector x year x method) and its FGT terms; no line, no terms."""
+    try:
+        line = lines.line(fact["state"] or "", fact["sector"] or "", settings.line_year, settings.line_method)
+    except MissingLine:
+        return {**fact, "line": None, "line_label": None, "poor": None, "gap": None, "gap2": None,
+                "neg_income": int((fact["income_monthly"] or 0) < 0)}
+    z = float(line.value)
+    income = fact["income_monthly"] or 0.0
+    y = max(income, 0.0) / fact["size"]
+    poor = y < z
+    gap = (z - y) / z if poor else 0.0
+    return {**fact, "line": z, "line_label": f"{line.method} {line.year} {line.state} {line.sector}",
+            "poor": int(poor), "gap": gap, "gap2": gap * gap, "neg_income": int(income < 0)}
+
+
+def node_fact(record: Mapping[str, Any]) -> dict | None:
+    if not record.get("node_id") or _int(record.get("round")) is None:
+        return None
+    keep = ("local_name", "value_chain_position", "est_households", "est_workers", "women_workers", "men_workers",
+            "capacity_score", "share_via_middlemen", "n_shgs", "n_shg_members", "has_federation")
+    data = {k: record.get(k) for k in keep}
+    data["problems"] = [{k: p.get(k) for k in ("problem_dimension", "problem_severity", "problem_description",
+                                               "problem_months")} for p in record.get("problem") or []]
+    data["actions"] = [{k: a.get(k) for k in ("action_text", "action_agency", "action_timeline", "action_target")}
+                       for a in record.get("action") or []]
+    return {"round": _int(record["round"]), "node_id": record["node_id"], "cluster": record.get("cluster"),
+            "data": data}
+
+
+def combined_row(ratings: list[dict], settings: Settings) -> dict | None:
+    """A household's combined category from every group's rating (a group's latest session counts)."""
+    latest: dict[str, dict] = {}
+    for row in sorted(ratings, key=lambda r: r["submission_id"]):
+        latest[row["group_id"]] = row
+    if not latest:
+        return None
+    hh_id = ratings[0]["hh_id"]
+    result = combine([Rating(household=hh_id, group=g, level=r["level"]) for g, r in latest.items()],
+                     tie=settings.tie, min_groups=settings.min_groups)[hh_id]
+    last = max(latest.values(), key=lambda r: r["submission_id"])
+    return {"cluster": last["cluster"], "hamlet": last["hamlet"], "n_groups": result.n_groups,
+            "mean": float(result.mean) if result.mean is not None else None, "final": result.final,
+            "flagged": int(bool(result.flags)), "flags": " ".join(result.flags)}
+
+
+# --------------------------------------------------------------------------- upkeep (inside the caller's transaction)
+
+_LINES: PovertyLines | None = None
+
+
+def _lines() -> PovertyLines:
+    global _LINES
+    if _LINES is None:
+        _LINES = PovertyLines.shipped()
+    return _LINES
+
+
+def refresh(store: SQLiteStore, project_id: int, form_id: str, submission_id: int,
+            record: Mapping[str, Any] | None, settings: Settings | None = None) -> None:
+    """Bring the aggregates in line with a submission's current record (None: it no longer counts)."""
+    settings = settings or Settings.of(store, project_id)
+    if form_id == "well_being_ranking":
+        rows = ranking_facts(record) if record is not None else []
+        for round_no, hh_id in sorted(store.replace_wb_ratings(project_id, submission_id, rows)):
+            combined = combined_row(store.wb_ratings_of(project_id, round_no, hh_id), settings)
+            if combined is not None:
+                combined["node"] = store.household_node(project_id, hh_id)
+            store.set_wb_household(project_id, round_no, hh_id, combined)
+    elif form_id == "household_income":
+        fact = income_fact(record) if record is not None else None
+        touched = store.replace_hh_income(project_id, submission_id,
+                                          with_poverty(fact, _lines(), settings) if fact is not None else None)
+        for hh_id in sorted(touched):  # one rule for a household's node, whatever order submissions came in
+            store.set_household_node(project_id, hh_id, store.household_node(project_id, hh_id))
+    elif form_id == "poverty_nodes":
+        store.replace_node_record(project_id, submission_id, node_fact(record) if record is not None else None)
+
+
+def rebuild(store: SQLiteStore, forms: FormCache, project_id: int) -> dict[str, int]:
+    """Recompute every aggregate of a project from the stored raw XML; returns submissions read per form."""
+    settings = Settings.of(store, project_id)
+    store.clear_aggregates(project_id)
+    counts = {}
+    # Income first, so households' nodes are known when their well-being categories are combined.
+    for form_id in ("household_income", "poverty_nodes", "well_being_ranking"):
+        counts[form_id] = 0
+        with store.write():
+            for row in store.current_submissions(project_id, form_id):
+                record = record_from_xml(store, forms, row["form_def_id"], bytes(row["xml"]))
+                if record is not None:
+                    refresh(store, project_id, form_id, row["submission_id"], record, settings)
+                    counts[form_id] += 1
+    return counts
+
+
+def record_from_xml(store: SQLiteStore, forms: FormCache, form_def_id: int, xml: bytes) -> dict | None:
+    """The typed record of stored XML, as validated at ingest (None if it no longer loads)."""
+    form = forms.get(store, form_def_id)
+    parsed = parse_submission(xml, max_depth=256)
+    try:
+        return form_schemas.schema_for(form).load(extract(parsed.root, form).record)
+    except ValidationError:
+        return None
