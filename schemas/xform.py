@@ -202,6 +202,172 @@ def schema_for(form: FormDef) -> Schema:
     return schema
 
 
+# --------------------------------------------------------------------------- the fast path
+
+def load(form: FormDef, data: Mapping) -> dict:
+    """``schema_for(form).load(data)``, with the same result and the same errors, several times faster.
+
+    A plan compiled once from the schema's own fields converts answers that are valid with plain
+    Python calls. At the first answer it cannot vouch for (any problem, or an unexpected shape) it gives
+    up and marshmallow loads the whole record, so every error and message is marshmallow's own.
+    """
+    plan = form.derived.get("fast_plan")
+    if plan is None:
+        plan = form.derived["fast_plan"] = _plan(schema_for(form))
+    try:
+        return _run(plan, data)
+    except Exception:  # noqa: BLE001 - anything unusual: let marshmallow decide and word it
+        return schema_for(form).load(data)
+
+
+class _GiveUp(Exception):
+    pass
+
+
+_ABSENT = object()
+_INT_TEXT = re.compile(r"\s*[-+]?\d+\s*")
+_DATE_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _give_up(_value: Any = None) -> Any:
+    raise _GiveUp
+
+
+def _fast_integer(value: str) -> int:
+    if not _INT_TEXT.fullmatch(value):
+        raise _GiveUp
+    return int(value)
+
+
+def _fast_decimal(value: str) -> float:
+    number = float(value)
+    if number != number or number in (math.inf, -math.inf):
+        raise _GiveUp
+    return number
+
+
+def _fast_date(value: str) -> dt.date:
+    text = value.strip()
+    if not _DATE_TEXT.fullmatch(text):
+        raise _GiveUp
+    return dt.date.fromisoformat(text)
+
+
+def _fast_datetime(value: str) -> str:
+    dt.datetime.fromisoformat(value)
+    return value
+
+
+def _fast_time(value: str) -> str:
+    dt.time.fromisoformat(value)
+    return value
+
+
+def _fast_geopoint(value: str) -> str:
+    _check_point(value)
+    return value
+
+
+def _fast_geotrace(value: str) -> str:
+    for point in filter(None, (p.strip() for p in value.split(";"))):
+        _check_point(point)
+    return value
+
+
+def _fast_file_name(value: str) -> str:
+    if _NAME_UNSAFE.search(value) or value in {".", ".."}:
+        raise _GiveUp
+    return value
+
+
+def _fast_select_one(choices: frozenset[str] | None) -> Callable[[str], str] | None:
+    if choices is None:
+        return None
+
+    def convert(value: str) -> str:
+        if value not in choices:
+            raise _GiveUp
+        return value
+    return convert
+
+
+def _fast_select_many(choices: frozenset[str] | None, ranked: bool) -> Callable[[str], str]:
+    def convert(value: str) -> str:
+        picked = value.split()
+        if choices is not None and not choices.issuperset(picked):
+            raise _GiveUp
+        if ranked and len(set(picked)) != len(picked):
+            raise _GiveUp
+        return " ".join(picked)
+    return convert
+
+
+# Exact field classes only: a subclass may behave differently and is left to marshmallow.
+_FAST: dict[type, Callable[[fields.Field], Callable[[str], Any] | None]] = {
+    Text: lambda f: None, Integer: lambda f: _fast_integer, Decimal: lambda f: _fast_decimal,
+    Date: lambda f: _fast_date, DateTime: lambda f: _fast_datetime, Time: lambda f: _fast_time,
+    GeoPoint: lambda f: _fast_geopoint, GeoTrace: lambda f: _fast_geotrace, FileName: lambda f: _fast_file_name,
+    SelectOne: lambda f: _fast_select_one(f.choice_set),
+    SelectMany: lambda f: _fast_select_many(f.choice_set, f.ranked),
+}
+
+
+class _Plan:
+    """One scope (the submission or a repeat): (key, convert, must, nested plan) per declared field."""
+
+    def __init__(self, schema: Schema):
+        self.entries: list[tuple[str, Callable[[str], Any] | None, bool, _Plan | None]] = []
+        for name, field_ in schema.load_fields.items():
+            key = field_.data_key or name
+            if key != name or field_.validators or field_.pre_load or field_.post_load:
+                raise ValueError("not a plain field")  # never built by build_schema: no fast path at all
+            if type(field_) is fields.List and type(field_.inner) is fields.Nested \
+                    and field_.load_default is list and not field_.required:
+                self.entries.append((key, None, False, _Plan(field_.inner.schema)))
+                continue
+            must = bool(field_.required)
+            if must == bool(field_.allow_none):
+                raise ValueError("blank answers would not load as this plan assumes")
+            maker = _FAST.get(type(field_))
+            convert = _give_up if maker is None else maker(field_)  # an unknown field: marshmallow takes it
+            self.entries.append((key, convert, must, None))
+        self.keys = frozenset(e[0] for e in self.entries)
+
+
+def _plan(schema: Schema) -> _Plan | None:
+    try:
+        return _Plan(schema)
+    except ValueError:
+        return None
+
+
+def _run(plan: _Plan | None, data: Any) -> dict:
+    if plan is None or type(data) is not dict or not plan.keys.issuperset(data):
+        raise _GiveUp
+    out = {}
+    for key, convert, must, nested in plan.entries:
+        value = data.get(key, _ABSENT)
+        if nested is not None:
+            if value is _ABSENT:
+                out[key] = []
+            elif type(value) is list:
+                out[key] = [_run(nested, row) for row in value]
+            else:
+                raise _GiveUp
+        elif value is _ABSENT:
+            if must:
+                raise _GiveUp
+        elif value == "" or value is None:
+            if must:
+                raise _GiveUp
+            out[key] = None
+        elif type(value) is not str:
+            raise _GiveUp
+        else:
+            out[key] = value if convert is None else convert(value)
+    return out
+
+
 def check_list_values(record: Mapping, form: FormDef,
                       missing: Callable[[str, str, set[str]], set[str] | None]) -> dict:
     """Errors for answers not found in the server-managed CSV list they were chosen from.

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from flask_wtf.csrf import CSRFProtect
+
 from flask import Flask, Response, g, jsonify, request
 
 from . import config as config_module
-from . import api, errors, http_errors, logs, openrosa
+from . import api, errors, http_errors, logs, openrosa, web
 from .auth import make_digest
 from .catalog import FormCache
 from .storage import SQLiteStore, open_store
@@ -30,6 +33,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(config)
     app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=config["PUBLIC_URL"].startswith("https://"),
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=12),
+        WTF_CSRF_TIME_LIMIT=None,   # the token lives as long as the session
         SECRET_KEY=config_module.secret_key(config),
         MAX_CONTENT_LENGTH=config["MAX_SUBMISSION_BYTES"],
         MAX_FORM_MEMORY_SIZE=config["MAX_XML_BYTES"],
@@ -46,6 +54,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     http_errors.register(app)
     openrosa.register(app)
     app.register_blueprint(api.bp)
+    app.register_blueprint(web.bp)
+    csrf = CSRFProtect(app)
+    # Phones and scripts carry no CSRF token: OpenRosa is authenticated by token or Digest, the API by bearer
+    # token, and neither reads the session cookie for anything that writes.
+    csrf.exempt(openrosa.bp)   # both of its mounts
+    csrf.exempt(api.bp)
     _register_health(app)
     _register_request_log(app)
     return app

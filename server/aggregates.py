@@ -190,6 +190,6 @@ def record_from_xml(store: SQLiteStore, forms: FormCache, form_def_id: int, xml:
     form = forms.get(store, form_def_id)
     parsed = parse_submission(xml, max_depth=256)
     try:
-        return form_schemas.schema_for(form).load(extract(parsed.root, form).record)
+        return form_schemas.load(form, extract(parsed.root, form).record)
     except ValidationError:
         return None

@@ -202,6 +202,7 @@ def summary_timing(households_sizes: list[int], repeats: int = 50) -> list[dict]
             store = app.extensions["ppa"].store
             project = store.create_project("bench")
             user = create_user(store, "r@bench", "researcher", "bench-password", "PPA")
+            store.add_membership(user["id"], project["id"])
             secret = new_token()
             store.create_api_token(user["id"], hash_token(secret), "bench")
             started = time.perf_counter()

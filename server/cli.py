@@ -172,6 +172,30 @@ def device_list(ctx: Context, project_id: int | None) -> None:
                                                     "revoked_at")}))
 
 
+@device.command("qr", help="Print the device's setup QR code in the terminal (and write it as PNG with --png).")
+@click.argument("device_id", type=int)
+@click.option("--png", "png_path", type=click.Path(dir_okay=False, path_type=Path), help="Also write a PNG here.")
+@click.option("--json", "as_json", is_flag=True, help="Print the settings JSON and payload instead of the code.")
+@pass_ctx
+def device_qr(ctx: Context, device_id: int, png_path: Path | None, as_json: bool) -> None:
+    from . import qr
+    row = ctx.store.get_device(device_id)
+    if row is None:
+        _fail(f"no device {device_id}")
+    if row["revoked_at"]:
+        _fail(f"device {device_id} is revoked; create a new one")
+    project = ctx.store.get_project(row["project_id"])
+    settings = qr.device_settings(_server_url(ctx.config, row["token"], project["id"]), project["name"])
+    payload = qr.encode(settings)
+    if png_path:
+        png_path.write_bytes(qr.png(payload))
+    if as_json:
+        click.echo(json.dumps({"settings": settings, "payload": payload}))
+        return
+    click.echo(qr.terminal(payload))
+    click.echo(f"{row['name']} · {project['name']} · scan in ODK Collect: Add project -> Scan QR code")
+
+
 # -- forms -----------------------------------------------------------------------
 
 @main.group(help="Publish forms and open, close or retire them.")
@@ -263,16 +287,39 @@ def user() -> None:
 @user.command("add", help="Create a user; the password is read from standard input.")
 @click.option("--role", type=click.Choice(bootstrap.ROLES), required=True)
 @click.option("--email", required=True)
+@click.option("--project", "project_id", type=int, help="The project the user belongs to (all but admins).")
+@click.option("--cluster", "clusters", multiple=True, help="A cluster an NDA reviews (repeat for several).")
 @pass_ctx
-def user_add(ctx: Context, role: str, email: str) -> None:
+def user_add(ctx: Context, role: str, email: str, project_id: int | None, clusters: tuple[str, ...]) -> None:
     password = sys.stdin.readline().rstrip("\n")
     if ctx.store.user_by_email(email):
         _fail(f"a user {email} exists already")
+    if role != "admin" and project_id is None:
+        _fail("give --project: every user but an admin belongs to a project")
+    if project_id is not None and ctx.store.get_project(project_id) is None:
+        _fail(f"no project {project_id}")
+    if role == "nda" and not clusters:
+        _fail("give at least one --cluster: an NDA sees only the clusters assigned to them")
     try:
         row = bootstrap.create_user(ctx.store, email, role, password, ctx.config["DIGEST_REALM"])
     except ValueError as exc:
         _fail(str(exc))
-    click.echo(json.dumps({"id": row["id"], "email": email, "role": role}))
+    if project_id is not None:
+        ctx.store.add_membership(row["id"], project_id, clusters if role == "nda" else ())
+    click.echo(json.dumps({"id": row["id"], "email": email, "role": role, "project_id": project_id,
+                           "clusters": list(clusters)}))
+
+
+@user.command("disable", help="Disable a user: their sessions and API tokens stop working at once.")
+@click.option("--email", required=True)
+@pass_ctx
+def user_disable(ctx: Context, email: str) -> None:
+    row = ctx.store.user_by_email(email)
+    if row is None:
+        _fail(f"no active user {email}")
+    ctx.store.disable_user(row["id"])
+    ctx.store.audit("cli", "user.disable", email)
+    click.echo(json.dumps({"email": email, "disabled": True}))
 
 
 @main.group(help="API tokens for researchers' scripts (shown once, stored hashed).")

@@ -13,7 +13,9 @@ from urllib.parse import quote
 from flask import Blueprint, Flask, Response, current_app, g, request
 
 from . import errors, lists, openrosa_xml
+from .api import principal
 from .auth import token_well_formed
+from .permissions import can
 from .submissions import Limits, Upload, UploadedFile, receive
 from .xforms import md5_hash
 
@@ -55,7 +57,7 @@ def _authenticate() -> Response | None:
         if denied is not None:
             return denied
         g.user = ppa.store.user_by_email(ppa.digest.username())
-        if g.user is None:
+        if g.user is None or not can(principal(g.user), "collect", g.project_id):
             raise errors.forbidden()
     g.project = ppa.store.get_project(g.project_id)
     if g.project is None:
@@ -95,13 +97,22 @@ def _xml(body: bytes, status: int = 200) -> Response:
     return Response(body, status=status, content_type="text/xml; charset=utf-8")
 
 
+def _given(form: dict) -> bool:
+    """A device receives, and may submit to, only the forms it is given (all when none are chosen)."""
+    if g.device is None:
+        return True
+    if "given" not in g:
+        g.given = _ppa().store.device_form_ids(g.device["id"])
+    return not g.given or form["id"] in g.given
+
+
 def _visible_forms() -> list[dict]:
-    return [f for f in _ppa().store.list_forms(g.project_id) if f["state"] == "open"]
+    return [f for f in _ppa().store.list_forms(g.project_id) if f["state"] == "open" and _given(f)]
 
 
 def _form_or_404(xml_form_id: str) -> dict:
     form = _ppa().store.get_form(g.project_id, xml_form_id)
-    if form is None or form["current_def_id"] is None:
+    if form is None or form["current_def_id"] is None or not _given(form):
         raise errors.not_found("form")
     return form
 
@@ -203,7 +214,7 @@ def submission() -> Response:
                     user_id=g.user["id"] if g.user else None, user_agent=request.headers.get("User-Agent"),
                     device_ref=request.args.get("deviceID"))
     receipt = receive(_ppa().store, _ppa().forms, g.project_id, upload,
-                      Limits(config["MAX_XML_BYTES"], config["MAX_XML_DEPTH"]))
+                      Limits(config["MAX_XML_BYTES"], config["MAX_XML_DEPTH"]), may_submit=_given)
     current_app.logger.info("submission stored", extra={"event": "submission", "action": receipt.action,
                                                          "instance_id": receipt.instance_id,
                                                          "missing": len(receipt.missing_attachments)})

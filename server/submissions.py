@@ -89,7 +89,8 @@ def receive(store: SQLiteStore, forms: FormCache, project_id: int, upload: Uploa
     if existing is None or bytes(existing["xml"]) != upload.xml:
         prepared = _prepare(store, project_id, formdef, parsed)   # validation before any write
 
-    with store.write():
+    def write() -> Receipt:  # under the write lock, inside a transaction shared with other submissions
+        nonlocal prepared
         existing = store.def_by_instance(form["id"], parsed.instance_id)  # again, under the write lock
         if existing is not None:
             return _resubmission(store, existing, parsed, upload)
@@ -117,6 +118,9 @@ def receive(store: SQLiteStore, forms: FormCache, project_id: int, upload: Uploa
         if old is not None:
             store.carry_attachments(old["id"], def_id)
         store.add_flags(def_id, prepared.flags)
+        scope = prepared.record or {}
+        store.set_submission_scope(submission_id, scope.get("cluster"), scope.get("hamlet"),
+                                   _round_of(scope), len(prepared.flags), parsed.instance_name)
         if prepared.record is not None:
             tables = rows.layout(project_id, formdef)
             store.replace_rows(tables, submission_id,
@@ -126,8 +130,12 @@ def receive(store: SQLiteStore, forms: FormCache, project_id: int, upload: Uploa
             for list_name, items in lists.items_from_submission(formdef.form_id, prepared.record).items():
                 if store.list_version(project_id, list_name) is not None:
                     store.upsert_list_items(project_id, list_name, items, source=f"submission:{parsed.instance_id}")
-        missing = [a["name"] for a in store.attachments(def_id) if a["blob_sha256"] is None]
+        # slots come only from prepared.expected: none expected, none missing (and no query)
+        missing = [a["name"] for a in store.attachments(def_id) if a["blob_sha256"] is None] \
+            if prepared.expected else []
         return Receipt(submission_id, def_id, parsed.instance_id, action, missing, prepared.flags)
+
+    return store.write_batched(write)
 
 
 @dataclass
@@ -151,7 +159,7 @@ def _prepare(store: SQLiteStore, project_id: int, form: FormDef, parsed: ParsedS
     extracted = extract(parsed.root, form)
     problems: dict[str, Any] = {path: ["This element is not in the form."] for path in extracted.unknown}
     try:
-        record = form_schemas.schema_for(form).load(extracted.record)
+        record = form_schemas.load(form, extracted.record)
     except ValidationError as exc:
         problems.update(exc.messages if isinstance(exc.messages, dict) else {"submission": exc.messages})
         record = None
@@ -197,3 +205,8 @@ def _fill(store: SQLiteStore, def_id: int, upload: Upload) -> None:
         if part.filename and part.filename != name and not _UNSAFE_NAME.search(part.filename) \
                 and part.filename not in upload.files:
             store.fill_attachment(def_id, part.filename, part.content, part.content_type)
+
+
+def _round_of(record: dict) -> int | None:
+    value = record.get("round")
+    return value if isinstance(value, int) else None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 from dataclasses import dataclass, field
 from typing import Iterator
 
@@ -37,12 +38,22 @@ def _parser() -> etree.XMLParser:
                            huge_tree=False, remove_blank_text=False, collect_ids=False)
 
 
+_PER_THREAD = threading.local()   # lxml parsers and XPath objects are not to be shared between threads
+
+
+def _thread_parser() -> etree.XMLParser:
+    parser = getattr(_PER_THREAD, "parser", None)
+    if parser is None:
+        parser = _PER_THREAD.parser = _parser()
+    return parser
+
+
 def parse_untrusted(data: bytes, max_depth: int = 64) -> etree._Element:
     """Parse bytes that came from outside; raise a Problem on anything malformed or hostile."""
-    if _DOCTYPE.search(data[:4096]) or _DOCTYPE.search(data):
+    if _DOCTYPE.search(data):
         raise errors.hostile_xml()
     try:
-        root = etree.fromstring(data, _parser())
+        root = etree.fromstring(data, _thread_parser())
     except etree.XMLSyntaxError as exc:
         raise errors.unparseable_xml(_short(str(exc))) from None
     except ValueError as exc:  # e.g. a str with an encoding declaration
@@ -60,7 +71,13 @@ def _short(text: str) -> str:
 
 def _too_deep(root: etree._Element, limit: int) -> bool:
     """True when any element sits deeper than `limit` levels (the root is level 1); the walk runs in C."""
-    return bool(root.xpath("boolean(" + "/*" * (limit + 1) + ")"))
+    cache = getattr(_PER_THREAD, "depth", None)
+    if cache is None:
+        cache = _PER_THREAD.depth = {}
+    check = cache.get(limit)
+    if check is None:
+        check = cache[limit] = etree.XPath("boolean(" + "/*" * (limit + 1) + ")")
+    return bool(check(root))
 
 
 def local(tag: object) -> str:
@@ -339,38 +356,75 @@ class Extracted:
 
 def extract(root: etree._Element, form: FormDef) -> Extracted:
     """Walk the submission by the form's structure: answers as strings, repeats as lists."""
-    repeats = set(form.repeats)
     unknown: list[str] = []
     binaries: list[str] = []
+    steps = form.derived.get("extract_steps")
+    if steps is None:
+        steps = form.derived["extract_steps"] = {}
 
     def walk(node: etree._Element, path: str, record: dict) -> None:
-        for child in children(node):
-            child_path = f"{path}/{local(child.tag)}"
-            if child_path in repeats:
-                row: dict = {}
-                record.setdefault(form.repeat_key(child_path), []).append(row)
-                walk(child, child_path, row)
-                continue
-            f = form.by_path.get(child_path)
-            if f is not None:
-                value = (child.text or "").strip()
-                record[f.key] = value
-                if f.type == "binary" and value:
+        known = steps.get(path)
+        if known is None:
+            known = {}
+            if len(steps) < 1024:  # paths are the form's own groups, plus whatever root a stranger sends
+                steps[path] = known
+        for child in node:
+            tag = child.tag
+            if tag.__class__ is not str:
+                continue  # comments and processing instructions
+            name = tag.rpartition("}")[2] if tag[:1] == "{" else tag
+            step = known.get(name)
+            if step is None:
+                step = _step(form, path, name, root_path)
+                if step[0] != _UNKNOWN and len(known) < 4096:
+                    known[name] = step  # only names the form knows are kept: garbage cannot grow the cache
+            kind, child_path, key, is_binary = step
+            if kind == _FIELD:
+                text = child.text
+                value = text.strip() if text else ""
+                record[key] = value
+                if is_binary and value:
                     binaries.append(value)
-            elif child_path in form.groups:
-                walk(child, child_path, record)  # a group
-            elif "/meta/" in child_path + "/" or child_path.endswith("/meta"):
-                continue  # Collect adds meta children the form may not declare (deprecatedID, entity)
-            elif child_path == root_path + "/instanceID":
-                continue  # a root-level instanceID, which Central accepts in place of meta/instanceID
-            else:
+            elif kind == _REPEAT:
+                row: dict = {}
+                rows = record.get(key)
+                if rows is None:
+                    record[key] = rows = []
+                rows.append(row)
+                walk(child, child_path, row)
+            elif kind == _GROUP:
+                walk(child, child_path, record)
+            elif kind == _UNKNOWN:
                 unknown.append(child_path)
 
     record: dict = {}
-    root_path = "/" + form.root_name if local(root.tag) == form.root_name else "/" + local(root.tag)
+    root_name = local(root.tag)
+    root_path = "/" + (form.root_name if root_name == form.root_name else root_name)
     walk(root, root_path, record)
-    _prune_empty_rows(record, {f.key for f in form.fields if f.calculate}, {form.repeat_key(r) for r in repeats})
+    calculated, repeat_keys = form.derived.get("prune_keys") or form.derived.setdefault(
+        "prune_keys", ({f.key for f in form.fields if f.calculate}, {form.repeat_key(r) for r in form.repeats}))
+    _prune_empty_rows(record, calculated, repeat_keys)
     return Extracted(record=record, unknown=unknown, binaries=binaries)
+
+
+_FIELD, _REPEAT, _GROUP, _SKIP, _UNKNOWN = range(5)
+
+
+def _step(form: FormDef, path: str, name: str, root_path: str) -> tuple[int, str, str | None, bool]:
+    """What an element called `name` under `path` is, by the rules extract() follows, in this order."""
+    child_path = f"{path}/{name}"
+    if child_path in form.repeats:
+        return _REPEAT, child_path, form.repeat_key(child_path), False
+    f = form.by_path.get(child_path)
+    if f is not None:
+        return _FIELD, child_path, f.key, f.type == "binary"
+    if child_path in form.groups:
+        return _GROUP, child_path, None, False
+    if "/meta/" in child_path + "/" or child_path.endswith("/meta"):
+        return _SKIP, child_path, None, False  # Collect adds meta children the form may not declare
+    if child_path == root_path + "/instanceID":
+        return _SKIP, child_path, None, False  # a root-level instanceID, which Central accepts in place of meta
+    return _UNKNOWN, child_path, None, False
 
 
 def _prune_empty_rows(record: dict, calculated: set[str], repeat_keys: set[str]) -> None:

@@ -41,6 +41,7 @@ def households(store, project):
 @pytest.fixture
 def api(app, store, project):
     user = create_user(store, "researcher@example.org", "researcher", "long-enough-password", "PPA")
+    store.add_membership(user["id"], project["id"])
     secret = new_token()
     store.create_api_token(user["id"], hash_token(secret), "tests")
     client = app.test_client()

@@ -101,7 +101,33 @@ def test_form_publish_refuses_same_version_with_other_content(run, tmp_path):
 
 def test_user_add_reads_the_password_from_stdin(run):
     run("init", "--skip-validate")
-    result = run("user", "add", "--role", "researcher", "--email", "r@example.org", input="correct horse battery\n")
+    result = run("user", "add", "--role", "researcher", "--email", "r@example.org", "--project", "1",
+                 input="correct horse battery\n")
     assert json.loads(result.output)["role"] == "researcher"
-    short = CliRunner().invoke(main, ["user", "add", "--role", "nda", "--email", "n@example.org"], input="short\n")
+    short = CliRunner().invoke(main, ["user", "add", "--role", "nda", "--email", "n@example.org", "--project", "1",
+                                      "--cluster", "chanderi"], input="short\n")
     assert short.exit_code != 0 and "at least 10" in short.output
+
+
+def test_an_nda_needs_a_project_and_clusters(run):
+    run("init", "--skip-validate")
+    no_cluster = CliRunner().invoke(main, ["user", "add", "--role", "nda", "--email", "n@example.org", "--project",
+                                           "1"], input="long-enough-password\n")
+    assert no_cluster.exit_code != 0 and "--cluster" in no_cluster.output
+    made = run("user", "add", "--role", "nda", "--email", "n@example.org", "--project", "1", "--cluster", "chanderi",
+               input="long-enough-password\n")
+    assert json.loads(made.output)["clusters"] == ["chanderi"]
+
+
+def test_device_qr_prints_a_code_and_writes_a_png_that_decodes_to_the_settings(run, tmp_path):
+    import zxingcpp
+    from PIL import Image
+
+    from server import qr
+    run("init", "--skip-validate")
+    device = json.loads(run("device", "add", "--project", "1", "Tablet 3").output)
+    png = tmp_path / "qr.png"
+    printed = run("device", "qr", str(device["id"]), "--png", str(png))
+    assert "Tablet 3" in printed.output and "█" in printed.output
+    (found,) = zxingcpp.read_barcodes(Image.open(png))
+    assert qr.decode(found.text)["general"]["server_url"] == device["server_url"]

@@ -9,16 +9,22 @@ for the lock instead of failing half-way; COMMIT happens before the HTTP answer.
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import functools
 import hashlib
 import json
+import os
 import sqlite3
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
 
 from sqlite_utils import Database
 
+from .sqlite_people import PeopleQueries
+from .sqlite_review import ReviewQueries
+from .sqlite_exports import ExportQueries
 from .sqlite_schema import migrations
 
 
@@ -30,7 +36,32 @@ def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-class SQLiteStore:
+@functools.lru_cache(maxsize=1024)
+def _delete_rows_sql(table: str) -> str:
+    return f"DELETE FROM {_quote(table)} WHERE _submission_id = ?"
+
+
+@functools.lru_cache(maxsize=1024)
+def _insert_rows_sql(table: str, names: tuple[str, ...]) -> str:
+    return f"INSERT INTO {_quote(table)} ({', '.join(map(_quote, names))}) VALUES ({', '.join('?' for _ in names)})"
+
+
+T = TypeVar("T")
+
+
+class _Ticket:
+    """One job handed to write_batched, and what became of it."""
+
+    __slots__ = ("job", "value", "error", "done")
+
+    def __init__(self, job: Callable[[], Any]):
+        self.job = job
+        self.value: Any = None
+        self.error: BaseException | None = None
+        self.done = False
+
+
+class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries):
     """All persistence for one data folder."""
 
     def __init__(self, path: str | Path, synchronous: str = "NORMAL", busy_timeout_ms: int = 30_000):
@@ -39,6 +70,11 @@ class SQLiteStore:
         self.busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()
         self._list_cache: dict[tuple, frozenset[str]] = {}
+        self._thread_writer = threading.Lock()
+        self._lock_file: tuple[int, int | None] | None = None
+        self._batch_cond = threading.Condition()
+        self._batch_queue: list[_Ticket] = []
+        self._batch_leader = False
 
     # -- connections --------------------------------------------------------
 
@@ -47,7 +83,8 @@ class SQLiteStore:
         db = getattr(self._local, "db", None)
         if db is None:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=self.busy_timeout_ms / 1000, check_same_thread=False)
+            conn = sqlite3.connect(self.path, timeout=self.busy_timeout_ms / 1000, check_same_thread=False,
+                                   cached_statements=512)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA synchronous={self.synchronous}")
             conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
@@ -72,15 +109,100 @@ class SQLiteStore:
             with db.atomic():
                 yield db
             return
-        db.conn.execute("BEGIN IMMEDIATE")
+        with self._writer_turn():
+            db.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                if db.conn.in_transaction:
+                    db.conn.execute("ROLLBACK")
+                raise
+            else:
+                db.conn.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def _writer_turn(self) -> Iterator[None]:
+        """Queue for the write lock without SQLite's busy handler, which sleeps 1, 2, 5, 10... ms between tries.
+
+        Threads of one process queue on a lock; processes (gunicorn workers, the CLI) on an flock of
+        DATA/ppa.db-writer.lock, which wakes the next writer as soon as the holder is done. SQLite's own
+        lock stays the real guard: a writer that skips this (an older process) still waits in busy_timeout.
+        """
+        with self._thread_writer:
+            fd = self._writer_fd()
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                if fd is not None:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def _writer_fd(self) -> int | None:
+        if self._lock_file is None or self._lock_file[0] != os.getpid():  # a forked worker opens its own
+            try:
+                fd = os.open(self.path + "-writer.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            except OSError:
+                fd = None  # a read-only folder: SQLite's busy handler alone
+            self._lock_file = (os.getpid(), fd)
+        return self._lock_file[1]
+
+    def write_batched(self, job: Callable[[], T]) -> T:
+        """Run job in a write transaction shared with the jobs other threads hand in meanwhile (group commit).
+
+        Each job runs in its own savepoint: one that raises is rolled back alone and its exception is raised
+        in its own thread. The transaction commits before any job's call returns, so a caller that answers
+        after this returns has its data on disk as surely as with write(). While one batch is being written
+        the next one gathers, so under load many submissions share one COMMIT and one pass over the pages
+        they touch; without load a batch is one job and this is write().
+        """
+        ticket = _Ticket(job)
+        with self._batch_cond:
+            self._batch_queue.append(ticket)
+            while not ticket.done and self._batch_leader:
+                self._batch_cond.wait()
+            if not ticket.done:
+                self._batch_leader = True
+                batch, self._batch_queue = self._batch_queue, []
+        if not ticket.done:
+            try:
+                self._run_batch(batch)
+            finally:
+                with self._batch_cond:
+                    self._batch_leader = False
+                    self._batch_cond.notify_all()
+        if ticket.error is not None:
+            raise ticket.error
+        return ticket.value
+
+    def _run_batch(self, batch: list["_Ticket"]) -> None:
+        conn = self.db.conn
+        committed = False
         try:
-            yield db
-        except BaseException:
-            if db.conn.in_transaction:
-                db.conn.execute("ROLLBACK")
-            raise
-        else:
-            db.conn.execute("COMMIT")
+            with self.write():
+                for ticket in batch:
+                    conn.execute("SAVEPOINT batched_job")
+                    try:
+                        ticket.value = ticket.job()
+                    except Exception as exc:  # noqa: BLE001 - handed to the job's own thread
+                        ticket.error = exc
+                        if not conn.in_transaction:  # the error ended the transaction: nothing of it holds
+                            for other in batch:
+                                if other.error is None:
+                                    other.error = exc
+                            raise
+                        conn.execute("ROLLBACK TO batched_job")
+                    conn.execute("RELEASE batched_job")
+            committed = True
+        except Exception as exc:  # noqa: BLE001 - BEGIN or COMMIT failed: no job of the batch is stored
+            for ticket in batch:
+                if ticket.error is None:
+                    ticket.error = exc
+        finally:
+            for ticket in batch:
+                if not committed and ticket.error is None:
+                    ticket.error = RuntimeError("the write transaction was interrupted; nothing was stored")
+                ticket.done = True
 
     def migrate(self) -> list[str]:
         pending = [m.name for m in migrations.pending(self.db)]
@@ -386,8 +508,10 @@ class SQLiteStore:
 
     def add_attachment_slots(self, def_id: int, names: Iterable[str], client_audit: Iterable[str] = ()) -> None:
         audit = set(client_audit)
-        self.db.conn.executemany("INSERT OR IGNORE INTO submission_attachments (def_id, name, is_client_audit) "
-                            "VALUES (?, ?, ?)", [(def_id, n, int(n in audit)) for n in names])
+        slots = [(def_id, n, int(n in audit)) for n in names]
+        if slots:
+            self.db.conn.executemany("INSERT OR IGNORE INTO submission_attachments (def_id, name, is_client_audit) "
+                                     "VALUES (?, ?, ?)", slots)
 
     def fill_attachment(self, def_id: int, name: str, content: bytes, content_type: str | None) -> bool:
         """Store a file into its expected slot; False when the submission expects no such file."""
@@ -413,8 +537,9 @@ class SQLiteStore:
                          "WHERE a.def_id = ? ORDER BY a.name", [def_id])
 
     def add_flags(self, def_id: int, flags: Iterable[tuple[str, str]]) -> None:
-        self.db.conn.executemany("INSERT INTO quality_flags (def_id, code, message) VALUES (?, ?, ?)",
-                            [(def_id, code, message) for code, message in flags])
+        rows = [(def_id, code, message) for code, message in flags]
+        if rows:
+            self.db.conn.executemany("INSERT INTO quality_flags (def_id, code, message) VALUES (?, ?, ?)", rows)
 
     def flags(self, def_id: int) -> list[dict]:
         return self._all("SELECT code, message FROM quality_flags WHERE def_id = ? ORDER BY id", [def_id])
@@ -474,16 +599,18 @@ class SQLiteStore:
 
     def replace_rows(self, tables: Iterable[str], submission_id: int, rows: Mapping[str, list[dict]]) -> None:
         """Swap a submission's typed rows for those of its current version (inside the caller's transaction)."""
-        db = self.db
+        conn = self.db.conn
         for table in tables:
-            db.execute(f"DELETE FROM {_quote(table)} WHERE _submission_id = ?", [submission_id])
+            conn.execute(_delete_rows_sql(table), (submission_id,))
         for table, table_rows in rows.items():
             if not table_rows:
                 continue
-            names = list(table_rows[0])
-            sql = (f"INSERT INTO {_quote(table)} ({', '.join(map(_quote, names))}) "
-                   f"VALUES ({', '.join('?' for _ in names)})")
-            db.conn.executemany(sql, [[row.get(n) for n in names] for row in table_rows])
+            names = tuple(table_rows[0])
+            sql = _insert_rows_sql(table, names)
+            if len(table_rows) == 1 and tuple(table_rows[0]) == names:
+                conn.execute(sql, tuple(table_rows[0].values()))
+            else:
+                conn.executemany(sql, [[row.get(n) for n in names] for row in table_rows])
 
     def rows(self, table: str, submission_id: int | None = None) -> list[dict]:
         if submission_id is None:
@@ -627,6 +754,13 @@ class SQLiteStore:
 
     def _income_count(self, project_id: int, row: Mapping[str, Any], sign: int) -> None:
         size, has_line = row["size"], row["line"] is not None
+        if has_line:
+            self.db.execute(
+                "INSERT INTO income_lines (project_id, round, cluster, hamlet, node, line_label, line, n_hh) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (project_id, round, cluster, hamlet, node, line_label) "
+                "DO UPDATE SET n_hh = n_hh + excluded.n_hh",
+                [project_id, row["round"], row["cluster"] or "", row["hamlet"] or "", row["node"] or "",
+                 row["line_label"], row["line"], sign])
         poor = row["poor"] or 0
         self.db.execute(
             "INSERT INTO income_counts (project_id, round, cluster, hamlet, node, n_hh, n_persons, n_no_line, "
@@ -655,6 +789,15 @@ class SQLiteStore:
         group_by = f" GROUP BY {', '.join(groups)} ORDER BY {', '.join(groups)}" if groups else ""
         return self._all(f"SELECT {cols}{sums} FROM income_counts WHERE {where}{group_by}", params)
 
+    def income_lines_used(self, project_id: int, round_no: int, cluster: str | None = None,
+                          hamlet: str | None = None, node: str | None = None) -> list[dict]:
+        """The poverty lines a scope's households were measured against, with how many households each."""
+        where, params = self._scope(project_id, round_no, cluster, hamlet)
+        if node is not None:
+            where, params = where + " AND node = ?", params + [node]
+        return self._all(f"SELECT line_label, line, sum(n_hh) AS n_hh FROM income_lines WHERE {where} "
+                         "GROUP BY line_label, line HAVING sum(n_hh) > 0 ORDER BY line_label", params)
+
     def hh_income(self, project_id: int, round_no: int | None, cluster: str | None = None,
                   hamlet: str | None = None) -> list[dict]:
         where, params = self._scope(project_id, round_no, cluster, hamlet)
@@ -681,7 +824,8 @@ class SQLiteStore:
 
     def clear_aggregates(self, project_id: int) -> None:
         with self.write() as db:
-            for table in ("wb_ratings", "wb_households", "wb_counts", "hh_income", "income_counts", "node_records"):
+            for table in ("wb_ratings", "wb_households", "wb_counts", "hh_income", "income_counts", "income_lines",
+                          "node_records"):
                 db.execute(f"DELETE FROM {table} WHERE project_id = ?", [project_id])
 
     def current_submissions(self, project_id: int, xml_form_id: str) -> Iterator[dict]:

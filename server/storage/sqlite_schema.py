@@ -242,3 +242,98 @@ def m002_aggregates(db: Database) -> None:
         );
         """
     )
+
+
+@migrations()
+def m003_people(db: Database) -> None:
+    """Who may do what: project memberships, NDAs' clusters, sign-in throttling, forms per device."""
+    db.executescript(
+        """
+        ALTER TABLE users ADD COLUMN session_epoch INTEGER NOT NULL DEFAULT 0;
+        CREATE TABLE memberships (
+            user_id INTEGER NOT NULL REFERENCES users(id),
+            project_id INTEGER NOT NULL REFERENCES projects(id),
+            PRIMARY KEY (user_id, project_id)
+        );
+        CREATE TABLE nda_clusters (
+            user_id INTEGER NOT NULL REFERENCES users(id),
+            project_id INTEGER NOT NULL REFERENCES projects(id),
+            cluster TEXT NOT NULL,
+            PRIMARY KEY (user_id, project_id, cluster)
+        );
+        CREATE TABLE sign_in_failures (
+            id INTEGER PRIMARY KEY,
+            email TEXT NOT NULL COLLATE NOCASE,
+            remote_addr TEXT,
+            at REAL NOT NULL
+        );
+        CREATE INDEX sign_in_failures_email ON sign_in_failures(email, at);
+        CREATE TABLE device_forms (
+            device_id INTEGER NOT NULL REFERENCES devices(id),
+            form_id INTEGER NOT NULL REFERENCES forms(id),
+            PRIMARY KEY (device_id, form_id)
+        );
+        CREATE INDEX audit_log_at ON audit_log(at);
+        """
+    )
+
+
+@migrations()
+def m004_review(db: Database) -> None:
+    """Review: who approved or rejected what, with comments; list filters kept on the submission row."""
+    db.executescript(
+        """
+        ALTER TABLE submissions ADD COLUMN cluster TEXT;
+        ALTER TABLE submissions ADD COLUMN hamlet TEXT;
+        ALTER TABLE submissions ADD COLUMN round INTEGER;
+        ALTER TABLE submissions ADD COLUMN n_flags INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE submissions ADD COLUMN instance_name TEXT;
+        CREATE INDEX submissions_project_id ON submissions(project_id, id);
+        CREATE INDEX submissions_project_state ON submissions(project_id, review_state, id);
+        CREATE INDEX submissions_project_created ON submissions(project_id, created_at);
+        CREATE INDEX submissions_project_cluster ON submissions(project_id, cluster, id);
+        CREATE TABLE submission_comments (
+            id INTEGER PRIMARY KEY,
+            submission_id INTEGER NOT NULL REFERENCES submissions(id),
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            review_state TEXT,
+            body TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX submission_comments_submission ON submission_comments(submission_id, id);
+        CREATE TABLE node_reviews (
+            id INTEGER PRIMARY KEY,
+            project_id INTEGER NOT NULL REFERENCES projects(id),
+            round INTEGER NOT NULL,
+            node_id TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('draft', 'reviewed', 'validated')),
+            actor TEXT NOT NULL,
+            at TEXT NOT NULL,
+            comment TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX node_reviews_node ON node_reviews(project_id, round, node_id, id);
+        """
+    )
+
+
+@migrations()
+def m005_income_lines(db: Database) -> None:
+    """Which poverty lines a scope's households use, counted at ingest, so summaries never scan households."""
+    db.executescript(
+        """
+        CREATE TABLE income_lines (
+            project_id INTEGER NOT NULL,
+            round INTEGER NOT NULL,
+            cluster TEXT NOT NULL, hamlet TEXT NOT NULL, node TEXT NOT NULL,
+            line_label TEXT NOT NULL,
+            line REAL NOT NULL,
+            n_hh INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (project_id, round, cluster, hamlet, node, line_label)
+        );
+        INSERT INTO income_lines (project_id, round, cluster, hamlet, node, line_label, line, n_hh)
+            SELECT project_id, round, COALESCE(cluster, ''), COALESCE(hamlet, ''), COALESCE(node, ''), line_label,
+                   line, count(*)
+            FROM hh_income WHERE line_label IS NOT NULL
+            GROUP BY project_id, round, COALESCE(cluster, ''), COALESCE(hamlet, ''), COALESCE(node, ''), line_label;
+        """
+    )

@@ -1,0 +1,253 @@
+"""The measures people read, as plain dicts: the JSON API and the pages both call these.
+
+Each takes `allowed`, the clusters the reader may see (None = all): an NDA never gets a number
+computed from another cluster's households. Summaries read the counts kept at ingest; measures
+that need household detail read the derived rows of one cluster or hamlet, never the submissions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, is_dataclass
+from fractions import Fraction
+from typing import Any, Iterable
+
+from . import aggregates, errors
+from .analysis import agreement as agreement_stats
+from .analysis import change as change_stats
+from .analysis import concordance as concordance_stats
+from .analysis import poverty as poverty_stats
+from .analysis import wellbeing as wellbeing_stats
+from .storage import SQLiteStore
+
+SCOPES = ("cluster", "hamlet", "node")
+
+
+def num(value: Any) -> Any:
+    """Fractions and floats as floats rounded to 6 places; exact values go in *_exact fields."""
+    if isinstance(value, Fraction):
+        return round(float(value), 6)
+    if isinstance(value, float):
+        return round(value, 6)
+    return value
+
+
+def jsonable(value: Any) -> Any:
+    if is_dataclass(value):
+        value = asdict(value)
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    return num(value)
+
+
+def cluster_scopes(filters: dict, allowed: frozenset[str] | None) -> list[str | None]:
+    """The clusters to read: the one asked for (if allowed), all (None), or each allowed one."""
+    asked = filters.get("cluster")
+    if allowed is None:
+        return [asked]
+    if asked is not None:
+        if asked not in allowed:
+            raise errors.forbidden()
+        return [asked]
+    return sorted(allowed)
+
+
+def latest_round(store: SQLiteStore, project_id: int, filters: dict) -> int | None:
+    if filters.get("round") is not None:
+        return filters["round"]
+    rounds = store.rounds(project_id)
+    return rounds[-1] if rounds else None
+
+
+def _by(by: Iterable[str], scopes: list[str | None]) -> list[str]:
+    chosen = [b for b in by if b in SCOPES]
+    if len(scopes) > 1 and "cluster" not in chosen:  # several allowed clusters are never summed together
+        chosen.insert(0, "cluster")
+    return chosen
+
+
+# --------------------------------------------------------------------------- well-being
+
+def shares_json(summary) -> dict:
+    return {"n_rated": summary.n_rated, "counts": dict(summary.counts),
+            "shares": {k: num(v) for k, v in summary.shares.items()},
+            "shares_exact": {k: str(v) if isinstance(v, Fraction) else None for k, v in summary.shares.items()},
+            "small_n": summary.small_n, "n_flagged": summary.n_flagged, "n_unrated": summary.n_unrated}
+
+
+def wellbeing(store: SQLiteStore, project_id: int, filters: dict, by: Iterable[str],
+              allowed: frozenset[str] | None) -> dict:
+    """Happy / average / sad counts and shares per scope, with small-n marked."""
+    round_no = latest_round(store, project_id, filters)
+    scopes = cluster_scopes(filters, allowed)
+    by = _by(by, scopes)
+    groups: dict[tuple, dict] = {}
+    for cluster in scopes if round_no is not None else []:
+        for row in store.wb_count_rows(project_id, round_no, cluster, filters.get("hamlet"), filters.get("node"), by):
+            entry = groups.setdefault(tuple(row[b] for b in by),
+                                      {"counts": dict.fromkeys((*aggregates.CATEGORIES, "unrated"), 0), "flagged": 0})
+            entry["counts"][row["final"]] += row["n"]
+            entry["flagged"] += row["n_flagged"]
+    rows = []
+    for key, entry in sorted(groups.items()):
+        summary = wellbeing_stats.shares({c: entry["counts"][c] for c in aggregates.CATEGORIES},
+                                         n_flagged=entry["flagged"], n_unrated=entry["counts"]["unrated"])
+        rows.append({**dict(zip(by, key)), **shares_json(summary)})
+    return {"project_id": project_id, "round": round_no, "by": by, "rows": rows, "rounds": store.rounds(project_id)}
+
+
+def ratings_by_group(store: SQLiteStore, project_id: int, round_no: int | None, filters: dict,
+                     allowed: frozenset[str] | None) -> dict[str, dict[str, int]]:
+    """group -> household -> level, the latest session of each group counting."""
+    if round_no is None:
+        return {}
+    latest: dict[tuple[str, str], int] = {}
+    for cluster in cluster_scopes(filters, allowed):
+        for row in store.wb_ratings(project_id, round_no, cluster, filters.get("hamlet")):
+            if row["level"] is not None:
+                latest[(row["group_id"], row["hh_id"])] = row["level"]
+    out: dict[str, dict[str, int]] = {}
+    for (group, hh_id), level in latest.items():
+        out.setdefault(group, {})[hh_id] = level
+    return out
+
+
+def agreement(store: SQLiteStore, project_id: int, filters: dict, allowed: frozenset[str] | None) -> dict:
+    round_no = latest_round(store, project_id, filters)
+    by_group = ratings_by_group(store, project_id, round_no, filters, allowed)
+    body: dict[str, Any] = {"project_id": project_id, "round": round_no, "groups": sorted(by_group),
+                            "pairs": [{k: num(v) for k, v in asdict(p).items()}
+                                      for p in (agreement_stats.pairwise(dict(sorted(by_group.items())))
+                                                if len(by_group) >= 2 else [])]}
+    for pair in body["pairs"]:
+        pair["band"] = agreement_stats.landis_koch(pair["kappa"]) if pair["kappa"] is not None else None
+    if len(by_group) >= 3:
+        households, table = agreement_stats.fleiss_table(by_group)
+        body["fleiss_kappa"] = num(agreement_stats.fleiss_kappa(table)) if table else None
+        body["kendalls_w"] = num(agreement_stats.kendalls_w(by_group))
+        body["n_rated_by_all"] = len(households)
+    return body
+
+
+# --------------------------------------------------------------------------- income poverty
+
+def poverty(store: SQLiteStore, project_id: int, filters: dict, by: Iterable[str],
+            allowed: frozenset[str] | None) -> dict:
+    """FGT P0, P1, P2, person- and household-weighted, per scope, from the sums kept at ingest."""
+    round_no = latest_round(store, project_id, filters)
+    scopes = cluster_scopes(filters, allowed)
+    by = _by(by, scopes)
+    rows, lines = [], {}
+    for cluster in scopes if round_no is not None else []:
+        for row in store.income_count_rows(project_id, round_no, cluster, filters.get("hamlet"),
+                                           filters.get("node"), by):
+            if not row["n_hh"] and not row["n_no_line"]:
+                continue
+            entry = {b: row[b] for b in by}
+            entry.update(n_households=row["n_hh"], n_persons=row["n_persons"], n_without_line=row["n_no_line"])
+            for weighting, n, suffix in (("person", row["n_persons"], "persons"), ("household", row["n_hh"], "hh")):
+                entry[weighting] = {f"P{a}": (round(row[f"{k}_{suffix}"] / n, 6) if n else None)
+                                    for a, k in ((0, "poor"), (1, "gap"), (2, "gap2"))}
+            rows.append(entry)
+        for line in lines_used(store, project_id, round_no, {**filters, "cluster": cluster}):
+            lines.setdefault(line["label"], {**line, "households": 0})["households"] += line["households"]
+    settings = aggregates.Settings.of(store, project_id)
+    return {"project_id": project_id, "round": round_no, "by": by, "rows": rows,
+            "line": {"year": settings.line_year, "method": settings.line_method,
+                     "note": "each household's own line: state x sector (DOMAIN.md 0.5)"},
+            "lines_used": list(lines.values())}
+
+
+def lines_used(store: SQLiteStore, project_id: int, round_no: int | None, filters: dict) -> list[dict]:
+    """The lines the scope's households were measured against, with their sources (from kept counts)."""
+    if round_no is None:
+        return []
+    settings = aggregates.Settings.of(store, project_id)
+    lines = aggregates._lines()
+    used = []
+    for row in store.income_lines_used(project_id, round_no, filters.get("cluster"), filters.get("hamlet"),
+                                       filters.get("node")):
+        state, sector = row["line_label"].split(" ", 2)[2].rsplit(" ", 1)
+        line = lines.line(state, sector, settings.line_year, settings.line_method)
+        used.append({"label": row["line_label"], "rs_per_person_month": row["line"], "households": row["n_hh"],
+                     "source": line.source, "verification": line.verification})
+    return used
+
+
+def households(store: SQLiteStore, project_id: int, round_no: int | None, filters: dict,
+               allowed: frozenset[str] | None) -> list[poverty_stats.Household]:
+    out = []
+    for cluster in cluster_scopes(filters, allowed):
+        for r in store.hh_income(project_id, round_no, cluster, filters.get("hamlet")):
+            if r["line"] is None or (filters.get("node") and r["node"] != filters["node"]):
+                continue
+            out.append(poverty_stats.Household(
+                id=r["hh_id"], income_monthly=r["income_monthly"] or 0.0, size=r["size"], line=r["line"],
+                consumption_monthly=r["consumption_monthly"],
+                attrs={"head_sex": r["head_sex"], "social_group": r["social_group"], "land_class": r["land_class"],
+                       "node": r["node"], "hamlet": r["hamlet"], "cluster": r["cluster"]}))
+    return out
+
+
+def decomposition(store: SQLiteStore, project_id: int, filters: dict, by: str, alpha: int, weighting: str,
+                  allowed: frozenset[str] | None) -> dict:
+    round_no = latest_round(store, project_id, filters)
+    people = households(store, project_id, round_no, filters, allowed)
+    result = poverty_stats.decompose(people, lambda h: h.attrs.get(by) or "unknown", alpha, weighting) \
+        if people else None
+    return {"project_id": project_id, "round": round_no, "by": by, "alpha": alpha, "weighting": weighting,
+            "total": num(result.total) if result else None,
+            "groups": [{k: num(v) for k, v in asdict(g).items()} for g in result.groups] if result else []}
+
+
+# --------------------------------------------------------------------------- community category vs income; change
+
+def categories(store: SQLiteStore, project_id: int, round_no: int | None, filters: dict,
+               allowed: frozenset[str] | None) -> dict[str, dict]:
+    out = {}
+    for cluster in cluster_scopes(filters, allowed):
+        out.update({r["hh_id"]: r for r in store.wb_households(project_id, round_no, cluster, filters.get("hamlet"))
+                    if r["final"]})
+    return out
+
+
+def concordance(store: SQLiteStore, project_id: int, filters: dict, allowed: frozenset[str] | None) -> dict:
+    round_no = latest_round(store, project_id, filters)
+    cats = categories(store, project_id, round_no, filters, allowed)
+    records = [concordance_stats.Record(household=h.id, category=cats[h.id]["final"], poor=h.is_poor(),
+                                        m=cats[h.id]["mean"], y=h.per_capita())
+               for h in households(store, project_id, round_no, filters, allowed) if h.id in cats]
+    return {"project_id": project_id, "round": round_no, "n": len(records),
+            "result": jsonable(concordance_stats.concordance(records)) if records else None}
+
+
+def change(store: SQLiteStore, project_id: int, filters: dict, base: int, follow: int,
+           allowed: frozenset[str] | None) -> dict:
+    cats = [{hh: r["final"] for hh, r in categories(store, project_id, rnd, filters, allowed).items()}
+            for rnd in (base, follow)]
+    incomes = [households(store, project_id, rnd, filters, allowed) for rnd in (base, follow)]
+    return {"project_id": project_id, "from": base, "to": follow,
+            "categories": jsonable(change_stats.transitions(cats[0], cats[1])),
+            "income": jsonable(change_stats.poverty_change(*incomes)) if all(incomes) else None}
+
+
+# --------------------------------------------------------------------------- poverty nodes
+
+def nodes(store: SQLiteStore, project_id: int, filters: dict, allowed: frozenset[str] | None) -> dict:
+    """Each node's record with the well-being distribution of its households and its review trail."""
+    round_no = latest_round(store, project_id, filters)
+    reviews = store.node_reviews(project_id, round_no)
+    out = []
+    for cluster in cluster_scopes(filters, allowed):
+        by_node: dict[str, dict] = {}
+        for row in store.wb_count_rows(project_id, round_no, cluster, by=["node"]) if round_no is not None else []:
+            by_node.setdefault(row["node"], {})[row["final"]] = row["n"]
+        for rec in store.node_records(project_id, round_no, cluster):
+            counts = by_node.get(rec["node_id"], {})
+            summary = wellbeing_stats.shares({c: counts.get(c, 0) for c in aggregates.CATEGORIES})
+            trail = reviews.get(rec["node_id"], [])
+            out.append({"node_id": rec["node_id"], "cluster": rec["cluster"], "round": rec["round"], **rec["data"],
+                        "wellbeing": shares_json(summary), "review_status": trail[-1]["status"] if trail else "draft",
+                        "reviews": trail})
+    return {"project_id": project_id, "round": round_no, "nodes": out}

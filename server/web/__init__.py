@@ -1,0 +1,72 @@
+"""Blueprint 'web': the pages people use in a browser (server-rendered, every asset served by us).
+
+Sign-in makes a session cookie holding the user id and the user's session epoch; raising the epoch
+("sign out everywhere", a password change, disabling the user) ends every session at its next request.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Callable
+
+from flask import Blueprint, abort, current_app, g, redirect, request, session, url_for
+
+from .. import errors
+from ..permissions import Principal, can
+
+bp = Blueprint("web", __name__, template_folder="../templates")
+
+
+def store():
+    return current_app.extensions["ppa"].store
+
+
+def principal_for(user: dict) -> Principal:
+    memberships = store().memberships(user["id"])
+    return Principal(id=user["id"], email=user["email"], role=user["role"],
+                     projects={p: frozenset(c) for p, c in memberships.items()})
+
+
+def session_user() -> Principal | None:
+    """The signed-in user, or None when the session is absent, stale, or the user is disabled."""
+    if "user" in g:
+        return g.user
+    g.user = None
+    user_id, epoch = session.get("user_id"), session.get("epoch")
+    if user_id is not None:
+        user = store().user_by_id(user_id)
+        if user is not None and user["session_epoch"] == epoch:
+            g.user = principal_for(user)
+        else:
+            session.clear()
+    return g.user
+
+
+def login_required(view: Callable) -> Callable:
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        if session_user() is None:
+            return redirect(url_for("web.login", next=request.full_path if request.method == "GET" else None))
+        return view(*args, **kwargs)
+    return wrapped
+
+
+def require(action: str, project_id: int | None = None) -> Principal:
+    """The signed-in user if they may do `action` here; 403 otherwise (404 for an unknown project)."""
+    user = session_user()
+    if user is None:
+        abort(401)
+    if project_id is not None and store().get_project(project_id) is None:
+        raise errors.not_found("project")
+    if not can(user, action, project_id):
+        raise errors.forbidden()
+    return user
+
+
+@bp.app_context_processor
+def _template_globals():
+    return {"current_user": session_user(), "can": lambda action, project_id=None: can(session_user(), action,
+                                                                                      project_id)}
+
+
+from . import people, review  # noqa: E402,F401  (routes register themselves on bp)

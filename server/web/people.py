@@ -1,0 +1,281 @@
+"""Pages for people and devices: sign-in, account and API tokens, users, devices with QR codes, the audit log."""
+
+from __future__ import annotations
+
+from flask import Response, abort, current_app, flash, g, redirect, render_template, request, session, url_for
+
+from .. import bootstrap, errors, qr
+from ..api import hash_token
+from ..auth import new_token, verify_password
+from ..permissions import ROLES, can, visible_projects
+from . import bp, login_required, require, session_user, store
+
+FAILURES_ALLOWED = 5          # failed sign-ins per e-mail ...
+FAILURE_WINDOW_S = 15 * 60    # ... within this window before sign-in is refused for a while
+
+
+def audit(action: str, target: str | None = None, details: dict | None = None) -> None:
+    user = session_user()
+    store().audit(user.email if user else None, action, target, details)
+
+
+# -- sign-in -------------------------------------------------------------------------------
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if request.method == "GET":
+        return render_template("login.html", next=request.args.get("next", ""))
+    email = (request.form.get("email") or "").strip()
+    password = request.form.get("password") or ""
+    if store().recent_sign_in_failures(email, FAILURE_WINDOW_S) >= FAILURES_ALLOWED:
+        store().audit(email, "user.sign_in_throttled", email, {"ip": request.remote_addr})
+        return render_template("login.html", error="Too many failed sign-ins for this account. "
+                               "Wait 15 minutes and try again.", email=email), 429
+    user = store().user_by_email(email)
+    if user is None or not verify_password(user["password_hash"], password):
+        store().record_sign_in_failure(email, request.remote_addr)
+        store().audit(email, "user.sign_in_failed", email, {"ip": request.remote_addr})
+        return render_template("login.html", error="Wrong e-mail or password.", email=email), 401
+    store().clear_sign_in_failures(email)
+    session.clear()
+    session.permanent = True
+    session["user_id"], session["epoch"] = user["id"], user["session_epoch"]
+    store().audit(email, "user.sign_in", email, {"ip": request.remote_addr})
+    target = request.form.get("next") or ""
+    return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("web.home"))
+
+
+@bp.post("/logout")
+def logout():
+    user = session_user()
+    if user:
+        store().audit(user.email, "user.sign_out", user.email)
+    session.clear()
+    return redirect(url_for("web.login"))
+
+
+@bp.post("/logout/everywhere")
+@login_required
+def logout_everywhere():
+    user = session_user()
+    store().bump_session_epoch(user.id)
+    store().audit(user.email, "user.sign_out_everywhere", user.email)
+    session.clear()
+    return redirect(url_for("web.login"))
+
+
+@bp.get("/")
+@login_required
+def home():
+    user = session_user()
+    projects = [store().get_project(p) for p in visible_projects(user, [p["id"] for p in store().list_projects()])]
+    if len(projects) == 1:
+        return redirect(url_for("web.overview", project_id=projects[0]["id"]))
+    return render_template("home.html", projects=projects)
+
+
+# -- account: API tokens -----------------------------------------------------------------------
+
+@bp.route("/account", methods=["GET", "POST"])
+@login_required
+def account():
+    user = session_user()
+    token = None
+    if request.method == "POST":
+        token = new_token()
+        store().create_api_token(user.id, hash_token(token), request.form.get("label") or None)
+        audit("token.create", user.email, {"label": request.form.get("label")})
+    return render_template("account.html", token=token)
+
+
+@bp.post("/account/tokens/revoke")
+@login_required
+def revoke_tokens():
+    user = session_user()
+    store().revoke_api_tokens(user.id)
+    audit("token.revoke", user.email)
+    flash("All your API tokens are revoked.")
+    return redirect(url_for("web.account"))
+
+
+# -- users (administrators; managers for their own project) -------------------------------------
+
+@bp.route("/admin/users", methods=["GET", "POST"])
+@login_required
+def users():
+    require("administer")
+    if request.method == "POST":
+        form = request.form
+        role, email = form.get("role", ""), (form.get("email") or "").strip()
+        project_id = int(form["project_id"]) if (form.get("project_id") or "").isdigit() else None
+        clusters = [c.strip() for c in (form.get("clusters") or "").split(",") if c.strip()]
+        try:
+            if store().user_by_email(email):
+                raise ValueError(f"a user {email} exists already")
+            if role != "admin" and project_id is None:
+                raise ValueError("choose the project this user belongs to")
+            created = bootstrap.create_user(store(), email, role, form.get("password") or "",
+                                            current_app.config["DIGEST_REALM"])
+        except ValueError as exc:
+            flash(str(exc), "error")
+            return redirect(url_for("web.users"))
+        if project_id is not None:
+            store().add_membership(created["id"], project_id, clusters if role == "nda" else [])
+        audit("user.create", email, {"role": role, "project": project_id, "clusters": clusters})
+        flash(f"User {email} created.")
+        return redirect(url_for("web.users"))
+    rows = store().list_users()
+    for row in rows:
+        row["memberships"] = store().memberships(row["id"])
+    return render_template("users.html", users=rows, roles=ROLES, projects=store().list_projects())
+
+
+@bp.post("/admin/users/<int:user_id>/disable")
+@login_required
+def disable_user(user_id: int):
+    require("administer")
+    target = store().user_any(user_id)
+    if target is None:
+        abort(404)
+    if target["id"] == session_user().id:
+        flash("You cannot disable your own account.", "error")
+        return redirect(url_for("web.users"))
+    store().disable_user(user_id)
+    audit("user.disable", target["email"])
+    flash(f"{target['email']} is disabled and signed out everywhere.")
+    return redirect(url_for("web.users"))
+
+
+# -- devices and one-scan setup --------------------------------------------------------------------
+
+def _server_url(token: str, project_id: int) -> str:
+    return f"{current_app.config['PUBLIC_URL']}/v1/key/{token}/projects/{project_id}"
+
+
+def _device(project_id: int, device_id: int) -> dict:
+    device = store().get_device(device_id)
+    if device is None or device["project_id"] != project_id:
+        raise errors.not_found("device")
+    return device
+
+
+def _payload(project: dict, device: dict) -> str:
+    return qr.encode(qr.device_settings(_server_url(device["token"], project["id"]), project["name"]))
+
+
+@bp.route("/projects/<int:project_id>/devices", methods=["GET", "POST"])
+@login_required
+def devices(project_id: int):
+    require("manage", project_id)
+    forms = store().list_forms(project_id)
+    if request.method == "POST":
+        name = (request.form.get("name") or "").strip()
+        if not name:
+            flash("Give the device a name, e.g. the enumerator's name and the phone.", "error")
+            return redirect(url_for("web.devices", project_id=project_id))
+        device = store().create_device(project_id, name, new_token(), actor=session_user().email)
+        chosen = {int(f) for f in request.form.getlist("form_id") if f.isdigit()} & {f["id"] for f in forms}
+        if chosen and len(chosen) < len(forms):
+            store().set_device_forms(device["id"], chosen)
+        audit("device.create", str(device["id"]), {"project": project_id, "name": name})
+        return redirect(url_for("web.device", project_id=project_id, device_id=device["id"]))
+    return render_template("devices.html", project=store().get_project(project_id),
+                           devices=store().list_devices(project_id), forms=forms)
+
+
+@bp.get("/projects/<int:project_id>/devices/<int:device_id>")
+@login_required
+def device(project_id: int, device_id: int):
+    require("manage", project_id)
+    project, dev = store().get_project(project_id), _device(project_id, device_id)
+    return render_template("device.html", project=project, device=dev, forms=store().list_forms(project_id),
+                           given=store().device_form_ids(device_id),
+                           qr_svg=None if dev["revoked_at"] else qr.svg(_payload(project, dev)),
+                           server_url=_server_url(dev["token"], project_id))
+
+
+@bp.post("/projects/<int:project_id>/devices/<int:device_id>/forms")
+@login_required
+def device_forms(project_id: int, device_id: int):
+    require("manage", project_id)
+    _device(project_id, device_id)
+    all_forms = {f["id"] for f in store().list_forms(project_id)}
+    chosen = {int(f) for f in request.form.getlist("form_id") if f.isdigit()} & all_forms
+    if not chosen:
+        flash("Choose at least one form.", "error")
+    else:
+        store().set_device_forms(device_id, chosen if chosen != all_forms else set())
+        audit("device.forms", str(device_id), {"forms": sorted(chosen)})
+        flash("The phone gets the chosen forms at its next form update.")
+    return redirect(url_for("web.device", project_id=project_id, device_id=device_id))
+
+
+@bp.post("/projects/<int:project_id>/devices/<int:device_id>/revoke")
+@login_required
+def revoke_device(project_id: int, device_id: int):
+    require("manage", project_id)
+    dev = _device(project_id, device_id)
+    store().revoke_device(device_id)
+    audit("device.revoke", str(device_id), {"name": dev["name"]})
+    flash(f"{dev['name']} is revoked: its next request is refused.")
+    return redirect(url_for("web.devices", project_id=project_id))
+
+
+def _qr_download(project_id: int, device_id: int, kind: str) -> Response:
+    require("manage", project_id)
+    project, dev = store().get_project(project_id), _device(project_id, device_id)
+    if dev["revoked_at"]:
+        raise errors.conflict("This device is revoked; create a new one.")
+    payload = _payload(project, dev)
+    name = f"collect-setup-device-{device_id}.{kind}"
+    if kind == "png":
+        body, mime = qr.png(payload), "image/png"
+    else:
+        body, mime = qr.svg(payload).encode("utf-8"), "image/svg+xml"
+    return Response(body, content_type=mime, headers={"Content-Disposition": f'attachment; filename="{name}"',
+                                                      "Cache-Control": "no-store"})
+
+
+@bp.get("/projects/<int:project_id>/devices/<int:device_id>/qr.png")
+@login_required
+def device_qr_png(project_id: int, device_id: int):
+    return _qr_download(project_id, device_id, "png")
+
+
+@bp.get("/projects/<int:project_id>/devices/<int:device_id>/qr.svg")
+@login_required
+def device_qr_svg(project_id: int, device_id: int):
+    return _qr_download(project_id, device_id, "svg")
+
+
+@bp.get("/projects/<int:project_id>/devices/<int:device_id>/sheet")
+@login_required
+def device_sheet(project_id: int, device_id: int):
+    """An A4 onboarding sheet: the enumerator's name, the project, the QR code and short instructions."""
+    require("manage", project_id)
+    project, dev = store().get_project(project_id), _device(project_id, device_id)
+    if dev["revoked_at"]:
+        raise errors.conflict("This device is revoked; create a new one.")
+    given = store().device_form_ids(device_id)
+    forms = [f for f in store().list_forms(project_id) if not given or f["id"] in given]
+    return render_template("device_sheet.html", project=project, device=dev, forms=forms,
+                           qr_svg=qr.svg(_payload(project, dev)))
+
+
+# -- audit log ------------------------------------------------------------------------------------------
+
+@bp.get("/admin/audit")
+@login_required
+def audit_log():
+    require("administer")
+    args = request.args
+    before = int(args["before"]) if (args.get("before") or "").isdigit() else None
+    entries = store().audit_search(action=args.get("action") or None, actor=args.get("actor") or None,
+                                   since=args.get("since") or None, until=args.get("until") or None,
+                                   before_id=before, limit=100)
+    return render_template("audit.html", entries=entries, actions=store().audit_actions(), args=args)
+
+
+@bp.app_template_filter("can_see")
+def _can_see(project_id: int, action: str = "read") -> bool:
+    return can(g.get("user"), action, project_id)

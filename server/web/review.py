@@ -1,0 +1,301 @@
+"""Pages for NDAs and researchers: overview, clusters, a cluster, poverty nodes, submissions, review, downloads.
+
+Every number comes from server.reports, the same code as the JSON API, with the reader's allowed
+clusters applied; every list is keyset-paged so a million submissions page as fast as ten.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+
+from .. import aggregates, errors, reports
+from ..permissions import clusters as allowed_clusters
+from ..storage.sqlite_review import REVIEW_STATES
+from ..xforms import extract, parse_submission
+from . import bp, login_required, require, session_user, store
+from .people import audit
+
+REVIEW_ACTIONS = {"approved": "Approve", "hasIssues": "Has issues", "rejected": "Reject"}
+PAGE = 50
+
+
+def _project(project_id: int, action: str = "read") -> tuple[dict, frozenset[str] | None]:
+    user = require(action, project_id)
+    return store().get_project(project_id), allowed_clusters(user, project_id)
+
+
+def _round_arg() -> int | None:
+    raw = request.args.get("round", "")
+    return int(raw) if raw.isdigit() else None
+
+
+@bp.get("/projects/<int:project_id>")
+@login_required
+def overview(project_id: int):
+    project, allowed = _project(project_id)
+    since = (dt.date.today() - dt.timedelta(days=13)).isoformat()
+    per_day = store().submissions_per_day(project_id, since, allowed)
+    days = [(dt.date.today() - dt.timedelta(days=13 - i)).isoformat() for i in range(14)]
+    forms = sorted({r["xml_form_id"] for r in per_day})
+    table = {(r["day"], r["xml_form_id"]): r["n"] for r in per_day}
+    devices = store().list_devices(project_id) if allowed is None else []
+    return render_template("overview.html", project=project, counts=store().overview_counts(project_id, allowed),
+                           days=days, forms=forms, table=table, devices=devices)
+
+
+@bp.get("/projects/<int:project_id>/clusters")
+@login_required
+def clusters(project_id: int):
+    project, allowed = _project(project_id)
+    filters = {"round": _round_arg()}
+    by_cluster = reports.wellbeing(store(), project_id, filters, ["cluster"], allowed)
+    by_hamlet = reports.wellbeing(store(), project_id, {"round": by_cluster["round"]}, ["cluster", "hamlet"],
+                                  allowed)
+    return render_template("clusters.html", project=project, by_cluster=by_cluster, by_hamlet=by_hamlet,
+                           round=by_cluster["round"], rounds=by_cluster["rounds"])
+
+
+@bp.get("/projects/<int:project_id>/clusters/<cluster>")
+@login_required
+def cluster(project_id: int, cluster: str):
+    project, allowed = _project(project_id)
+    if allowed is not None and cluster not in allowed:
+        raise errors.forbidden()
+    s = store()
+    filters = {"cluster": cluster, "round": _round_arg()}
+    wb = reports.wellbeing(s, project_id, filters, ["hamlet"], allowed)
+    filters["round"] = wb["round"]
+    rounds = wb["rounds"]
+    previous = max((r for r in rounds if wb["round"] is not None and r < wb["round"]), default=None)
+    return render_template(
+        "cluster.html", project=project, cluster=cluster, wb=wb, round=wb["round"], rounds=rounds,
+        by_node=reports.wellbeing(s, project_id, filters, ["node"], allowed),
+        poverty=reports.poverty(s, project_id, filters, ["hamlet"], allowed),
+        poverty_total=reports.poverty(s, project_id, filters, [], allowed),
+        decomposition=reports.decomposition(s, project_id, filters, request.args.get("by", "social_group"), 0,
+                                            "person", allowed),
+        agreement=reports.agreement(s, project_id, filters, allowed),
+        concordance=reports.concordance(s, project_id, filters, allowed),
+        change=reports.change(s, project_id, filters, previous, wb["round"], allowed) if previous else None,
+        previous=previous, nodes=reports.nodes(s, project_id, filters, allowed)["nodes"])
+
+
+@bp.get("/projects/<int:project_id>/nodes")
+@login_required
+def nodes(project_id: int):
+    project, allowed = _project(project_id)
+    body = reports.nodes(store(), project_id, {"round": _round_arg(), "cluster": request.args.get("cluster") or None},
+                         allowed)
+    return render_template("nodes.html", project=project, nodes=body["nodes"], round=body["round"],
+                           rounds=store().rounds(project_id))
+
+
+@bp.post("/projects/<int:project_id>/nodes/<node_id>/review")
+@login_required
+def review_node(project_id: int, node_id: str):
+    user = require("review", project_id)
+    allowed = allowed_clusters(user, project_id)
+    round_no = int(request.form.get("round", "0") or 0)
+    record = next((n for n in reports.nodes(store(), project_id, {"round": round_no}, allowed)["nodes"]
+                   if n["node_id"] == node_id), None)
+    if record is None:
+        raise errors.not_found("node")
+    status = request.form.get("status", "")
+    if status not in {"draft", "reviewed", "validated"}:
+        raise errors.bad_request("status must be draft, reviewed or validated")
+    store().add_node_review(project_id, round_no, node_id, status, user.email, request.form.get("comment", ""))
+    audit("node.review", f"{project_id}/{node_id}", {"round": round_no, "status": status})
+    flash(f"{node_id}: {status}.")
+    return redirect(url_for("web.nodes", project_id=project_id, round=round_no))
+
+
+# -- submissions ------------------------------------------------------------------------------------------
+
+def _list_filters() -> dict:
+    args = request.args
+    out = {k: (args.get(k) or None) for k in ("form", "cluster", "hamlet", "review_state", "since", "until")}
+    out["round"] = _round_arg()
+    out["flagged"] = args.get("flagged") == "1"
+    return out
+
+
+@bp.get("/projects/<int:project_id>/submissions")
+@login_required
+def submissions(project_id: int):
+    project, allowed = _project(project_id)
+    filters = _list_filters()
+    if allowed is not None and filters["cluster"] and filters["cluster"] not in allowed:
+        raise errors.forbidden()
+    before = request.args.get("before", "")
+    rows = store().submission_page(project_id, filters, allowed, limit=PAGE + 1,
+                                   before_id=int(before) if before.isdigit() else None)
+    more = len(rows) > PAGE
+    rows = rows[:PAGE]
+    query = {k: v for k, v in request.args.items() if k != "before"}
+    return render_template("submissions.html", project=project, rows=rows, filters=filters, states=REVIEW_STATES,
+                           forms=store().list_forms(project_id), next_before=rows[-1]["id"] if more else None,
+                           query=query)
+
+
+def _submission(project_id: int, submission_id: int, action: str = "read") -> tuple[dict, dict]:
+    project, allowed = _project(project_id, action)
+    sub = store().submission_by_id(project_id, submission_id)
+    if sub is None:
+        raise errors.not_found("submission")
+    if allowed is not None and sub["cluster"] not in allowed:
+        raise errors.forbidden()
+    return project, sub
+
+
+@bp.get("/projects/<int:project_id>/submissions/<int:submission_id>")
+@login_required
+def submission(project_id: int, submission_id: int):
+    project, sub = _submission(project_id, submission_id)
+    ppa = current_app.extensions["ppa"]
+    xml = store().submission_xml(sub["def_id"])
+    form = ppa.forms.get(store(), sub["form_def_id"])
+    sections = _sections(form, extract(parse_submission(xml, 256).root, form).record) if not sub["encrypted"] else []
+    return render_template("submission.html", project=project, sub=sub, sections=sections,
+                           attachments=store().attachments(sub["def_id"]), flags=store().flags(sub["def_id"]),
+                           versions=store().submission_versions(submission_id), comments=store().comments(submission_id),
+                           actions=REVIEW_ACTIONS)
+
+
+def _sections(form, record: dict) -> list[dict]:
+    """Answers with their question labels; each repeat becomes a table of its rows."""
+    top = [{"label": f.label or f.name, "name": f.name, "value": record.get(f.key)} for f in form.fields
+           if f.repeat is None and "/meta/" not in f.path and record.get(f.key) not in (None, "")]
+    out = [{"kind": "fields", "title": "Answers", "rows": top}]
+    for repeat in form.repeats:
+        key = form.repeat_key(repeat)
+        columns = [f for f in form.fields if f.repeat == repeat]
+        rows = _rows_of(record, form, repeat)
+        if rows:
+            out.append({"kind": "table", "title": key, "columns": [c.label or c.name for c in columns],
+                        "rows": [[row.get(c.key) for c in columns] for row in rows]})
+    return out
+
+
+def _rows_of(record: dict, form, repeat: str) -> list[dict]:
+    chain = [r for r in form.repeats if repeat == r or repeat.startswith(r + "/")]
+    level = [record]
+    for step in chain:
+        level = [row for node in level for row in node.get(form.repeat_key(step)) or []]
+    return level
+
+
+@bp.get("/projects/<int:project_id>/submissions/<int:submission_id>/attachments/<name>")
+@login_required
+def submission_attachment(project_id: int, submission_id: int, name: str):
+    _submission(project_id, submission_id)
+    row = store().submission_attachment(submission_id, name)
+    if row is None:
+        abort(404)
+    inline = (row["content_type"] or "").startswith("image/")
+    return Response(store().get_blob(row["blob_sha256"]), content_type=row["content_type"] or "application/octet-stream",
+                    headers={"Content-Disposition": f'{"inline" if inline else "attachment"}; filename="{name}"',
+                             "X-Content-Type-Options": "nosniff"})
+
+
+@bp.get("/projects/<int:project_id>/submissions/<int:submission_id>.xml")
+@login_required
+def submission_xml(project_id: int, submission_id: int):
+    _project, sub = _submission(project_id, submission_id, "download")
+    return Response(store().submission_xml(sub["def_id"]), content_type="application/xml",
+                    headers={"Content-Disposition": f'attachment; filename="{submission_id}.xml"'})
+
+
+@bp.post("/projects/<int:project_id>/submissions/<int:submission_id>/review")
+@login_required
+def review(project_id: int, submission_id: int):
+    """Approve, mark as having issues, or reject, with a comment; a rejected submission leaves the aggregates."""
+    _project_row, sub = _submission(project_id, submission_id, "review")
+    state = request.form.get("state", "")
+    comment = (request.form.get("comment") or "").strip()
+    if state not in REVIEW_ACTIONS and not (state == "" and comment):
+        raise errors.bad_request("choose approve, has issues or reject")
+    user = session_user()
+    s = store()
+    with s.write():
+        if state:
+            s.set_review_state(submission_id, state, user.email, comment)
+            if (state == "rejected") != (sub["review_state"] == "rejected"):
+                record = None if state == "rejected" else aggregates.record_from_xml(
+                    s, current_app.extensions["ppa"].forms, sub["form_def_id"], s.submission_xml(sub["def_id"]))
+                aggregates.refresh(s, project_id, sub["xml_form_id"], submission_id, record)
+        else:
+            s.add_comment(submission_id, user.email, comment)
+    audit("submission.review" if state else "submission.comment", f"{project_id}/{submission_id}",
+          {"state": state or None})
+    flash(f"Submission {submission_id}: {REVIEW_ACTIONS.get(state, 'comment added')}.")
+    return redirect(url_for("web.submission", project_id=project_id, submission_id=submission_id))
+
+
+# -- the community validation sheet -----------------------------------------------------------------------
+
+@bp.get("/projects/<int:project_id>/hamlets/<hamlet>/validation-sheet")
+@login_required
+def validation_sheet(project_id: int, hamlet: str):
+    """For the meeting where the community checks the result: each household's final category, and each
+    informant group's own categories and criteria (the PPA method's validation step)."""
+    project, allowed = _project(project_id)
+    round_no = _round_arg() or reports.latest_round(store(), project_id, {})
+    households = store().wb_households(project_id, round_no, None, hamlet) if round_no is not None else []
+    if allowed is not None and any(h["cluster"] not in allowed for h in households):
+        raise errors.forbidden()
+    groups: dict[str, dict] = {}
+    for pile in store().hamlet_piles(project_id, round_no, hamlet) if round_no is not None else []:
+        group = groups.setdefault(pile["group_id"], {"label": pile["group_label"], "piles": []})
+        group["piles"].append(pile)
+    labels = store().household_labels(project_id, [h["hh_id"] for h in households])
+    order = {"happy": 0, "average": 1, "sad": 2, None: 3}
+    households.sort(key=lambda h: (order.get(h["final"], 3), labels.get(h["hh_id"], h["hh_id"])))
+    return render_template("validation_sheet.html", project=project, hamlet=hamlet, round=round_no,
+                           households=households, labels=labels, groups=groups)
+
+
+# -- downloads -----------------------------------------------------------------------------------------------
+
+FORMATS = {"csv": "CSV (zip: one file per table)", "xlsx": "Excel workbook", "jsonl": "JSON lines",
+           "raw": "Raw XML and attachments (zip)"}
+
+
+@bp.get("/projects/<int:project_id>/downloads")
+@login_required
+def downloads(project_id: int):
+    project, allowed = _project(project_id, "download")
+    return render_template("downloads.html", project=project, forms=store().list_forms(project_id), formats=FORMATS,
+                           states=REVIEW_STATES, allowed=sorted(allowed) if allowed is not None else None)
+
+
+@bp.get("/projects/<int:project_id>/downloads/<form_id>.<fmt>")
+@login_required
+def download(project_id: int, form_id: str, fmt: str):
+    _project_row, allowed = _project(project_id, "download")
+    if fmt not in FORMATS:
+        abort(404)
+    from ..exports import ExportOptions, export_response_parts  # streams in constant memory
+    filters = _export_filters(allowed)
+    options = ExportOptions(labels=request.args.get("labels") == "1",
+                            choice_labels=request.args.get("choice_labels") == "1",
+                            media=request.args.get("media") == "1")
+    filename, content_type, chunks = export_response_parts(store(), current_app.extensions["ppa"].forms, project_id,
+                                                           form_id, fmt, filters, options)
+    audit("export", f"{project_id}/{form_id}", {"format": fmt, "clusters": sorted(filters.clusters or []),
+                                                "round": filters.round})
+    return Response(chunks, content_type=content_type,
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def _export_filters(allowed: frozenset[str] | None):
+    from ..exports import ExportFilters
+    args = request.args
+    chosen = frozenset(c for c in args.getlist("cluster") if c) or None
+    if allowed is not None and chosen and not chosen <= allowed:
+        raise errors.forbidden()
+    return ExportFilters(received_from=args.get("since") or None, received_to=args.get("until") or None,
+                         clusters=chosen, round=_round_arg(),
+                         review_states=frozenset(r for r in args.getlist("review_state") if r) or None,
+                         allowed_clusters=allowed)
