@@ -170,6 +170,30 @@ def export_households(project_id: int) -> Response:
     return _csv(columns, rows(), "households.csv")
 
 
+@bp.get("/projects/<int:project_id>/forms/<form_id>/export.<fmt>")
+def export_form(project_id: int, form_id: str, fmt: str) -> Response:
+    """A form's submissions as csv (zip), xlsx, jsonl or raw (zip), streamed; same filters as the Downloads page:
+    since, until, cluster (repeatable), round, review_state (repeatable), labels=1, choice_labels=1, media=1."""
+    from .exports import ExportFilters, ExportOptions, export_response_parts
+    allowed = _allowed(project_id, "download")
+    args = request.args
+    chosen = frozenset(c for c in args.getlist("cluster") if c) or None
+    if allowed is not None and chosen and not chosen <= allowed:
+        raise errors.forbidden()
+    round_arg = args.get("round", "")
+    filters = ExportFilters(received_from=args.get("since") or None, received_to=args.get("until") or None,
+                            clusters=chosen, round=int(round_arg) if round_arg.isdigit() else None,
+                            review_states=frozenset(r for r in args.getlist("review_state") if r) or None,
+                            allowed_clusters=allowed)
+    options = ExportOptions(labels=args.get("labels") == "1", choice_labels=args.get("choice_labels") == "1",
+                            media=args.get("media") == "1")
+    filename, content_type, chunks = export_response_parts(_store(), current_app.extensions["ppa"].forms,
+                                                           project_id, form_id, fmt, filters, options)
+    _store().audit(g.api_user.email, "export", f"{project_id}/{form_id}", {"format": fmt, "via": "api"})
+    return Response(chunks, content_type=content_type,
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
 def _csv(columns: list[str], rows: Iterable[list], name: str) -> Response:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")

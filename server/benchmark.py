@@ -1,33 +1,65 @@
-"""Load runs against the production server (scripts/bench): a fresh data folder, gunicorn on 127.0.0.1,
-realistic household submissions posted as Collect posts them, throughput and latency measured.
+"""Load runs against the production server (scripts/bench).
 
-Load goes only to 127.0.0.1, is bounded in count and time, and the server is stopped at the end.
+A fresh data folder, `ppa serve` (gunicorn) on 127.0.0.1, and a realistic PPA workload for all three forms:
+hamlet by hamlet and round by round, three informant groups rank every household of the hamlet, every
+household is interviewed for the income module (5-member roster, wage job, enterprise, loan), and every poverty
+node has one session per round. The hamlet and household lists are imported first with `ppa lists import`, as a
+project manager would, so every submission passes the list checks.
+
+At each database size (empty; 100,000 submissions; with --large 1,000,000) the run measures:
+  - ingest over HTTP at concurrency 1, 8 and 32: submissions per second, p50/p95/p99 latency, errors, and the
+    CPU used by the server (gunicorn master and workers), by this client and by anything else on the machine;
+  - the same pipeline without HTTP (parse, validate, store in-process through submissions.receive): the floor;
+  - a cluster summary through the JSON API (well-being and income poverty by hamlet for one cluster);
+  - a page of the submissions list: the store's paging query near the end, and the web page if it exists;
+  - the CSV-zip export (server/benchmark_export.run_export) in its own process: rows per second, peak memory.
+
+The database is filled between sizes in-process, through the real ingest function (submissions.receive: parse,
+validate, typed rows, aggregates, lists) on the same data folder while the server idles, 500 submissions per
+transaction, with the submissions generated in a second process. Every row is what an HTTP submission writes.
+
+Load goes only to 127.0.0.1, is bounded in count and time, and the server is stopped at the end (its whole
+process group).
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import datetime as dt
+import http.client
+import io
+import itertools
 import json
+import multiprocessing
 import os
+import platform
 import random
+import resource
+import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import uuid
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Iterator
+from urllib.parse import urlsplit
 
 import requests
 
 from . import samples
-from .xforms import parse_xform
+from .xforms import FormDef, parse_xform
 
 ROOT = Path(__file__).resolve().parent.parent
+FORMS = ROOT / "forms"
+FORM_IDS = ("household_income", "well_being_ranking", "poverty_nodes")
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+USER_AGENT = "org.odk.collect.android/v2026.3.0 okhttp/5 (bench)"
+ADMIN_EMAIL = "admin@localhost"
+ADMIN_PASSWORD = "bench-admin-password"
 
 
 def _free_port() -> int:
@@ -36,50 +68,77 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-class Server:
-    """`ppa serve` in a subprocess on a fresh data folder; stopped on exit."""
+# --------------------------------------------------------------------------- the server
 
-    def __init__(self, data: Path, workers: int = 2, threads: int = 8, synchronous: str = "NORMAL"):
+class Server:
+    """`ppa serve` in its own process group on a data folder; the whole group is stopped on exit."""
+
+    def __init__(self, data: Path, workers: int | None = None, threads: int | None = None,
+                 synchronous: str = "NORMAL", log_level: str | None = None):
         self.data = data
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "PPA_DATA": str(data), "PPA_HOST": "127.0.0.1", "PPA_PORT": str(self.port),
-                    "PPA_ADMIN_PASSWORD": "bench-admin-password", "PPA_LOG_LEVEL": "WARNING",
-                    "PPA_WORKERS": str(workers), "PPA_THREADS": str(threads), "PPA_SYNCHRONOUS": synchronous}
+                    "PPA_ADMIN_EMAIL": ADMIN_EMAIL, "PPA_ADMIN_PASSWORD": ADMIN_PASSWORD,
+                    "PPA_SYNCHRONOUS": synchronous}
+        for name, value in (("PPA_WORKERS", workers), ("PPA_THREADS", threads), ("PPA_LOG_LEVEL", log_level)):
+            if value is not None:
+                self.env[name] = str(value)
+            else:
+                self.env.pop(name, None)   # the production default
         self.process: subprocess.Popen | None = None
 
     def __enter__(self) -> "Server":
-        self.log = open(self.data / "server.log", "wb")
+        self.log = open(self.data / "server.log", "ab")
         self.process = subprocess.Popen([sys.executable, "-m", "server.cli", "serve"], cwd=ROOT, env=self.env,
-                                        stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
+                                        stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError("the server stopped; see " + str(self.data / "server.log"))
             try:
                 if requests.get(self.url + "/health", timeout=1).ok:
                     return self
             except requests.ConnectionError:
                 time.sleep(0.1)
+        self.__exit__()
         raise RuntimeError("the server did not start; see " + str(self.data / "server.log"))
 
     def __exit__(self, *exc) -> None:
-        if self.process:
-            self.process.terminate()
+        if self.process and self.process.poll() is None:
             try:
-                self.process.wait(timeout=20)
+                os.killpg(self.process.pid, signal.SIGTERM)
+                self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+            except ProcessLookupError:
+                pass
         self.log.close()
 
-    def device(self) -> dict:
-        out = subprocess.run([sys.executable, "-m", "server.cli", "device", "add", "--project", "1", "bench phone"],
-                             cwd=ROOT, env=self.env, capture_output=True, text=True, check=True)
-        return json.loads(out.stdout)
+    def cli(self, *args: str, stdin: str | None = None) -> str:
+        out = subprocess.run([sys.executable, "-m", "server.cli", *args], cwd=ROOT, env=self.env, input=stdin,
+                             capture_output=True, text=True, check=True)
+        return out.stdout
+
+    def pids(self) -> list[int]:
+        return [self.process.pid] + _children(self.process.pid)
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU of the gunicorn master and its live workers."""
+        total = 0
+        for pid in self.pids():
+            try:
+                fields_ = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += int(fields_[11]) + int(fields_[12])
+            except (FileNotFoundError, IndexError, ValueError):
+                continue
+        return total / CLOCK_TICKS
 
     def rss_mb(self) -> float:
         """Resident memory of the gunicorn master and its workers, in MB."""
         total = 0
-        pids = [self.process.pid] + _children(self.process.pid)
-        for pid in pids:
+        for pid in self.pids():
             try:
                 for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                     if line.startswith("VmRSS:"):
@@ -97,23 +156,126 @@ def _children(pid: int) -> list[int]:
     return [int(p) for p in text.split()]
 
 
-def household_bodies(count: int, members: int = 5, seed: int = 1) -> list[tuple[bytes, str]]:
-    """Multipart bodies of household income submissions, each a new household with a full roster."""
-    form = parse_xform((ROOT / "forms" / "household_income.xml").read_bytes())
-    rng = random.Random(seed)
-    bodies = []
-    for i in range(count):
-        hh_id = f"chanderi-w03-b{uuid.uuid4().hex[:10]}"
-        answers = samples.household_income(rng, hh_id, cluster="chanderi", hamlet="chanderi-w03", members=members,
-                                           on_list=False, head=f"Head {i}")
-        answers.update(node="chanderi-contract_weavers", district="Ashoknagar", state="Madhya Pradesh")
-        xml = samples.instance_xml(form, samples.fill(form, answers, rng))
-        bodies.append(samples.multipart(samples.submission_parts(xml)))
-    return bodies
+def _machine_busy_seconds() -> float:
+    """CPU seconds all cores spent busy (not idle, not waiting for I/O) since boot."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + (values[4] if len(values) > 4 else 0)
+    return (sum(values[:8]) - idle) / CLOCK_TICKS
 
+
+# --------------------------------------------------------------------------- the workload
+
+def _read_csv(path: Path) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
+
+
+class Workload:
+    """PPA fieldwork as a stream of (form_id, xml): round by round, hamlet by hamlet.
+
+    Each round: every poverty node of every cluster has a session; in each hamlet three informant groups
+    (A, B, C) rank all its households, and every household is interviewed (household income, 5 members).
+    A round is 200 hamlets x 5 clusters x 40 households: 40,000 income interviews, 3,000 rankings of 40
+    households each, 11 node sessions (43,011 submissions). The form allows 20 rounds; after that the rounds
+    start again, and a household's later interview replaces its earlier one, as it would in the field.
+    """
+
+    def __init__(self, seed: int = 1, hamlets_per_cluster: int = 200, households_per_hamlet: int = 40,
+                 members: int = 5):
+        self.seed = seed
+        self.members = members
+        self.forms: dict[str, FormDef] = {f: parse_xform((FORMS / f"{f}.xml").read_bytes()) for f in FORM_IDS}
+        self.clusters = {row["name"]: row for row in _read_csv(FORMS / "clusters.csv")}
+        self.nodes: dict[str, list[str]] = {}
+        for row in _read_csv(FORMS / "nodes.csv"):
+            self.nodes.setdefault(row["cluster"], []).append(row["name"])
+        self.hamlets = [(f"{cluster}-bh{j:03d}", cluster) for cluster in self.clusters
+                        for j in range(hamlets_per_cluster)]
+        self.households = {h: [f"{h}-hh{k:03d}" for k in range(households_per_hamlet)] for h, _ in self.hamlets}
+
+    def list_csv(self) -> dict[str, str]:
+        """hamlets.csv and households.csv as a manager imports them."""
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["name", "label", "cluster", "sector"])
+        for hamlet, cluster in self.hamlets:
+            writer.writerow([hamlet, f"Hamlet {hamlet[-3:]} of {cluster}", cluster, self.clusters[cluster]["sector"]])
+        hamlets = out.getvalue()
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["name", "label", "hamlet", "cluster", "node"])
+        for hamlet, cluster in self.hamlets:
+            nodes = self.nodes.get(cluster) or [""]
+            for k, hh in enumerate(self.households[hamlet]):
+                writer.writerow([hh, f"Head {k + 1} ({hh})", hamlet, cluster, nodes[k % len(nodes)]])
+        return {"hamlets.csv": hamlets, "households.csv": out.getvalue()}
+
+    def per_round(self) -> int:
+        return sum(len(v) for v in self.nodes.values()) + sum(3 + len(self.households[h]) for h, _ in self.hamlets)
+
+    def stream(self, skip: int = 0) -> Iterator[tuple[str, bytes]]:
+        """The submissions in field order, from the `skip`-th on. Each one has its own random generator, seeded
+        by its place in the stream, so skipping costs nothing and every instanceID is new."""
+        index, skip = divmod(skip, self.per_round())
+        for index in itertools.count(index):
+            round_no = index % 20 + 1
+            for position, (make, args) in enumerate(self._plan(round_no)):
+                if position < skip:
+                    continue
+                yield make(random.Random(f"{self.seed}-{index}-{position}"), *args)
+            skip = 0
+
+    def _plan(self, round_no: int) -> Iterator[tuple]:
+        for cluster, nodes in self.nodes.items():
+            for node in nodes:
+                yield self._node, (cluster, node, round_no)
+        for hamlet, cluster in self.hamlets:
+            households = self.households[hamlet]
+            for group in "ABC":
+                yield self._ranking, (cluster, hamlet, households, group, round_no)
+            for k, hh in enumerate(households):
+                yield self._income, (cluster, hamlet, hh, k, round_no)
+
+    def _xml(self, form_id: str, answers: dict, rng: random.Random) -> tuple[str, bytes]:
+        form = self.forms[form_id]
+        return form_id, samples.instance_xml(form, samples.fill(form, answers, rng),
+                                             instance_id=f"uuid:{_uuid(rng)}")
+
+    def _income(self, rng, cluster, hamlet, hh, k, round_no):
+        answers = samples.household_income(rng, hh, cluster=cluster, hamlet=hamlet, members=self.members,
+                                           on_list=True, round_no=round_no, head=f"Head {k + 1}")
+        info = self.clusters[cluster]
+        nodes = self.nodes.get(cluster) or [""]
+        answers.update(node=nodes[k % len(nodes)], state=info["state"], district=info["district"],
+                       sector=info["sector"])
+        return self._xml("household_income", answers, rng)
+
+    def _ranking(self, rng, cluster, hamlet, households, group, round_no):
+        answers = samples.well_being_ranking(rng, households, group=group, cluster=cluster, hamlet=hamlet,
+                                             round_no=round_no)
+        answers["sector"] = self.clusters[cluster]["sector"]
+        return self._xml("well_being_ranking", answers, rng)
+
+    def _node(self, rng, cluster, node, round_no):
+        return self._xml("poverty_nodes", samples.poverty_node(rng, cluster=cluster, round_no=round_no,
+                                                               existing=node), rng)
+
+
+def _uuid(rng: random.Random) -> str:
+    """A version-4 UUID from the workload's own generator, so a run is reproducible."""
+    import uuid
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def bodies(items: list[tuple[str, bytes]]) -> list[tuple[bytes, str]]:
+    """Multipart bodies exactly as Collect (OkHttp 5) writes them."""
+    return [samples.multipart(samples.submission_parts(xml)) for _, xml in items]
+
+
+# --------------------------------------------------------------------------- load over HTTP
 
 @dataclass
 class LoadResult:
+    size: int                      # submissions in the database when the run started
     concurrency: int
     submissions: int
     seconds: float
@@ -122,45 +284,384 @@ class LoadResult:
     p95_ms: float
     p99_ms: float
     errors: int
+    server_cpu_pct: float          # of one core
+    client_cpu_pct: float
+    other_cpu_pct: float           # everything else on the machine during the run
+    statuses: dict = field(default_factory=dict)
 
 
-def post_all(url: str, bodies: list[tuple[bytes, str]], concurrency: int, time_limit_s: float = 300) -> LoadResult:
-    """POST every body with `concurrency` keep-alive clients; stop early at the time limit."""
-    local = threading.local()
+def _pct(ordered: list[float], p: float) -> float:
+    return round(ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000, 1) if ordered else 0.0
+
+
+def post_all(server: Server, path: str, items: list[tuple[bytes, str]], concurrency: int, size: int = 0,
+             time_limit_s: float = 120) -> LoadResult:
+    """POST every body over `concurrency` keep-alive connections (http.client, one thread each)."""
     latencies: list[float] = []
-    errors = 0
+    statuses: dict[int, int] = {}
     lock = threading.Lock()
+    counter = itertools.count()
     deadline = time.monotonic() + time_limit_s
-    headers = {"X-OpenRosa-Version": "1.0", "User-Agent": "org.odk.collect.android/v2026.3.0 bench"}
+    headers = {"X-OpenRosa-Version": "1.0", "User-Agent": USER_AGENT, "Connection": "keep-alive"}
 
-    def send(item: tuple[bytes, str]) -> None:
-        nonlocal errors
-        if time.monotonic() > deadline:
-            return
-        session = getattr(local, "session", None)
-        if session is None:
-            session = local.session = requests.Session()
-        started = time.perf_counter()
-        response = session.post(url + "/submission?deviceID=collect:bench", data=item[0],
-                                headers={**headers, "Content-Type": item[1]}, timeout=60)
-        elapsed = time.perf_counter() - started
+    def worker() -> None:
+        mine, seen = [], {}
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+        while time.monotonic() < deadline:
+            i = next(counter)
+            if i >= len(items):
+                break
+            body, content_type = items[i]
+            started = time.perf_counter()
+            try:
+                conn.request("POST", path, body, {**headers, "Content-Type": content_type})
+                response = conn.getresponse()
+                response.read()
+                status = response.status
+            except (OSError, http.client.HTTPException):
+                status = 0
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+            mine.append(time.perf_counter() - started)
+            seen[status] = seen.get(status, 0) + 1
+        conn.close()
         with lock:
-            latencies.append(elapsed)
-            if response.status_code != 201:
-                errors += 1
+            latencies.extend(mine)
+            for status, n in seen.items():
+                statuses[status] = statuses.get(status, 0) + n
 
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    cpu0, server0, busy0 = time.process_time(), server.cpu_seconds(), _machine_busy_seconds()
     started = time.perf_counter()
-    with ThreadPoolExecutor(concurrency) as pool:
-        list(pool.map(send, bodies))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     seconds = time.perf_counter() - started
+    client = time.process_time() - cpu0
+    server_cpu = server.cpu_seconds() - server0
+    other = max(0.0, _machine_busy_seconds() - busy0 - client - server_cpu)
     ordered = sorted(latencies)
+    errors = sum(n for status, n in statuses.items() if status != 201)
+    return LoadResult(size, concurrency, len(ordered), round(seconds, 2), round(len(ordered) / seconds, 1),
+                      _pct(ordered, 0.50), _pct(ordered, 0.95), _pct(ordered, 0.99), errors,
+                      round(100 * server_cpu / seconds), round(100 * client / seconds),
+                      round(100 * other / seconds), statuses)
 
-    def pct(p: float) -> float:
-        return ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000 if ordered else 0.0
 
-    return LoadResult(concurrency, len(latencies), round(seconds, 2), round(len(latencies) / seconds, 1),
-                      round(pct(0.50), 1), round(pct(0.95), 1), round(pct(0.99), 1), errors)
+# --------------------------------------------------------------------------- filling and the in-process floor
 
+def _generate(args: tuple[int, int, int]) -> list[tuple[str, bytes]]:
+    seed, start, count = args
+    return list(itertools.islice(_WORKLOAD_FOR_PROCESS(seed).stream(start), count))
+
+
+_WORKLOADS: dict[int, Workload] = {}
+
+
+def _WORKLOAD_FOR_PROCESS(seed: int) -> Workload:  # noqa: N802 - a cache per generator process
+    if seed not in _WORKLOADS:
+        _WORKLOADS[seed] = Workload(seed)
+    return _WORKLOADS[seed]
+
+
+def generated(seed: int, start: int, count: int, chunk: int = 500) -> Iterator[list[tuple[str, bytes]]]:
+    """Chunks of the workload made in a child process, so generating does not slow the ingest it feeds."""
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(1) as pool:
+        jobs = [(seed, s, min(chunk, start + count - s)) for s in range(start, start + count, chunk)]
+        yield from pool.imap(_generate, jobs)
+
+
+class Ingest:
+    """submissions.receive in this process on the server's data folder: how the database is filled."""
+
+    def __init__(self, data: Path):
+        from . import config as config_module
+        from .catalog import FormCache
+        from .storage import open_store
+
+        self.store = open_store(config_module.load({"DATA": str(data)}))
+        self.forms = FormCache()
+
+    def run(self, items: list[tuple[str, bytes]], per_transaction: int = 1) -> tuple[float, float, int]:
+        """(seconds, CPU seconds, refused) to receive the items; several per transaction when asked."""
+        from . import errors, submissions
+
+        refused = 0
+        cpu0, started = time.process_time(), time.perf_counter()
+        for start in range(0, len(items), per_transaction):
+            with self.store.write() if per_transaction > 1 else _nothing():
+                for _, xml in items[start:start + per_transaction]:
+                    try:
+                        submissions.receive(self.store, self.forms, 1, submissions.Upload(
+                            xml=xml, user_agent=USER_AGENT, device_ref="collect:bench-fill"))
+                    except errors.Problem:
+                        refused += 1
+        return time.perf_counter() - started, time.process_time() - cpu0, refused
+
+    def count(self) -> int:
+        return self.store.db.execute("SELECT count(*) FROM submissions").fetchone()[0]
+
+    def close(self) -> None:
+        self.store.close()
+
+
+class _nothing:  # noqa: N801 - a context manager that does nothing
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+# --------------------------------------------------------------------------- reads at size
+
+def _timed(fn, repeats: int) -> dict:
+    timings = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        fn()
+        timings.append((time.perf_counter() - started) * 1000)
+    timings.sort()
+    return {"p50_ms": round(timings[len(timings) // 2], 2), "max_ms": round(timings[-1], 2)}
+
+
+def cluster_summary(server: Server, token: str, cluster: str = "chanderi", repeats: int = 30) -> dict:
+    """Well-being and income poverty by hamlet for one cluster (latest round), through the JSON API."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def once() -> None:
+        for what in ("wellbeing", "poverty"):
+            conn.request("GET", f"/api/v1/projects/1/{what}?cluster={cluster}&by=hamlet", headers=headers)
+            response = conn.getresponse()
+            body = response.read()
+            if response.status != 200:
+                raise RuntimeError(f"/api/v1/projects/1/{what}: {response.status} {body[:200]!r}")
+
+    once()
+    try:
+        return _timed(once, repeats)
+    finally:
+        conn.close()
+
+
+def list_page(ingest: Ingest, repeats: int = 30) -> dict:
+    """The store's paging query for 50 submissions of the household form, near the end of the list."""
+    store = ingest.store
+    form = store.get_form(1, "household_income")
+    last = store.db.execute("SELECT max(id) FROM submissions WHERE form_id = ?", [form["id"]]).fetchone()[0] or 0
+    after = max(0, last - 200)
+    return _timed(lambda: store.list_submissions(form["id"], limit=50, after_id=after), repeats)
+
+
+def web_page(server: Server, repeats: int = 20) -> dict | None:
+    """GET /projects/1/submissions (the newest page) signed in as the administrator, if the page exists."""
+    session = requests.Session()
+    probe = session.get(server.url + "/projects/1/submissions", allow_redirects=False, timeout=30)
+    if probe.status_code == 404:
+        return None
+    signed_in = session.post(server.url + "/login", data={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD},
+                             allow_redirects=False, timeout=30)
+    if signed_in.status_code not in (302, 303):
+        return {"error": f"sign-in answered {signed_in.status_code}"}
+
+    def once() -> None:
+        response = session.get(server.url + "/projects/1/submissions", allow_redirects=False, timeout=60)
+        if response.status_code != 200:
+            raise RuntimeError(f"/projects/1/submissions: {response.status_code}")
+
+    once()
+    try:
+        return _timed(once, repeats)
+    finally:
+        session.close()
+
+
+def export_run(data: Path) -> dict | None:
+    """server/benchmark_export.run_export on this data folder, in a fresh process (its peak memory is the
+    export's own); None when that module is not there."""
+    try:
+        from . import benchmark_export  # noqa: F401 - built by the exports work
+    except ImportError:
+        return None
+    code = ("import json, sys; from pathlib import Path; from server.benchmark_export import run_export; "
+            "print(json.dumps(run_export(Path(sys.argv[1]), 'csv')))")
+    done = subprocess.run([sys.executable, "-c", code, str(data)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=3600)
+    if done.returncode != 0:
+        return {"error": (done.stderr.strip().splitlines() or ["failed"])[-1][:300]}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# --------------------------------------------------------------------------- the run
+
+def machine() -> dict:
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor())
+    mem_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                  if line.startswith("MemTotal:"))
+    import sqlite3
+    return {"date": dt.date.today().isoformat(), "nproc": os.cpu_count(), "cpu": model,
+            "ram_gb": round(mem_kb / 1024 / 1024, 1), "python": platform.python_version(),
+            "sqlite": sqlite3.sqlite_version}
+
+
+def run(args: argparse.Namespace, say) -> dict:
+    sizes = [0, 100_000] + ([1_000_000] if args.large else [])
+    if args.sizes:
+        sizes = args.sizes
+    workload = Workload(args.seed)
+    report: dict = {"machine": machine(), "settings": {}, "load": [], "floor": [], "reads": [], "fill": []}
+    with tempfile.TemporaryDirectory(prefix="ppa-bench-", dir=args.tmp) as folder:
+        data = Path(folder)
+        with Server(data, args.workers, args.threads, args.synchronous, args.log_level) as server:
+            report["settings"] = {"workers": server.env.get("PPA_WORKERS", "default"),
+                                  "threads": server.env.get("PPA_THREADS", "default"),
+                                  "synchronous": args.synchronous,
+                                  "log_level": server.env.get("PPA_LOG_LEVEL", "default (INFO)")}
+            lists_dir = data / "lists"
+            lists_dir.mkdir()
+            for name, text in workload.list_csv().items():
+                (lists_dir / name).write_text(text, encoding="utf-8")
+                server.cli("lists", "import", "--project", "1", name, str(lists_dir / name))
+            device = json.loads(server.cli("device", "add", "--project", "1", "bench phone"))
+            path = urlsplit(device["server_url"]).path + "/submission?deviceID=collect:bench"
+            token = json.loads(server.cli("token", "create", "--email", ADMIN_EMAIL, "--label", "bench"))["token"]
+            ingest = Ingest(data)
+            position = 0           # how far into the workload stream we are
+            try:
+                for size in sizes:
+                    have = ingest.count()
+                    if size > have:
+                        say(f"filling the database from {have:,} to {size:,} submissions (in-process receive)")
+                        seconds, cpu, refused, done = 0.0, 0.0, 0, 0
+                        for chunk in generated(args.seed, position, size - have):
+                            s, c, r = ingest.run(chunk, per_transaction=500)
+                            seconds, cpu, refused, done = seconds + s, cpu + c, refused + r, done + len(chunk)
+                            position += len(chunk)
+                            if done % 20_000 < len(chunk):
+                                say(f"  {have + done:,} submissions, {done / seconds:,.0f}/s")
+                        report["fill"].append({"to": size, "submissions": done, "seconds": round(seconds, 1),
+                                               "per_second": round(done / seconds) if seconds else None,
+                                               "refused": refused})
+                    size_now = ingest.count()
+                    for concurrency in args.concurrency:
+                        items = list(itertools.islice(workload.stream(position), args.count + args.warmup))
+                        position += len(items)
+                        payload = bodies(items)
+                        post_all(server, path, payload[:args.warmup], concurrency, size_now)   # warm-up
+                        result = post_all(server, path, payload[args.warmup:], concurrency, size_now,
+                                          args.time_limit)
+                        report["load"].append(asdict(result))
+                        say(f"  size {size_now:,} c={concurrency}: {result.per_second}/s p99 {result.p99_ms} ms "
+                            f"errors {result.errors} (server {result.server_cpu_pct}% client "
+                            f"{result.client_cpu_pct}% other {result.other_cpu_pct}% CPU)")
+                        size_now = ingest.count()
+                    items = list(itertools.islice(workload.stream(position), args.floor_count))
+                    position += len(items)
+                    seconds, cpu, refused = ingest.run(items)
+                    report["floor"].append({"size": size_now, "submissions": len(items),
+                                            "per_second": round(len(items) / seconds),
+                                            "cpu_ms_each": round(cpu / len(items) * 1000, 3), "refused": refused})
+                    say(f"  size {size_now:,} in-process: {len(items) / seconds:,.0f}/s")
+                    reads = {"size": ingest.count(), "summary": cluster_summary(server, token),
+                             "list_query": list_page(ingest), "web_page": web_page(server)}
+                    report["reads"].append(reads)
+                    say(f"  size {reads['size']:,} summary {reads['summary']} list {reads['list_query']} "
+                        f"web {reads['web_page']}")
+                report["server_rss_mb"] = round(server.rss_mb(), 1)
+            finally:
+                ingest.close()
+        if not args.no_export:
+            say("export (CSV zip) of the household form")
+            report["export"] = export_run(data)
+        report["database_mb"] = round(sum(p.stat().st_size for p in data.glob("ppa.db*")) / 1e6)
+    return report
+
+
+def render(report: dict) -> str:
+    m = report["machine"]
+    lines = [f"PPA bench {m['date']}: {m['nproc']} cores ({m['cpu']}), {m['ram_gb']} GB RAM, Python {m['python']}, "
+             f"SQLite {m['sqlite']}",
+             f"server: gunicorn workers={report['settings']['workers']} threads={report['settings']['threads']}, "
+             f"synchronous={report['settings']['synchronous']}, log level {report['settings']['log_level']}",
+             "",
+             "ingest over HTTP (realistic mix of the three forms)",
+             f"{'DB size':>10} {'conc.':>5} {'subm.':>6} {'per s':>7} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} "
+             f"{'errors':>6} {'server':>7} {'client':>7} {'other':>6}"]
+    for r in report["load"]:
+        lines.append(f"{r['size']:>10,} {r['concurrency']:>5} {r['submissions']:>6} {r['per_second']:>7} "
+                     f"{r['p50_ms']:>7} {r['p95_ms']:>7} {r['p99_ms']:>7} {r['errors']:>6} "
+                     f"{r['server_cpu_pct']:>6}% {r['client_cpu_pct']:>6}% {r['other_cpu_pct']:>5}%")
+    lines += ["", "without HTTP (submissions.receive in-process, one thread)",
+              f"{'DB size':>10} {'subm.':>6} {'per s':>7} {'CPU ms each':>12}"]
+    for r in report["floor"]:
+        lines.append(f"{r['size']:>10,} {r['submissions']:>6} {r['per_second']:>7} {r['cpu_ms_each']:>12}")
+    lines += ["", "reads (ms: p50 / max)",
+              f"{'DB size':>10} {'cluster summary':>16} {'list query':>14} {'web list page':>16}"]
+    for r in report["reads"]:
+        web = r["web_page"]
+        web_text = "n/a" if web is None else (web.get("error") or f"{web['p50_ms']} / {web['max_ms']}")
+        lines.append(f"{r['size']:>10,} {r['summary']['p50_ms']:>7} / {r['summary']['max_ms']:<6} "
+                     f"{r['list_query']['p50_ms']:>6} / {r['list_query']['max_ms']:<5} {web_text:>16}")
+    if report.get("fill"):
+        lines += ["", "fill (in-process receive, 500 per transaction): " + "; ".join(
+            f"to {f['to']:,}: {f['per_second']:,}/s" for f in report["fill"])]
+    export = report.get("export")
+    if export is None and "export" in report:
+        lines += ["", "export: server/benchmark_export.py is not there; not measured"]
+    elif export:
+        if "error" in export:
+            lines += ["", f"export failed: {export['error']}"]
+        else:
+            lines += ["", f"export (CSV zip, household form) of {export['submissions']:,} submissions: "
+                          f"{export['rows']:,} rows in {export['seconds']} s = {export['rows_per_second']:,} rows/s, "
+                          f"peak RSS {export['maxrss_mb']} MB"]
+    lines.append(f"server memory at the end (all processes): {report.get('server_rss_mb')} MB; "
+                 f"database {report.get('database_mb')} MB")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Load runs against the production server on 127.0.0.1.")
+    parser.add_argument("--count", type=int, default=3000, help="submissions per concurrency level (default 3000)")
+    parser.add_argument("--warmup", type=int, default=200, help="submissions sent first, not measured")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--large", action="store_true", help="also measure at 1,000,000 submissions")
+    parser.add_argument("--sizes", type=int, nargs="+", help="database sizes to measure at (default 0 100000)")
+    parser.add_argument("--floor-count", type=int, default=2000, help="submissions for the in-process floor")
+    parser.add_argument("--workers", type=int, help="gunicorn workers (default: the server's default)")
+    parser.add_argument("--threads", type=int, help="threads per worker (default: the server's default)")
+    parser.add_argument("--synchronous", default="NORMAL", choices=["NORMAL", "FULL"])
+    parser.add_argument("--log-level", help="server log level (default: the server's default, INFO)")
+    parser.add_argument("--time-limit", type=float, default=120, help="seconds at most per load run")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--no-export", action="store_true")
+    parser.add_argument("--tmp", help="folder for the temporary data folder (default: the system's)")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--summary", type=int, nargs="*", metavar="HOUSEHOLDS",
+                        help="instead of the load run: time a cluster summary in-process on synthetic aggregates "
+                             "at these numbers of households (default 100000 1000000)")
+    args = parser.parse_args(argv)
+    if args.summary is not None:
+        rows = summary_timing(args.summary or [100_000, 1_000_000])
+        if args.json:
+            print(json.dumps(rows))
+        else:
+            print(f"{'households':>10} {'fill s':>7} {'summary p50 ms':>15} {'max ms':>7}")
+            for r in rows:
+                print(f"{r['households']:>10} {r['fill_seconds']:>7} {r['summary_ms_p50']:>15} "
+                      f"{r['summary_ms_max']:>7}")
+        return 0
+    say = (lambda text: print(text, file=sys.stderr, flush=True))
+    report = run(args, say)
+    print(json.dumps(report) if args.json else render(report))
+    return 0
+
+
+# --------------------------------------------------------------------------- synthetic aggregates (--summary)
 
 def populate(store, project_id: int, households: int, clusters: int = 5, hamlets: int = 40, nodes: int = 8,
              seed: int = 1) -> None:
@@ -224,54 +725,6 @@ def summary_timing(households_sizes: list[int], repeats: int = 50) -> list[dict]
                         "summary_ms_max": round(timings[-1], 2)})
             store.close()
     return out
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Ingest load run against the production server on 127.0.0.1.")
-    parser.add_argument("--count", type=int, default=3000, help="submissions per concurrency level")
-    parser.add_argument("--concurrency", type=int, nargs="+", default=[8])
-    parser.add_argument("--members", type=int, default=5)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=8)
-    parser.add_argument("--synchronous", default="NORMAL", choices=["NORMAL", "FULL"])
-    parser.add_argument("--json", action="store_true")
-    parser.add_argument("--summary", type=int, nargs="*", metavar="HOUSEHOLDS",
-                        help="instead of the load run: time a cluster summary at these numbers of households "
-                             "(default 100000 1000000)")
-    args = parser.parse_args(argv)
-    if args.summary is not None:
-        rows = summary_timing(args.summary or [100_000, 1_000_000])
-        if args.json:
-            print(json.dumps(rows))
-        else:
-            print(f"{'households':>10} {'fill s':>7} {'summary p50 ms':>15} {'max ms':>7}")
-            for r in rows:
-                print(f"{r['households']:>10} {r['fill_seconds']:>7} {r['summary_ms_p50']:>15} "
-                      f"{r['summary_ms_max']:>7}")
-        return 0
-    results = []
-    with tempfile.TemporaryDirectory(prefix="ppa-bench-") as folder:
-        with Server(Path(folder), args.workers, args.threads, args.synchronous) as server:
-            device = server.device()
-            base = device["server_url"]
-            for concurrency in args.concurrency:
-                bodies = household_bodies(args.count, args.members, seed=concurrency)
-                post_all(base, bodies[:50], concurrency)  # warm-up: workers, caches, first connections
-                results.append(post_all(base, bodies[50:], concurrency))
-            rss = server.rss_mb()
-    if args.json:
-        print(json.dumps({"results": [asdict(r) for r in results], "server_rss_mb": round(rss, 1),
-                          "workers": args.workers, "threads": args.threads, "synchronous": args.synchronous}))
-        return 0
-    print(f"household income submissions ({args.members}-member roster), gunicorn {args.workers} workers x "
-          f"{args.threads} threads, synchronous={args.synchronous}, {os.cpu_count()} cores")
-    print(f"{'concurrency':>11} {'count':>6} {'seconds':>8} {'per s':>7} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} "
-          f"{'errors':>6}")
-    for r in results:
-        print(f"{r.concurrency:>11} {r.submissions:>6} {r.seconds:>8} {r.per_second:>7} {r.p50_ms:>7} {r.p95_ms:>7} "
-              f"{r.p99_ms:>7} {r.errors:>6}")
-    print(f"server memory (all processes): {rss:.0f} MB")
-    return 0
 
 
 if __name__ == "__main__":

@@ -377,9 +377,11 @@ def aggregates_rebuild(ctx: Context, project_id: int, check: bool) -> None:
         sys.exit(1)
 
 
-from .analyse_cli import analyse  # noqa: E402  (the group is defined in its own module)
+from .analyse_cli import analyse  # noqa: E402  (commands defined in their own modules)
+from .export_cli import export  # noqa: E402
 
 main.add_command(analyse)
+main.add_command(export)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -159,8 +159,14 @@ def prepare(store, forms: FormCache, project_id: int, form_id: str, filters: Exp
                                      f"{', '.join(REVIEW_STATES)}.")
     if filters.clusters is not None and "cluster" not in main_keys:
         raise errors.bad_request(f"The form {form_id} has no cluster question to filter on.")
-    if filters.round is not None and "round" not in main_keys:
-        raise errors.bad_request(f"The form {form_id} has no round question to filter on.")
+    round_no = filters.round
+    if round_no is not None:
+        if "round" not in main_keys:
+            raise errors.bad_request(f"The form {form_id} has no round question to filter on.")
+        try:
+            round_no = int(round_no)
+        except (TypeError, ValueError):
+            raise errors.bad_request(f"Not a round number: {round_no!r}.") from None
     clusters = filters.clusters
     if filters.allowed_clusters is not None:
         clusters = frozenset(filters.allowed_clusters) & frozenset(clusters if clusters is not None
@@ -169,7 +175,7 @@ def prepare(store, forms: FormCache, project_id: int, form_id: str, filters: Exp
     flt = SubmissionFilter(
         form_id=form["id"], main_table=tables[0].name, received_from=received_from, received_to=received_to,
         review_states=frozenset(filters.review_states) if filters.review_states is not None else None,
-        clusters=frozenset(clusters) if clusters is not None else None, round=filters.round)
+        clusters=frozenset(clusters) if clusters is not None else None, round=round_no)
     return ExportPlan(store, project_id, form_id, flt, options, tables)
 
 

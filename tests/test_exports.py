@@ -335,3 +335,27 @@ def test_memory_stays_flat_as_submissions_grow(app, store, project):
         assert snapshot.count(plan.filter) == 8_000
         assert snapshot.count(plan.filter, plan.tables[1].name) == 40_000
     assert large < 1.5 * small, (small, large)
+
+
+def test_columns_are_the_union_of_form_versions(collect_client, app, store, project):
+    from . import factories
+    from .helpers import publish, variant
+
+    first = factories.community(group_name="Weavers' group")
+    assert collect_client.submit(first, {"1732262400123.jpg": (DATA / PHOTO).read_bytes()}).status == 201
+    publish(store, project["id"], variant(version="2024112202", extra_field=("looms_idle", "int")))
+    second = factories.community(version="2024112202", looms_idle="3")
+    assert collect_client.submit(second).status == 201
+    tables = _csv(app, store, project, form_id="ppa_community")
+    main = tables["ppa_community.csv"]
+    assert [r["FormVersion"] for r in main] == ["2024112201", "2024112202"]
+    assert [r["looms_idle"] for r in main] == ["", "3"]
+    assert [r["instanceName"] for r in main] == ["v001 - test", "v001 - test"]
+    assert [(r["AttachmentsPresent"], r["AttachmentsExpected"]) for r in main] == [("1", "1"), ("0", "1")]
+    groups = tables["ppa_community-wealth_group.csv"]
+    assert [g["PARENT_KEY"] for g in groups] == [main[0]["KEY"]] * 2 + [main[1]["KEY"]] * 2
+    assert groups[1]["wg_share"] == "15.5" and groups[0]["wg_share"] == "40"
+    objects = [json.loads(line) for line in _export(app, store, project, "jsonl", form_id="ppa_community")[2]
+               .splitlines()]
+    assert [o["looms_idle"] for o in objects] == [None, 3]
+    assert objects[0]["wealth_group"][1]["wg_share"] == 15.5

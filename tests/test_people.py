@@ -128,6 +128,10 @@ TABLE = [
     ("GET", "/api/v1/projects/1/poverty?cluster=sindhudurg", {"admin": ALLOW, "manager": ALLOW, "researcher": ALLOW}),
     ("GET", "/api/v1/projects/1/export/households.csv", {"admin": ALLOW, "manager": ALLOW, "nda": ALLOW,
                                                          "researcher": ALLOW}),
+    ("GET", "/api/v1/projects/1/forms/household_income/export.csv", {"admin": ALLOW, "manager": ALLOW, "nda": ALLOW,
+                                                                     "researcher": ALLOW}),
+    ("GET", "/api/v1/projects/1/forms/household_income/export.xlsx?cluster=sindhudurg",
+     {"admin": ALLOW, "manager": ALLOW, "researcher": ALLOW}),
     ("GET", "/v1/projects/1/formList", {"admin": ALLOW, "manager": ALLOW, "nda": ALLOW}),
 ]
 ROLES = ["admin", "manager", "nda", "researcher", "outsider", None]
@@ -200,6 +204,8 @@ def test_an_nda_sees_only_their_clusters_in_lists_summaries_api_and_exports(app,
     households = api.get("/api/v1/projects/1/export/households.csv", headers=headers).get_data(as_text=True)
     assert "chanderi-w03-t1" in households and "sindhudurg" not in households
     assert api.get("/api/v1/projects/1/wellbeing?cluster=sindhudurg", headers=headers).status_code == 403
+    jsonl = api.get("/api/v1/projects/1/forms/household_income/export.jsonl", headers=headers).get_data(as_text=True)
+    assert "chanderi-w03-t1" in jsonl and "sindhudurg" not in jsonl
 
 
 # -- revocation, throttling, sessions, CSRF, audit -----------------------------------------------------------------
