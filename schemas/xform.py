@@ -377,9 +377,10 @@ def check_list_values(record: Mapping, form: FormDef,
     is not a list the server manages and nothing can be checked.
     """
     errors: dict = {}
-    for f in form.fields:
-        if not f.choice_list:
-            continue
+    listed = form.derived.get("list_fields")
+    if listed is None:
+        listed = form.derived["list_fields"] = [f for f in form.fields if f.choice_list]
+    for f in listed:
         answers = []
         for path, value in _answers(record, form, f):
             if value not in (None, ""):

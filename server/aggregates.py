@@ -10,6 +10,7 @@ must give identical numbers.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -126,13 +127,23 @@ def combined_row(ratings: list[dict], settings: Settings) -> dict | None:
         latest[row["group_id"]] = row
     if not latest:
         return None
-    hh_id = ratings[0]["hh_id"]
-    result = combine([Rating(household=hh_id, group=g, level=r["level"]) for g, r in latest.items()],
-                     tie=settings.tie, min_groups=settings.min_groups)[hh_id]
+    levels = tuple(sorted((r["level"] for r in latest.values()), key=lambda v: 0 if v is None else v))
+    n_groups, mean, final, flags = _combined(levels, settings.tie, settings.min_groups)
     last = max(latest.values(), key=lambda r: r["submission_id"])
-    return {"cluster": last["cluster"], "hamlet": last["hamlet"], "n_groups": result.n_groups,
-            "mean": float(result.mean) if result.mean is not None else None, "final": result.final,
-            "flagged": int(bool(result.flags)), "flags": " ".join(result.flags)}
+    return {"cluster": last["cluster"], "hamlet": last["hamlet"], "n_groups": n_groups, "mean": mean,
+            "final": final, "flagged": int(bool(flags)), "flags": " ".join(flags)}
+
+
+@functools.lru_cache(maxsize=4096)
+def _combined(levels: tuple[int | None, ...], tie: str, min_groups: int) -> tuple[int, float | None, str | None,
+                                                                                  tuple[str, ...]]:
+    """analysis.wellbeing.combine for one household whose groups gave these levels. What it returns here (count,
+    mean, category, flags) depends only on the levels, not on who gave them, so the few distinct answers are
+    computed once (exact fractions are slow, and a ranking touches every household of its hamlet)."""
+    result = combine([Rating(household="h", group=i, level=level) for i, level in enumerate(levels)],
+                     tie=tie, min_groups=min_groups)["h"]
+    return (result.n_groups, float(result.mean) if result.mean is not None else None, result.final,
+            tuple(result.flags))
 
 
 # --------------------------------------------------------------------------- upkeep (inside the caller's transaction)
@@ -153,11 +164,15 @@ def refresh(store: SQLiteStore, project_id: int, form_id: str, submission_id: in
     settings = settings or Settings.of(store, project_id)
     if form_id == "well_being_ranking":
         rows = ranking_facts(record) if record is not None else []
-        for round_no, hh_id in sorted(store.replace_wb_ratings(project_id, submission_id, rows)):
-            combined = combined_row(store.wb_ratings_of(project_id, round_no, hh_id), settings)
-            if combined is not None:
-                combined["node"] = store.household_node(project_id, hh_id)
-            store.set_wb_household(project_id, round_no, hh_id, combined)
+        touched = sorted(store.replace_wb_ratings(project_id, submission_id, rows))
+        ratings = store.wb_ratings_of_many(project_id, touched)   # a hamlet's households in a few queries
+        combined = {key: combined_row(ratings.get(key, []), settings) for key in touched}
+        nodes = store.household_nodes(project_id, {hh_id for (_, hh_id), row in combined.items() if row is not None})
+        for (_, hh_id), row in combined.items():
+            if row is not None:
+                row["node"] = nodes[hh_id]
+        store.set_wb_households(project_id, [(round_no, hh_id, combined[(round_no, hh_id)])
+                                             for round_no, hh_id in touched])
     elif form_id == "household_income":
         fact = income_fact(record) if record is not None else None
         touched = store.replace_hh_income(project_id, submission_id,

@@ -35,7 +35,7 @@ import multiprocessing
 import os
 import platform
 import random
-import resource
+import re
 import signal
 import socket
 import subprocess
@@ -462,7 +462,11 @@ def web_page(server: Server, repeats: int = 20) -> dict | None:
     probe = session.get(server.url + "/projects/1/submissions", allow_redirects=False, timeout=30)
     if probe.status_code == 404:
         return None
-    signed_in = session.post(server.url + "/login", data={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD},
+    form = session.get(server.url + "/login", timeout=30).text
+    csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form) or re.search(
+        r'value="([^"]+)"[^>]*name="csrf_token"', form)
+    signed_in = session.post(server.url + "/login", data={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD,
+                                                           **({"csrf_token": csrf.group(1)} if csrf else {})},
                              allow_redirects=False, timeout=30)
     if signed_in.status_code not in (302, 303):
         return {"error": f"sign-in answered {signed_in.status_code}"}

@@ -170,7 +170,10 @@ def _prepare(store: SQLiteStore, project_id: int, form: FormDef, parsed: ParsedS
         raise errors.invalid_submission(problems, form.form_id)
     for name in extracted.binaries:
         check_part_name(name)
-    audit_field = next((f for f in form.fields if f.path.endswith("/meta/audit")), None)
+    audit_field = form.derived.get("audit_field", False)
+    if audit_field is False:
+        audit_field = form.derived["audit_field"] = next((f for f in form.fields if f.path.endswith("/meta/audit")),
+                                                         None)
     audit = [record.get(audit_field.key)] if audit_field and record.get(audit_field.key) else []
     return _Prepared(record, sorted(set(extracted.binaries)), audit, quality.flags(form.form_id, record))
 

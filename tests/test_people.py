@@ -120,6 +120,10 @@ TABLE = [
     ("GET", "/projects/1/downloads/household_income.csv?cluster=sindhudurg", {"admin": ALLOW, "manager": ALLOW,
                                                                               "researcher": ALLOW}),
     ("GET", "/projects/1/devices", {"admin": ALLOW, "manager": ALLOW}),
+    ("GET", "/projects/1/forms", {"admin": ALLOW, "manager": ALLOW}),
+    ("GET", "/projects/1/lists", {"admin": ALLOW, "manager": ALLOW}),
+    ("GET", "/projects/1/lists/households.csv", {"admin": ALLOW, "manager": ALLOW}),
+    ("GET", "/projects/1/people", {"admin": ALLOW, "manager": ALLOW}),
     ("GET", "/admin/users", {"admin": ALLOW}),
     ("GET", "/admin/audit", {"admin": ALLOW}),
     ("POST", "/projects/1/submissions/{chanderi}/review", {"admin": 302, "manager": 302, "nda": 302}),
@@ -287,3 +291,39 @@ def test_the_audit_log_records_sign_ins_reviews_exports_devices_and_revocations(
     filtered = admin.get("/admin/audit?action=device.revoke").get_data(as_text=True)
     assert "<td>device.revoke</td>" in filtered and "<td>user.sign_in</td>" not in filtered
     assert json.loads(store.audit_search(action="device.create")[0]["details"])["name"] == "Phone 9"
+
+
+# -- a project's manager: forms, lists, people ---------------------------------------------------------------
+
+def test_a_manager_publishes_a_version_closes_a_form_imports_a_list_and_adds_an_nda(app, store, world):
+    from pathlib import Path
+    manager = client_for(app, "manager")
+    page = manager.get("/projects/1/forms").get_data(as_text=True)
+    token = csrf(page)
+    source = (Path(__file__).parent.parent / "forms" / "poverty_nodes.xml").read_bytes()
+    bumped = source.replace(b'version="2026112201"', b'version="2026112202"')
+    published = manager.post("/projects/1/forms", data={"csrf_token": token,
+                                                        "file": (io.BytesIO(bumped), "poverty_nodes.xml")},
+                             content_type="multipart/form-data", follow_redirects=True).get_data(as_text=True)
+    assert "version 2026112202: published" in published
+    manager.post("/projects/1/forms/well_being_ranking/state", data={"state": "closing", "csrf_token": token})
+    phone_token = new_token()
+    store.create_device(1, "phone", phone_token, actor="test")
+    listing = Collect(app.test_client(), f"http://localhost/v1/key/{phone_token}/projects/1").form_list().body
+    assert b"well_being_ranking" not in listing and b"<version>2026112202</version>" in listing
+    imported = manager.post("/projects/1/lists", data={
+        "csrf_token": token, "list_name": "hamlets.csv",
+        "file": (io.BytesIO(b"name,label,cluster,sector\nchanderi-w15,Chanderi ward 15,chanderi,urban\n"), "h.csv")},
+        content_type="multipart/form-data", follow_redirects=True).get_data(as_text=True)
+    assert "1 row(s) added" in imported
+    assert b"chanderi-w15" in manager.get("/projects/1/lists/hamlets.csv").data
+    manager.post("/projects/1/people", data={"csrf_token": token, "email": "nda2@example.org", "role": "nda",
+                                             "clusters": "sindhudurg", "password": PASSWORD})
+    nda2 = app.test_client()
+    assert sign_in(nda2, "nda2@example.org").status_code == 302
+    listing = nda2.get("/projects/1/submissions").get_data(as_text=True)
+    assert "sindhudurg-parule" in listing and "chanderi-w03" not in listing
+    refused = manager.post("/projects/1/people", data={"csrf_token": token, "email": "boss@example.org",
+                                                       "role": "manager", "password": PASSWORD},
+                           follow_redirects=True).get_data(as_text=True)
+    assert "you may add: nda, researcher" in refused

@@ -46,6 +46,12 @@ def _insert_rows_sql(table: str, names: tuple[str, ...]) -> str:
     return f"INSERT INTO {_quote(table)} ({', '.join(map(_quote, names))}) VALUES ({', '.join('?' for _ in names)})"
 
 
+def _chunks(values: Sequence[Any], size: int = 500) -> Iterator[Sequence[Any]]:
+    """Slices short enough for one IN (...) list."""
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
 T = TypeVar("T")
 
 
@@ -649,6 +655,20 @@ class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries):
         return self._all("SELECT * FROM wb_ratings WHERE project_id = ? AND round = ? AND hh_id = ? "
                          "ORDER BY submission_id", [project_id, round_no, hh_id])
 
+    def wb_ratings_of_many(self, project_id: int, keys: Iterable[tuple[int, str]]) -> dict[tuple[int, str], list[dict]]:
+        """wb_ratings_of for many (round, household) at once: {key: its ratings by submission} (absent: none)."""
+        by_round: dict[int, list[str]] = {}
+        for round_no, hh_id in keys:
+            by_round.setdefault(round_no, []).append(hh_id)
+        out: dict[tuple[int, str], list[dict]] = {}
+        for round_no, hh_ids in by_round.items():
+            for chunk in _chunks(sorted(set(hh_ids))):
+                for row in self._all(f"SELECT * FROM wb_ratings WHERE project_id = ? AND round = ? AND hh_id IN "
+                                     f"({', '.join('?' * len(chunk))}) ORDER BY submission_id",
+                                     [project_id, round_no, *chunk]):
+                    out.setdefault((round_no, row["hh_id"]), []).append(row)
+        return out
+
     def wb_ratings(self, project_id: int, round_no: int, cluster: str | None = None,
                    hamlet: str | None = None) -> list[dict]:
         where, params = self._scope(project_id, round_no, cluster, hamlet)
@@ -669,6 +689,51 @@ class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries):
                        "final, flagged, flags) VALUES (:project_id, :round, :hh_id, :cluster, :hamlet, :node, "
                        ":n_groups, :mean, :final, :flagged, :flags)", new)
             self._wb_count(project_id, new, +1)
+
+    def set_wb_households(self, project_id: int, items: Sequence[tuple[int, str, Mapping[str, Any] | None]]) -> None:
+        """set_wb_household for many distinct (round, household) at once, with the same end state: old rows
+        read in one query per round, rows written with executemany, and the count moves summed per scope."""
+        conn = self.db.conn
+        old: dict[tuple[int, str], dict] = {}
+        by_round: dict[int, list[str]] = {}
+        for round_no, hh_id, _ in items:
+            by_round.setdefault(round_no, []).append(hh_id)
+        for round_no, hh_ids in by_round.items():
+            for chunk in _chunks(sorted(set(hh_ids))):
+                for row in self._all(f"SELECT * FROM wb_households WHERE project_id = ? AND round = ? AND hh_id IN "
+                                     f"({', '.join('?' * len(chunk))})", [project_id, round_no, *chunk]):
+                    old[(round_no, row["hh_id"])] = row
+        moves: dict[tuple, list[int]] = {}
+
+        def move(row: Mapping[str, Any], sign: int) -> None:
+            key = (row["round"], row["cluster"] or "", row["hamlet"] or "", row["node"] or "",
+                   row["final"] or "unrated")
+            total = moves.setdefault(key, [0, 0])
+            total[0] += sign
+            total[1] += sign * int(bool(row["flagged"]))
+
+        deletes, inserts = [], []
+        for round_no, hh_id, row in items:
+            previous = old.get((round_no, hh_id))
+            if previous is not None:
+                move(previous, -1)
+                deletes.append((project_id, round_no, hh_id))
+            if row is not None:
+                new = {"project_id": project_id, "round": round_no, "hh_id": hh_id, **row}
+                inserts.append(new)
+                move(new, +1)
+        if deletes:
+            conn.executemany("DELETE FROM wb_households WHERE project_id = ? AND round = ? AND hh_id = ?", deletes)
+        if inserts:
+            conn.executemany("INSERT INTO wb_households (project_id, round, hh_id, cluster, hamlet, node, n_groups, "
+                             "mean, final, flagged, flags) VALUES (:project_id, :round, :hh_id, :cluster, :hamlet, "
+                             ":node, :n_groups, :mean, :final, :flagged, :flags)", inserts)
+        if moves:
+            conn.executemany(
+                "INSERT INTO wb_counts (project_id, round, cluster, hamlet, node, final, n, n_flagged) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (project_id, round, cluster, hamlet, node, final) "
+                "DO UPDATE SET n = n + excluded.n, n_flagged = n_flagged + excluded.n_flagged",
+                [(project_id, *key, n, n_flagged) for key, (n, n_flagged) in moves.items()])
 
     def _wb_count(self, project_id: int, row: Mapping[str, Any], sign: int) -> None:
         self.db.execute(
@@ -699,6 +764,25 @@ class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries):
         row = self.db.execute("SELECT json_extract(data, '$.node') FROM list_items WHERE project_id = ? "
                               "AND list_name = 'households.csv' AND name = ?", [project_id, hh_id]).fetchone()
         return (row[0] or "") if row else ""
+
+    def household_nodes(self, project_id: int, hh_ids: Iterable[str]) -> dict[str, str]:
+        """household_node for many households at once: {hh_id: node}."""
+        wanted = sorted(set(hh_ids))
+        out: dict[str, str] = {}
+        for chunk in _chunks(wanted):
+            marks = ", ".join("?" * len(chunk))
+            for hh_id, node in self.db.execute(
+                    f"SELECT hh_id, node FROM hh_income WHERE project_id = ? AND hh_id IN ({marks}) "
+                    f"AND node IS NOT NULL AND node != '' ORDER BY round DESC", [project_id, *chunk]):
+                out.setdefault(hh_id, node)   # the latest round's
+        rest = [h for h in wanted if h not in out]
+        for chunk in _chunks(rest):
+            for hh_id, node in self.db.execute(
+                    f"SELECT name, json_extract(data, '$.node') FROM list_items WHERE project_id = ? "
+                    f"AND list_name = 'households.csv' AND name IN ({', '.join('?' * len(chunk))})",
+                    [project_id, *chunk]):
+                out[hh_id] = node or ""
+        return {h: out.get(h, "") for h in wanted}
 
     def wb_count_rows(self, project_id: int, round_no: int, cluster: str | None = None, hamlet: str | None = None,
                       node: str | None = None, by: Sequence[str] = ()) -> list[dict]:

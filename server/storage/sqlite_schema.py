@@ -337,3 +337,15 @@ def m005_income_lines(db: Database) -> None:
             GROUP BY project_id, round, COALESCE(cluster, ''), COALESCE(hamlet, ''), COALESCE(node, ''), line_label;
         """
     )
+
+
+@migrations()
+def m006_household_lookups(db: Database) -> None:
+    """Ingest looks a household up across rounds (its latest node, its categories in every round): without these
+    indexes each lookup scanned a project's whole hh_income or wb_households table, so ingest slowed as data grew."""
+    db.executescript(
+        """
+        CREATE INDEX IF NOT EXISTS hh_income_household ON hh_income(project_id, hh_id, round);
+        CREATE INDEX IF NOT EXISTS wb_households_household ON wb_households(project_id, hh_id);
+        """
+    )

@@ -69,4 +69,4 @@ def _template_globals():
                                                                                       project_id)}
 
 
-from . import people, review  # noqa: E402,F401  (routes register themselves on bp)
+from . import manage, people, review  # noqa: E402,F401  (routes register themselves on bp)
