@@ -89,13 +89,17 @@ def receive(store: SQLiteStore, forms: FormCache, project_id: int, upload: Uploa
     if existing is None or bytes(existing["xml"]) != upload.xml:
         prepared = _prepare(store, project_id, formdef, parsed)   # validation before any write
 
+    # Typed rows are built before taking the write lock; the ids they need are filled in under it.
+    built = _built_rows(project_id, formdef, prepared, parsed.instance_id)
+
     def write() -> Receipt:  # under the write lock, inside a transaction shared with other submissions
-        nonlocal prepared
+        nonlocal prepared, built
         existing = store.def_by_instance(form["id"], parsed.instance_id)  # again, under the write lock
         if existing is not None:
             return _resubmission(store, existing, parsed, upload)
         if prepared is None:  # the row we compared with vanished between the checks
             prepared = _prepare(store, project_id, formdef, parsed)
+            built = _built_rows(project_id, formdef, prepared, parsed.instance_id)
         meta = {"instance_id": parsed.instance_id, "deprecated_id": parsed.deprecated_id,
                 "instance_name": parsed.instance_name, "encrypted": parsed.encrypted,
                 "device_id": upload.device_id, "user_id": upload.user_id, "user_agent": upload.user_agent,
@@ -123,9 +127,7 @@ def receive(store: SQLiteStore, forms: FormCache, project_id: int, upload: Uploa
                                    _round_of(scope), len(prepared.flags), parsed.instance_name)
         if prepared.record is not None:
             tables = rows.layout(project_id, formdef)
-            store.replace_rows(tables, submission_id,
-                               rows.build(project_id, formdef, prepared.record, submission_id, def_id,
-                                          parsed.instance_id))
+            store.replace_rows(tables, submission_id, _with_ids(built, submission_id, def_id))
             aggregates.refresh(store, project_id, formdef.form_id, submission_id, prepared.record)
             for list_name, items in lists.items_from_submission(formdef.form_id, prepared.record).items():
                 if store.list_version(project_id, list_name) is not None:
@@ -136,6 +138,27 @@ def receive(store: SQLiteStore, forms: FormCache, project_id: int, upload: Uploa
         return Receipt(submission_id, def_id, parsed.instance_id, action, missing, prepared.flags)
 
     return store.write_batched(write)
+
+
+_SUBMISSION_ID, _DEF_ID = object(), object()   # stand-ins until the write lock hands out the real ids
+
+
+def _built_rows(project_id: int, form: FormDef, prepared: "_Prepared | None",
+                instance_id: str) -> dict[str, list[dict]] | None:
+    if prepared is None or prepared.record is None:
+        return None
+    return rows.build(project_id, form, prepared.record, _SUBMISSION_ID, _DEF_ID, instance_id)
+
+
+def _with_ids(built: dict[str, list[dict]], submission_id: int, def_id: int) -> dict[str, list[dict]]:
+    for table_rows in built.values():
+        for row in table_rows:
+            for key, value in row.items():
+                if value is _SUBMISSION_ID:
+                    row[key] = submission_id
+                elif value is _DEF_ID:
+                    row[key] = def_id
+    return built
 
 
 @dataclass
