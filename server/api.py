@@ -15,7 +15,7 @@ from typing import Iterable
 from flask import Blueprint, Response, current_app, g, jsonify, request, session
 
 from . import errors, reports
-from .permissions import Principal, can, clusters
+from .permissions import Principal, can, clusters, load_principal
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -29,9 +29,7 @@ def _store():
 
 
 def principal(user: dict) -> Principal:
-    memberships = _store().memberships(user["id"])
-    return Principal(id=user["id"], email=user["email"], role=user["role"],
-                     projects={p: frozenset(c) for p, c in memberships.items()})
+    return load_principal(_store(), user)
 
 
 @bp.before_request

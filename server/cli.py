@@ -33,6 +33,13 @@ def _fail(message: str) -> None:
     raise click.ClickException(message)
 
 
+def _user(ctx: "Context", email: str) -> dict:
+    row = ctx.store.user_by_email(email)
+    if row is None:
+        _fail(f"no active user {email}")
+    return row
+
+
 @click.group(help="PPA data-collection server: setup, projects, devices, forms and lists.")
 def main() -> None:
     pass
@@ -314,9 +321,7 @@ def user_add(ctx: Context, role: str, email: str, project_id: int | None, cluste
 @click.option("--email", required=True)
 @pass_ctx
 def user_disable(ctx: Context, email: str) -> None:
-    row = ctx.store.user_by_email(email)
-    if row is None:
-        _fail(f"no active user {email}")
+    row = _user(ctx, email)
     ctx.store.disable_user(row["id"])
     ctx.store.audit("cli", "user.disable", email)
     click.echo(json.dumps({"email": email, "disabled": True}))
@@ -333,9 +338,7 @@ def token() -> None:
 @pass_ctx
 def token_create(ctx: Context, email: str, label: str | None) -> None:
     from .api import hash_token
-    row = ctx.store.user_by_email(email)
-    if row is None:
-        _fail(f"no user {email}")
+    row = _user(ctx, email)
     secret = new_token()
     ctx.store.create_api_token(row["id"], hash_token(secret), label)
     ctx.store.audit("cli", "token.create", email, {"label": label})
@@ -346,9 +349,7 @@ def token_create(ctx: Context, email: str, label: str | None) -> None:
 @click.option("--email", required=True)
 @pass_ctx
 def token_revoke(ctx: Context, email: str) -> None:
-    row = ctx.store.user_by_email(email)
-    if row is None:
-        _fail(f"no user {email}")
+    row = _user(ctx, email)
     ctx.store.revoke_api_tokens(row["id"])
     ctx.store.audit("cli", "token.revoke", email)
     click.echo(json.dumps({"email": email, "revoked": True}))

@@ -39,6 +39,13 @@ class Principal:
         return self.role == "admin"
 
 
+def load_principal(store, user: dict) -> Principal:
+    """A user row with their memberships, as the permission checks need it."""
+    memberships = store.memberships(user["id"])
+    return Principal(id=user["id"], email=user["email"], role=user["role"],
+                     projects={p: frozenset(c) for p, c in memberships.items()})
+
+
 def can(user: Principal | None, action: str, project_id: int | None = None) -> bool:
     """May this user do `action` (in this project)? Cluster limits are applied by `clusters`."""
     if user is None or user.role not in ACTIONS.get(action, ()):

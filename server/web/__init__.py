@@ -12,7 +12,7 @@ from typing import Callable
 from flask import Blueprint, abort, current_app, g, redirect, request, session, url_for
 
 from .. import errors
-from ..permissions import Principal, can
+from ..permissions import Principal, can, load_principal
 
 bp = Blueprint("web", __name__, template_folder="../templates")
 
@@ -22,9 +22,7 @@ def store():
 
 
 def principal_for(user: dict) -> Principal:
-    memberships = store().memberships(user["id"])
-    return Principal(id=user["id"], email=user["email"], role=user["role"],
-                     projects={p: frozenset(c) for p, c in memberships.items()})
+    return load_principal(store(), user)
 
 
 def session_user() -> Principal | None:
