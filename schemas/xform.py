@@ -33,11 +33,17 @@ class Text(_Blank, fields.String):
     pass
 
 
+_INT_MIN, _INT_MAX = -2**63, 2**63 - 1      # what SQLite stores as an INTEGER (JavaRosa's int is 32-bit)
+
+
 class Integer(_Blank, fields.Integer):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
         if isinstance(value, str) and not re.fullmatch(r"\s*[-+]?\d+\s*", value):
             raise ValidationError(f"Not a whole number: {value!r}.")
-        return super()._deserialize(value, attr, data, **kwargs)
+        number = super()._deserialize(value, attr, data, **kwargs)
+        if not _INT_MIN <= number <= _INT_MAX:
+            raise ValidationError(f"Whole number out of range: {value!r}.")
+        return number
 
 
 class Decimal(_Blank, fields.Float):
@@ -236,7 +242,10 @@ def _give_up(_value: Any = None) -> Any:
 def _fast_integer(value: str) -> int:
     if not _INT_TEXT.fullmatch(value):
         raise _GiveUp
-    return int(value)
+    number = int(value)
+    if not _INT_MIN <= number <= _INT_MAX:
+        raise _GiveUp
+    return number
 
 
 def _fast_decimal(value: str) -> float:

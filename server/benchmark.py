@@ -519,14 +519,15 @@ def run(args: argparse.Namespace, say) -> dict:
     workload = Workload(args.seed)
     report: dict = {"machine": machine(), "settings": {}, "load": [], "floor": [], "reads": [], "fill": []}
     with tempfile.TemporaryDirectory(prefix="ppa-bench-", dir=args.tmp) as folder:
-        data = Path(folder)
+        data = Path(args.data) if args.data else Path(folder)
+        data.mkdir(parents=True, exist_ok=True)
         with Server(data, args.workers, args.threads, args.synchronous, args.log_level) as server:
             report["settings"] = {"workers": server.env.get("PPA_WORKERS", "default"),
                                   "threads": server.env.get("PPA_THREADS", "default"),
                                   "synchronous": args.synchronous,
                                   "log_level": server.env.get("PPA_LOG_LEVEL", "default (INFO)")}
             lists_dir = data / "lists"
-            lists_dir.mkdir()
+            lists_dir.mkdir(exist_ok=True)
             for name, text in workload.list_csv().items():
                 (lists_dir / name).write_text(text, encoding="utf-8")
                 server.cli("lists", "import", "--project", "1", name, str(lists_dir / name))
@@ -534,7 +535,7 @@ def run(args: argparse.Namespace, say) -> dict:
             path = urlsplit(device["server_url"]).path + "/submission?deviceID=collect:bench"
             token = json.loads(server.cli("token", "create", "--email", ADMIN_EMAIL, "--label", "bench"))["token"]
             ingest = Ingest(data)
-            position = 0           # how far into the workload stream we are
+            position = ingest.count()   # how far into the workload stream we are (each item is one submission)
             try:
                 for size in sizes:
                     have = ingest.count()
@@ -644,6 +645,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-export", action="store_true")
     parser.add_argument("--tmp", help="folder for the temporary data folder (default: the system's)")
+    parser.add_argument("--data", help="use (and keep) this data folder; a later run continues filling it")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--summary", type=int, nargs="*", metavar="HOUSEHOLDS",
                         help="instead of the load run: time a cluster summary in-process on synthetic aggregates "

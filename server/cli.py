@@ -379,10 +379,13 @@ def aggregates_rebuild(ctx: Context, project_id: int, check: bool) -> None:
 
 
 from .analyse_cli import analyse  # noqa: E402  (commands defined in their own modules)
+from .backup_cli import COMMANDS as BACKUP_COMMANDS  # noqa: E402
 from .export_cli import export  # noqa: E402
 
 main.add_command(analyse)
 main.add_command(export)
+for command in BACKUP_COMMANDS:
+    main.add_command(command)
 
 
 if __name__ == "__main__":  # pragma: no cover

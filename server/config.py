@@ -37,8 +37,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Defaults to the forms/ folder of this checkout."),
     Setting("PROJECT_NAME", "PPA 2026", "Name of the default project that `scripts/serve` creates when there is none."),
     Setting("SECRET_KEY", "", "Key for signing sessions and Digest nonces. If empty, one is generated and kept in DATA/secret_key."),
-    Setting("WORKERS", 2, "Number of WSGI worker processes.", int),
-    Setting("THREADS", 8, "Threads per worker process.", int),
+    Setting("WORKERS", 3, "Number of WSGI worker processes (measured best on 2 cores: cores + 1).", int),
+    Setting("THREADS", 4, "Threads per worker process: requests one worker serves at once (slow uploads wait "
+            "in a thread).", int),
     Setting("MAX_SUBMISSION_BYTES", 50_000_000, "Largest accepted POST body for one submission, in bytes; also advertised "
             "to Collect as X-OpenRosa-Accept-Content-Length so that it splits larger uploads.", int),
     Setting("MAX_XML_BYTES", 10_000_000, "Largest accepted submission XML part, in bytes.", int),

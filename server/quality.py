@@ -31,9 +31,9 @@ def interview_minutes(record: Mapping[str, Any]) -> float | None:
     try:
         start = dt.datetime.fromisoformat(record["start"])
         end = dt.datetime.fromisoformat(record["end"])
-    except (KeyError, TypeError, ValueError):
+        return (end - start).total_seconds() / 60
+    except (KeyError, TypeError, ValueError):   # TypeError also: one time with a zone and one without
         return None
-    return (end - start).total_seconds() / 60
 
 
 def _timing(form_id: str, record: Mapping[str, Any]) -> list[Flag]:

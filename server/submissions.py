@@ -1,5 +1,8 @@
 """The write use case: receive one OpenRosa submission POST, validate it, store it in one transaction.
 
+Everything that needs no lock (parsing, validation, typed rows) happens before the write lock is taken;
+under load the write is a savepoint in a transaction shared with other submissions (store.write_batched).
+
 Rules follow ODK Central (PROTOCOL.md 6): the form is found by id and version among all
 published versions; the same instanceID with identical XML tops up attachments (Collect's
 split uploads and blind retries); different XML is a conflict; meta/deprecatedID makes an
@@ -115,7 +118,7 @@ def receive(store: SQLiteStore, forms: FormCache, project_id: int, upload: Uploa
             action = "edited"
         else:
             submission_id = store.create_submission(project_id, form["id"], parsed.instance_id)
-            def_id = store.add_submission_def(submission_id, form["id"], form_def["id"], meta, upload.xml)
+            def_id = store.add_submission_def(submission_id, form["id"], form_def["id"], meta, upload.xml, first=True)
             old, action = None, "created"
         store.add_attachment_slots(def_id, prepared.expected, prepared.client_audit)
         _fill(store, def_id, upload)
@@ -126,11 +129,12 @@ def receive(store: SQLiteStore, forms: FormCache, project_id: int, upload: Uploa
         store.set_submission_scope(submission_id, scope.get("cluster"), scope.get("hamlet"),
                                    _round_of(scope), len(prepared.flags), parsed.instance_name)
         if prepared.record is not None:
-            tables = rows.layout(project_id, formdef)
+            # a new submission has no typed rows to replace (ids are never reused: submissions are only soft-deleted)
+            tables = rows.layout(project_id, formdef) if old is not None else ()
             store.replace_rows(tables, submission_id, _with_ids(built, submission_id, def_id))
             aggregates.refresh(store, project_id, formdef.form_id, submission_id, prepared.record)
             for list_name, items in lists.items_from_submission(formdef.form_id, prepared.record).items():
-                if store.list_version(project_id, list_name) is not None:
+                if store.list_managed(project_id, list_name):
                     store.upsert_list_items(project_id, list_name, items, source=f"submission:{parsed.instance_id}")
         # slots come only from prepared.expected: none expected, none missing (and no query)
         missing = [a["name"] for a in store.attachments(def_id) if a["blob_sha256"] is None] \
@@ -202,7 +206,7 @@ def _prepare(store: SQLiteStore, project_id: int, form: FormDef, parsed: ParsedS
 
 
 def _missing(store: SQLiteStore, project_id: int, list_file: str, column: str, values: set[str]) -> set[str] | None:
-    if store.list_version(project_id, list_file) is None:
+    if not store.list_managed(project_id, list_file):
         return None  # a static attachment, not a managed list: not checked
     return store.list_missing(project_id, list_file, column, values)
 

@@ -32,7 +32,8 @@ def browser(tmp_path):
     options.add_experimental_option("prefs", {"download.default_directory": str(tmp_path / "downloads"),
                                               "download.prompt_for_download": False})
     driver = webdriver.Chrome(service=Service(DRIVER), options=options)
-    driver.set_page_load_timeout(30)
+    driver.set_page_load_timeout(60)
+    driver.implicitly_wait(15)   # a loaded two-core machine may render slowly: wait for elements, never sleep
     yield driver
     driver.quit()
 
@@ -91,8 +92,8 @@ def test_an_nda_lead_reviews_in_the_browser_and_the_aggregates_follow(browser, s
     link = browser.find_element(By.CSS_SELECTOR, "a.dl-csv")
     link.click()
     target = tmp_path / "downloads"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and not [p for p in target.glob("*.zip")]:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not list(target.glob("*.zip")):
         time.sleep(0.2)
     (downloaded,) = list(target.glob("*.zip"))
     with zipfile.ZipFile(io.BytesIO(downloaded.read_bytes())) as archive:

@@ -4,6 +4,11 @@ Connections are per thread (a WSGI worker thread reuses its own), in WAL mode wi
 timeout, so readers never block the writer. A submission is written inside one
 ``BEGIN IMMEDIATE`` transaction (``with store.write():``), so a competing writer waits
 for the lock instead of failing half-way; COMMIT happens before the HTTP answer.
+
+Under load, submissions that arrive together share one transaction (``write_batched``: group
+commit), each in its own savepoint, so one refused submission leaves the others whole. Writers
+queue for the lock on a thread lock and an flock rather than SQLite's sleeping busy handler, and
+WAL checkpoints run in a thread of their own, outside the lock.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from sqlite_utils import Database
 from .sqlite_people import PeopleQueries
 from .sqlite_review import ReviewQueries
 from .sqlite_exports import ExportQueries
+from .sqlite_maintenance import MaintenanceQueries
 from .sqlite_schema import migrations
 
 
@@ -53,6 +59,7 @@ def _chunks(values: Sequence[Any], size: int = 500) -> Iterator[Sequence[Any]]:
 
 
 T = TypeVar("T")
+CHECKPOINT_EVERY = 64   # commits of one process between WAL checkpoints (a commit holds ~40 pages: ~10 MB of WAL)
 
 
 class _Ticket:
@@ -67,7 +74,7 @@ class _Ticket:
         self.done = False
 
 
-class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries):
+class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries, MaintenanceQueries):
     """All persistence for one data folder."""
 
     def __init__(self, path: str | Path, synchronous: str = "NORMAL", busy_timeout_ms: int = 30_000):
@@ -76,6 +83,12 @@ class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries):
         self.busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()
         self._list_cache: dict[tuple, frozenset[str]] = {}
+        self._managed_lists: set[tuple[int, str]] = set()
+        self._commits_since_checkpoint = 0
+        self._checkpointer: threading.Thread | None = None
+        self._checkpointer_pid = 0
+        self._checkpointer_lock = threading.Lock()
+        self._checkpoint_due = threading.Event()
         self._thread_writer = threading.Lock()
         self._lock_file: tuple[int, int | None] | None = None
         self._batch_cond = threading.Condition()
@@ -96,6 +109,7 @@ class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries):
             conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA cache_size=-32000")
+            conn.execute("PRAGMA wal_autocheckpoint=0")   # checkpoints run outside the write lock (write())
             conn.execute("PRAGMA temp_store=MEMORY")
             db = Database(conn)
             self._local.db = db
@@ -125,6 +139,43 @@ class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries):
                 raise
             else:
                 db.conn.execute("COMMIT")
+        self._checkpoint_now_and_then(db)
+
+    def _checkpoint_now_and_then(self, db: Database) -> None:
+        """Copy the WAL back into the database every CHECKPOINT_EVERY commits of this process, in a thread of its
+        own. SQLite's automatic checkpoint (turned off on these connections) runs inside COMMIT: every other
+        writer waited for its fsyncs, and the request that triggered it answered late."""
+        self._commits_since_checkpoint += 1
+        if self._commits_since_checkpoint < CHECKPOINT_EVERY:
+            return
+        self._commits_since_checkpoint = 0
+        with self._checkpointer_lock:
+            thread = self._checkpointer
+            if thread is None or not thread.is_alive() or self._checkpointer_pid != os.getpid():
+                self._checkpoint_due.clear()
+                self._checkpointer_pid = os.getpid()
+                self._checkpointer = threading.Thread(target=self._checkpoint_loop, name="ppa-wal-checkpoint",
+                                                      daemon=True)
+                self._checkpointer.start()
+            self._checkpoint_due.set()
+
+    def _checkpoint_loop(self) -> None:
+        """PASSIVE checkpoints when asked; never waits for readers or writers (another process checkpointing
+        means this one skips its turn). Ends after a minute without work, closing its connection."""
+        conn = None
+        try:
+            while self._checkpoint_due.wait(60):
+                self._checkpoint_due.clear()
+                if conn is None:
+                    conn = sqlite3.connect(self.path, timeout=self.busy_timeout_ms / 1000, isolation_level=None)
+                    conn.execute(f"PRAGMA synchronous={self.synchronous}")
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except sqlite3.Error:
+                    pass
+        finally:
+            if conn is not None:
+                conn.close()
 
     @contextlib.contextmanager
     def _writer_turn(self) -> Iterator[None]:
@@ -162,6 +213,11 @@ class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries):
         the next one gathers, so under load many submissions share one COMMIT and one pass over the pages
         they touch; without load a batch is one job and this is write().
         """
+        if self.db.conn.in_transaction:
+            # Already inside this thread's transaction (a bulk load, a rebuild): the job is part of it, as a
+            # savepoint. Joining a batch here could wait for a leader that waits for this thread's lock.
+            with self.write():
+                return job()
         ticket = _Ticket(job)
         with self._batch_cond:
             self._batch_queue.append(ticket)
@@ -184,6 +240,19 @@ class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries):
     def _run_batch(self, batch: list["_Ticket"]) -> None:
         conn = self.db.conn
         committed = False
+        if len(batch) == 1:  # alone, the transaction is the job's savepoint
+            ticket = batch[0]
+            try:
+                with self.write():
+                    ticket.value = ticket.job()
+                committed = True
+            except Exception as exc:  # noqa: BLE001 - handed to the job's own thread
+                ticket.error = exc
+            finally:
+                if not committed and ticket.error is None:
+                    ticket.error = RuntimeError("the write transaction was interrupted; nothing was stored")
+                ticket.done = True
+            return
         try:
             with self.write():
                 for ticket in batch:
@@ -421,6 +490,17 @@ class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries):
                            [project_id, list_name])
         return changed
 
+    def list_managed(self, project_id: int, list_name: str) -> bool:
+        """Whether the server manages this list (list_version is not None). Lists are never removed, so a yes
+        is remembered and costs no query afterwards."""
+        key = (project_id, list_name)
+        if key in self._managed_lists:
+            return True
+        if self.list_version(project_id, list_name) is None:
+            return False
+        self._managed_lists.add(key)
+        return True
+
     def list_version(self, project_id: int, list_name: str) -> int | None:
         row = self.db.execute("SELECT version FROM lists WHERE project_id = ? AND list_name = ?",
                               [project_id, list_name]).fetchone()
@@ -495,11 +575,12 @@ class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries):
                                "VALUES (?, ?, ?, ?, ?)", [project_id, form_id, instance_id, stamp, stamp]).lastrowid
 
     def add_submission_def(self, submission_id: int, form_id: int, form_def_id: int, meta: Mapping[str, Any],
-                           xml: bytes) -> int:
-        """Store a version of a submission, make it current and the previous one not."""
+                           xml: bytes, first: bool = False) -> int:
+        """Store a version of a submission, make it current and the previous one not (first: there is none)."""
         db = self.db
-        db.execute("UPDATE submission_defs SET is_current = 0 WHERE submission_id = ? AND is_current = 1",
-                   [submission_id])
+        if not first:
+            db.execute("UPDATE submission_defs SET is_current = 0 WHERE submission_id = ? AND is_current = 1",
+                       [submission_id])
         def_id = db.execute(
             "INSERT INTO submission_defs (submission_id, form_id, form_def_id, instance_id, deprecated_id, "
             "instance_name, xml, encrypted, device_id, user_id, user_agent, device_ref, received_at) "
@@ -594,7 +675,9 @@ class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries):
             if existing is None:
                 cols = ", ".join(f"{_quote(name)} {sqltype}" for name, sqltype in columns.items())
                 db.execute(f"CREATE TABLE {_quote(table)} ({cols})")
-                for index in ("_submission_id", "_parent_key"):
+                # Only _submission_id: every reader (exports, edits) finds a submission's rows by it. An index on
+                # _parent_key (random uuid keys) was read by nothing and cost a random page per row written.
+                for index in ("_submission_id",):
                     if index in columns:
                         db.execute(f"CREATE INDEX {_quote(table + '_' + index.strip('_'))} "
                                    f"ON {_quote(table)}({_quote(index)})")
@@ -771,10 +854,12 @@ class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries):
         out: dict[str, str] = {}
         for chunk in _chunks(wanted):
             marks = ", ".join("?" * len(chunk))
-            for hh_id, node in self.db.execute(
-                    f"SELECT hh_id, node FROM hh_income WHERE project_id = ? AND hh_id IN ({marks}) "
-                    f"AND node IS NOT NULL AND node != '' ORDER BY round DESC", [project_id, *chunk]):
-                out.setdefault(hh_id, node)   # the latest round's
+            # The node of each household's latest round (the bare column comes from the max(round) row). No
+            # ORDER BY: with one, SQLite walks the primary key (project_id, round, ...) of the whole project.
+            for hh_id, node, _ in self.db.execute(
+                    f"SELECT hh_id, node, max(round) FROM hh_income WHERE project_id = ? AND hh_id IN ({marks}) "
+                    f"AND node IS NOT NULL AND node != '' GROUP BY hh_id", [project_id, *chunk]):
+                out[hh_id] = node
         rest = [h for h in wanted if h not in out]
         for chunk in _chunks(rest):
             for hh_id, node in self.db.execute(
@@ -796,9 +881,16 @@ class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries):
                          f"WHERE {where} GROUP BY {cols}final HAVING sum(n) != 0 ORDER BY {cols}final", params)
 
     def rounds(self, project_id: int) -> list[int]:
-        rows = self.db.execute("SELECT round FROM wb_counts WHERE project_id = ? UNION SELECT round FROM "
-                               "income_counts WHERE project_id = ? ORDER BY 1", [project_id, project_id])
-        return [r[0] for r in rows]
+        """The rounds with any counts, ascending. Each step seeks the next round in the primary key
+        (project_id, round, ...), so the cost grows with the number of rounds, not of count rows."""
+        found: set[int] = set()
+        for table in ("wb_counts", "income_counts"):
+            found.update(r[0] for r in self.db.execute(
+                f"WITH RECURSIVE step(round) AS (SELECT min(round) FROM {table} WHERE project_id = :p "
+                f"UNION ALL SELECT (SELECT min(round) FROM {table} WHERE project_id = :p AND round > step.round) "
+                f"FROM step WHERE step.round IS NOT NULL) SELECT round FROM step WHERE round IS NOT NULL",
+                {"p": project_id}))
+        return sorted(found)
 
     @staticmethod
     def _scope(project_id: int, round_no: int | None, cluster: str | None, hamlet: str | None

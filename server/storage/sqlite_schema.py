@@ -349,3 +349,24 @@ def m006_household_lookups(db: Database) -> None:
         CREATE INDEX IF NOT EXISTS wb_households_household ON wb_households(project_id, hh_id);
         """
     )
+
+
+@migrations()
+def m007_no_parent_key_indexes(db: Database) -> None:
+    """Typed repeat tables lose their _parent_key index: no query used it (rows are read by _submission_id), and
+    its random keys made every repeat row written touch another page, more so as the tables grew."""
+    for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name LIKE 'data\\_%' "
+                              "ESCAPE '\\' AND name LIKE '%\\_parent\\_key' ESCAPE '\\'").fetchall():
+        db.execute(f'DROP INDEX IF EXISTS "{name.replace(chr(34), chr(34) * 2)}"')
+
+
+@migrations()
+def m008_household_node_index(db: Database) -> None:
+    """The node joins the household index, so a ranking finds its 40 households' latest nodes without reading
+    their rows (m006 shipped without it: a migration is never edited once shipped)."""
+    db.executescript(
+        """
+        DROP INDEX IF EXISTS hh_income_household;
+        CREATE INDEX hh_income_household ON hh_income(project_id, hh_id, round, node);
+        """
+    )

@@ -1,0 +1,105 @@
+"""`ppa backup DEST` and `ppa restore SRC`: a consistent copy of a running server's data, and bringing it back.
+
+The data folder holds the SQLite database (submissions, their XML, attachments as blobs, forms, lists, users)
+and the secret key that signs sessions and Digest nonces. A backup is a folder with the two, plus backup.json
+describing it. The database is copied with SQLite's online backup API (storage/sqlite_maintenance.py) while
+the server keeps accepting submissions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+from pathlib import Path
+
+import click
+
+from . import config as config_module
+from .storage import SQLiteStore
+
+DATABASE = "ppa.db"
+KEY = "secret_key"
+MANIFEST = "backup.json"
+
+
+def _fail(message: str) -> None:
+    raise click.ClickException(message)
+
+
+@click.command("backup", help="Copy the data (database and secret key) of a running server into the folder DEST, "
+                              "without stopping it.")
+@click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace a backup already in DEST.")
+def backup(dest: Path, force: bool) -> None:
+    config = config_module.load()
+    database = config_module.database_path(config)
+    if not database.exists():
+        _fail(f"there is no database at {database} (PPA_DATA={config['DATA']})")
+    if (dest / DATABASE).exists() and not force:
+        _fail(f"{dest} already holds a backup; use --force to replace it")
+    if dest.resolve() == Path(config["DATA"]).resolve():
+        _fail("DEST is the data folder itself")
+    dest.mkdir(parents=True, exist_ok=True)
+    store = SQLiteStore(database, synchronous=config["SYNCHRONOUS"])
+    result = store.backup_to(dest / DATABASE)
+    if result["integrity"] != "ok":
+        _fail(f"the copy failed SQLite's integrity check: {result['integrity']}")
+    key_file = Path(config["DATA"]) / KEY
+    if key_file.exists():
+        _copy_private(key_file, dest / KEY)
+        key = "copied"
+    elif config.get("SECRET_KEY"):
+        (dest / KEY).unlink(missing_ok=True)
+        key = "set by PPA_SECRET_KEY, not copied: keep it with the backup"
+    else:
+        key = "none yet"
+    manifest = {"taken_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                "source": str(database), "database": DATABASE, "bytes": result["bytes"],
+                "seconds": result["seconds"], "integrity": result["integrity"], "counts": result["counts"],
+                "secret_key": key}
+    (dest / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    click.echo(json.dumps({"backup": str(dest), **manifest}))
+
+
+@click.command("restore", help="Bring a backup made by `ppa backup` (the folder SRC) back into PPA_DATA. Stop the "
+                               "server first. Refuses a data folder that holds data unless --force.")
+@click.argument("src", type=click.Path(exists=True, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace the database and secret key already in PPA_DATA.")
+def restore(src: Path, force: bool) -> None:
+    config = config_module.load()
+    source = src / DATABASE if src.is_dir() else src
+    if not source.is_file():
+        _fail(f"{src} holds no {DATABASE}")
+    data = Path(config["DATA"])
+    target = config_module.database_path(config)
+    present = [p.name for p in (target, Path(f"{target}-wal"), data / KEY) if p.exists()]
+    if present and not force:
+        _fail(f"{data} is not empty ({', '.join(present)}); use --force to replace its data")
+    data.mkdir(parents=True, exist_ok=True)
+    try:
+        result = SQLiteStore.restore_from(source, target)
+    except ValueError as exc:
+        _fail(str(exc))
+    key_source = (src if src.is_dir() else src.parent) / KEY
+    if key_source.exists():
+        _copy_private(key_source, data / KEY)
+        key = "restored"
+    else:
+        key = "not in the backup (set PPA_SECRET_KEY, or a new key is generated: sessions and nonces restart)"
+    click.echo(json.dumps({"restored": str(target), "from": str(source), "integrity": result["integrity"],
+                           "counts": result["counts"], "secret_key": key}))
+
+
+def _copy_private(source: Path, target: Path) -> None:
+    partial = target.with_name(target.name + ".partial")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out, open(source, "rb") as handle:
+        shutil.copyfileobj(handle, out)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(partial, target)
+
+
+COMMANDS = [backup, restore]

@@ -1,0 +1,164 @@
+"""`ppa backup` while submissions are being written, then `ppa restore` into a new data folder: every submission
+in the backup is the source's, byte for byte with its attachments; every submission stored before the backup
+began is in it; the copy is consistent (integrity check, aggregates equal a rebuild); the secret key comes back;
+and restore will not overwrite data unless told to."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from server import create_app, samples
+from server.backup_cli import COMMANDS, backup, restore
+from server.bootstrap import ensure_default_project
+from server.cli import main as ppa
+from server.storage import SQLiteStore
+from server.submissions import Upload, UploadedFile, receive
+from server.xforms import parse_xform
+
+FORMS = Path(__file__).parent.parent / "forms"
+PHOTO = (Path(__file__).parent / "data" / "1732262400123.jpg").read_bytes()
+
+
+def _household(form, rng: random.Random, i: int) -> Upload:
+    hh_id = f"chanderi-w03-b{uuid.UUID(int=rng.getrandbits(128)).hex[:10]}"
+    answers = samples.household_income(rng, hh_id, members=4, on_list=False, head=f"Head {i}")
+    answers.update(node="chanderi-contract_weavers", district="Ashoknagar", state="Madhya Pradesh")
+    files = {}
+    if i % 2 == 0:
+        name = f"{1732262400000 + i}.jpg"
+        answers.update(photo_consent="yes", photo=name)
+        files[name] = UploadedFile(PHOTO + hashlib.sha256(str(i).encode()).digest(), "image/jpeg", name)
+    xml = samples.instance_xml(form, samples.fill(form, answers, rng),
+                               instance_id=f"uuid:{uuid.UUID(int=rng.getrandbits(128), version=4)}")
+    return Upload(xml=xml, files=files, user_agent="backup-test")
+
+
+def _contents(store: SQLiteStore) -> dict[str, tuple[bytes, dict[str, bytes]]]:
+    """Every submission version by instanceID: its XML and its attachments."""
+    out = {}
+    for def_id, instance_id in store.db.execute("SELECT id, instance_id FROM submission_defs ORDER BY id"):
+        files = {a["name"]: store.get_blob(a["blob_sha256"]) if a["blob_sha256"] else None
+                 for a in store.attachments(def_id)}
+        out[instance_id] = (store.submission_xml(def_id), files)
+    return out
+
+
+def test_backup_taken_while_writing_restores_every_submission(tmp_path):
+    source, copy, target = tmp_path / "source", tmp_path / "backup", tmp_path / "restored"
+    app = create_app({"DATA": str(source), "LOG_LEVEL": "WARNING"})
+    ppa_ext = app.extensions["ppa"]
+    store = ppa_ext.store
+    project = ensure_default_project(store, "Backup test", FORMS, validate=False).project_id
+    form = parse_xform((FORMS / "household_income.xml").read_bytes())
+    rng = random.Random(7)
+    uploads = [_household(form, rng, i) for i in range(400)]
+
+    stored_at: dict[str, float] = {}          # instanceID -> when receive() returned (the 201)
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def writer() -> None:
+        try:
+            for upload in uploads:
+                if stop.is_set():
+                    break
+                receipt = receive(store, ppa_ext.forms, project, upload)
+                stored_at[receipt.instance_id] = time.monotonic()
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
+            errors.append(exc)
+        finally:
+            store.close()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        while len(stored_at) < 40 and thread.is_alive():
+            time.sleep(0.005)
+        began = time.monotonic()
+        taken = CliRunner().invoke(backup, [str(copy)], env={"PPA_DATA": str(source)})
+        ended = time.monotonic()
+        assert taken.exit_code == 0, taken.output
+        before = {i for i, t in stored_at.items() if t < began}
+        written_during = len(stored_at) - len(before)
+        while len(stored_at) < len(before) + written_during + 40 and thread.is_alive():
+            time.sleep(0.005)      # the server goes on after the backup
+    finally:
+        stop.set()
+        thread.join(60)
+    assert not errors, errors
+    manifest = json.loads(taken.output.strip().splitlines()[-1])
+    assert manifest["integrity"] == "ok" and manifest["secret_key"] == "copied"
+    assert sorted(p.name for p in copy.iterdir()) == ["backup.json", "ppa.db", "secret_key"]
+
+    restored = CliRunner().invoke(restore, [str(copy)], env={"PPA_DATA": str(target)})
+    assert restored.exit_code == 0, restored.output
+    assert (target / "secret_key").read_bytes() == (source / "secret_key").read_bytes()
+
+    source_store, target_store = SQLiteStore(source / "ppa.db"), SQLiteStore(target / "ppa.db")
+    try:
+        original, back = _contents(source_store), _contents(target_store)
+        assert target_store.integrity_check() == "ok"
+        assert before <= set(back)                          # everything acknowledged before the backup began
+        assert len(back) < len(original)                    # and the writing went on after it
+        for instance_id, (xml, files) in back.items():      # each one is the source's, whole
+            assert (xml, files) == original[instance_id], instance_id
+            if instance_id in stored_at:
+                expected = next(u for u in uploads if instance_id.encode() in u.xml)
+                assert xml == expected.xml
+                assert files == {n: f.content for n, f in expected.files.items()}
+        counts = {t: target_store.db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                  for t in ("submissions", "submission_defs", "data_1_household_income", "hh_income")}
+        assert len(set(counts.values())) == 1, counts        # no half-stored submission in the copy
+        assert ended - began < 30
+    finally:
+        source_store.close()
+        target_store.close()
+    checked = CliRunner().invoke(ppa, ["aggregates", "rebuild", "--project", "1", "--check"],
+                                 env={"PPA_DATA": str(target)})
+    assert checked.exit_code == 0, checked.output
+
+
+def test_restore_refuses_a_folder_with_data_unless_forced(tmp_path):
+    source, copy, other = tmp_path / "source", tmp_path / "backup", tmp_path / "other"
+    for folder, name in ((source, "Source"), (other, "Other")):
+        app = create_app({"DATA": str(folder), "LOG_LEVEL": "WARNING"})
+        app.extensions["ppa"].store.create_project(name)
+        app.extensions["ppa"].store.close()
+    assert CliRunner().invoke(backup, [str(copy)], env={"PPA_DATA": str(source)}).exit_code == 0
+    again = CliRunner().invoke(backup, [str(copy)], env={"PPA_DATA": str(source)})
+    assert again.exit_code != 0 and "--force" in again.output
+
+    refused = CliRunner().invoke(restore, [str(copy)], env={"PPA_DATA": str(other)})
+    assert refused.exit_code != 0 and "not empty" in refused.output
+    store = SQLiteStore(other / "ppa.db")
+    assert [p["name"] for p in store.list_projects()] == ["Other"]
+    store.close()
+
+    forced = CliRunner().invoke(restore, [str(copy), "--force"], env={"PPA_DATA": str(other)})
+    assert forced.exit_code == 0, forced.output
+    store = SQLiteStore(other / "ppa.db")
+    assert [p["name"] for p in store.list_projects()] == ["Source"]
+    assert store.integrity_check() == "ok"
+    store.close()
+    assert (other / "secret_key").read_bytes() == (source / "secret_key").read_bytes()
+
+
+def test_a_damaged_backup_is_refused(tmp_path):
+    copy, target = tmp_path / "backup", tmp_path / "target"
+    copy.mkdir()
+    (copy / "ppa.db").write_bytes(b"SQLite format 3\x00" + b"\x00" * 84 + b"not a database" * 100)
+    result = CliRunner().invoke(restore, [str(copy)], env={"PPA_DATA": str(target)})
+    assert result.exit_code == 1 and "not a usable SQLite database" in result.output, result.output
+    assert not (target / "ppa.db").exists() or (target / "ppa.db").stat().st_size == 0
+
+
+def test_the_commands_are_exported_for_the_ppa_group():
+    assert [c.name for c in COMMANDS] == ["backup", "restore"]

@@ -1,0 +1,344 @@
+"""The speed-ups of the ingest path keep behaviour: each fast path is checked against the code it stands in for.
+
+- schemas.xform.load (a compiled plan) gives marshmallow's result, or marshmallow's errors, for any record;
+- the multipart boundary matcher of the production server finds what werkzeug's compiled patterns find, and the
+  decoder using it parses every body (or fails) as werkzeug's does;
+- group commit: jobs from many threads share transactions, each stored or refused on its own;
+- batched aggregate upkeep leaves the same tables as one household at a time;
+- household lookups across rounds use an index instead of scanning the project.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+import re
+import threading
+import uuid
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+from marshmallow import ValidationError
+
+from schemas import xform as form_schemas
+from server import create_app, samples
+from server.bootstrap import ensure_default_project
+from server.submissions import Upload, receive
+from server.wsgi import BoundaryPattern, fast_decoder_class, werkzeug_patterns
+from server.xforms import extract, parse_submission, parse_xform
+
+from . import factories
+from .conftest import FORMS
+from .helpers import COMMUNITY_XML
+
+QUICK = settings(max_examples=200, deadline=None, database=None,
+                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+
+
+# --------------------------------------------------------------------------- validation: the compiled plan
+
+def _bases() -> list[tuple[object, dict]]:
+    rng = random.Random(5)
+    out = []
+    for name, answers in (("household_income", samples.household_income(rng, "chanderi-w03-v1", on_list=False)),
+                          ("well_being_ranking", samples.well_being_ranking(rng, ["h1", "h2", "h3"], new=1)),
+                          ("poverty_nodes", samples.poverty_node(rng))):
+        form = parse_xform((FORMS / f"{name}.xml").read_bytes())
+        xml = samples.instance_xml(form, samples.fill(form, answers, rng))
+        out.append((form, extract(parse_submission(xml).root, form).record))
+    community = parse_xform(COMMUNITY_XML)
+    out.append((community, extract(parse_submission(factories.community()).root, community).record))
+    return out
+
+
+BASES = _bases()
+ODD = st.one_of(
+    st.text(max_size=12),
+    st.integers(min_value=-2**70, max_value=2**70).map(str),
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.sampled_from(["", " ", " 7 ", "+2", "-0", "0x10", "1_000", "٣", "1e3", "NaN", "-inf", "2026-11-22",
+                     "2026-02-30", " 2026-11-22 ", "2026-11-22T05:31:56.172+05:30", "10:00", "24.7 78.1",
+                     "91 0", "1 2 3 -1", "1 2;3 4;", "yes", "no", "dk", "a a", "../x", "x.jpg", "1", "2", "3"]),
+    st.none(), st.just([]), st.just({}), st.integers(-3, 3),
+)
+
+
+def _canon(value):
+    """Values with their types, so that 1 and 1.0 and True differ, and dict key order counts."""
+    if isinstance(value, dict):
+        return ("dict", [(k, _canon(v)) for k, v in value.items()])
+    if isinstance(value, list):
+        return ("list", [_canon(v) for v in value])
+    return (type(value).__name__, repr(value))
+
+
+def _outcome(load, form, record):
+    try:
+        return ("ok", _canon(load(form, record)))
+    except ValidationError as exc:
+        return ("error", exc.messages)
+
+
+def _marshmallow(form, record):
+    return form_schemas.schema_for(form).load(record)
+
+
+@st.composite
+def mutated_records(draw):
+    form, base = draw(st.sampled_from(BASES))
+    record = {k: ([dict(row) for row in v] if isinstance(v, list) else v) for k, v in base.items()}
+    for _ in range(draw(st.integers(0, 4))):
+        scope = record
+        rows = [v for v in record.values() if isinstance(v, list) and v]
+        if rows and draw(st.booleans()):
+            scope = draw(st.sampled_from(draw(st.sampled_from(rows))))
+        keys = sorted(scope)
+        if not keys:
+            continue
+        key = draw(st.sampled_from(keys + ["not_in_the_form"]))
+        action = draw(st.sampled_from(["set", "set", "set", "drop"]))
+        if action == "drop":
+            scope.pop(key, None)
+        else:
+            scope[key] = draw(ODD)
+    return form, record
+
+
+@QUICK
+@given(mutated_records())
+def test_the_compiled_plan_loads_exactly_as_marshmallow(case):
+    form, record = case
+    assert _outcome(form_schemas.load, form, record) == _outcome(_marshmallow, form, record)
+
+
+def test_valid_submissions_take_the_fast_path():
+    for form, record in BASES:
+        assert form_schemas.load(form, record) == _marshmallow(form, record)
+        assert form_schemas._run(form.derived["fast_plan"], record) is not None   # no fallback was needed
+
+
+def test_whole_numbers_beyond_sqlite_are_refused_not_crashing():
+    form, record = BASES[3]
+    with pytest.raises(ValidationError) as caught:
+        form_schemas.load(form, {**record, "participants": str(2**63)})
+    assert caught.value.messages == {"participants": [f"Whole number out of range: '{2**63}'."]}
+    assert form_schemas.load(form, {**record, "participants": str(2**63 - 1)})["participants"] == 2**63 - 1
+
+
+# --------------------------------------------------------------------------- multipart: boundaries without re.compile
+
+BOUNDARIES = st.sampled_from([b"ab", b"a-b", b"-", b"x", b"----WebKitFormBoundary7MA4YWxkTrZu0gW",
+                              b"0f3c2d9e-3b7a-4c1e-9a8f-2d6b5e4c3a21", b"a.b+c"])
+
+
+@st.composite
+def haystacks(draw):
+    boundary = draw(BOUNDARIES)
+    pieces = st.sampled_from([b"\r", b"\n", b"\r\n", b"-", b"--", b" ", b"\t", b"\x0b", b"x", b"--" + boundary,
+                              b"\r\n--" + boundary, b"\n--" + boundary + b"--", boundary[:2]])
+    data = b"".join(draw(st.lists(pieces, max_size=14)))
+    if draw(st.booleans()):
+        data = bytearray(data)
+    return boundary, data, draw(st.integers(0, len(data)))
+
+
+@settings(max_examples=1000, deadline=None, database=None)
+@given(haystacks())
+def test_boundary_matcher_finds_what_werkzeugs_patterns_find(case):
+    boundary, data, pos = case
+    for required, pattern in ((False, werkzeug_patterns(boundary)[0]), (True, werkzeug_patterns(boundary)[1])):
+        theirs = pattern.search(data, pos)
+        ours = BoundaryPattern(boundary, required).search(data, pos)
+        assert (None if theirs is None else (theirs.start(), theirs.end(), bytes(theirs.group(1)))) == \
+               (None if ours is None else (ours.start(), ours.end(), bytes(ours.group(1))))
+
+
+def _parse(decoder, body: bytes, boundary: bytes, memory: int, parts: int):
+    from werkzeug import formparser
+    original = formparser.MultipartDecoder
+    formparser.MultipartDecoder = decoder
+    try:
+        parser = formparser.MultiPartParser(max_form_memory_size=memory, max_form_parts=parts, buffer_size=64)
+        form, files = parser.parse(io.BytesIO(body), boundary, len(body))
+        return ("ok", list(form.items(multi=True)),
+                [(k, f.filename, f.mimetype, f.read()) for k, f in files.items(multi=True)])
+    except Exception as exc:  # noqa: BLE001 - the outcome compared
+        return ("error", type(exc).__name__, str(exc))
+    finally:
+        formparser.MultipartDecoder = original
+
+
+@st.composite
+def bodies(draw):
+    boundary = draw(BOUNDARIES)
+    parts = [samples.Part(draw(st.sampled_from(["xml_submission_file", "a.jpg", "f"])),
+                          draw(st.binary(max_size=80) | st.sampled_from([b"--" + boundary, b"\r\n--" + boundary,
+                                                                         b"line\r\nline", b"\r\n"])),
+                          draw(st.none() | st.just("a.jpg")), draw(st.none() | st.just("image/jpeg")))
+             for _ in range(draw(st.integers(0, 4)))]
+    body, _ = samples.multipart(parts, okhttp=draw(st.sampled_from([4, 5])), boundary=boundary.decode())
+    mangle = draw(st.sampled_from(["none", "truncate", "newlines", "tail", "prefix"]))
+    if mangle == "truncate":
+        body = body[:draw(st.integers(0, len(body)))]
+    elif mangle == "newlines":
+        body = body.replace(b"\r\n", draw(st.sampled_from([b"\n", b"\r"])))
+    elif mangle == "tail":
+        body += draw(st.binary(max_size=40))
+    elif mangle == "prefix":
+        body = draw(st.binary(max_size=20)) + body
+    return boundary, body
+
+
+@settings(max_examples=500, deadline=None, database=None)
+@given(bodies(), st.sampled_from([None, 40, 100_000]), st.sampled_from([None, 2, 250]))
+def test_fast_decoder_parses_every_body_as_werkzeug_does(case, memory, parts):
+    from werkzeug.sansio.multipart import MultipartDecoder
+    fast = fast_decoder_class()
+    assert fast is not None, "this werkzeug's decoder changed: the fast path is off (see server/wsgi.py)"
+    boundary, body = case
+    assert _parse(fast, body, boundary, memory, parts) == _parse(MultipartDecoder, body, boundary, memory, parts)
+
+
+def test_werkzeug_compiles_a_pattern_per_boundary_and_the_fast_decoder_does_not():
+    from werkzeug.sansio.multipart import MultipartDecoder
+    boundary = str(uuid.uuid4()).encode()
+    assert MultipartDecoder(boundary).boundary_re.pattern == werkzeug_patterns(boundary)[1].pattern
+    decoder = fast_decoder_class()(boundary)
+    assert decoder.boundary == boundary
+    assert isinstance(decoder.preamble_re, BoundaryPattern) and isinstance(decoder.boundary_re, BoundaryPattern)
+    assert not any(isinstance(v, re.Pattern) and boundary in v.pattern for v in vars(decoder).values())
+
+
+# --------------------------------------------------------------------------- group commit
+
+@pytest.fixture
+def ppa(tmp_path):
+    app = create_app({"DATA": str(tmp_path), "LOG_LEVEL": "WARNING"})
+    ext = app.extensions["ppa"]
+    ensure_default_project(ext.store, "Speed", FORMS, validate=False)
+    yield ext
+    ext.store.close()
+
+
+def test_group_commit_stores_each_job_or_refuses_it_alone(ppa):
+    store = ppa.store
+    store.db.execute("CREATE TABLE jobs (n INTEGER PRIMARY KEY)")
+    go = threading.Barrier(16)
+    results: dict[int, object] = {}
+
+    def job(n: int):
+        store.db.execute("INSERT INTO jobs (n) VALUES (?)", [n])
+        if n % 5 == 0:
+            raise ValueError(f"job {n} refuses")
+        return n * 10
+
+    def thread(n: int) -> None:
+        go.wait()
+        for k in range(n * 100, n * 100 + 20):
+            try:
+                results[k] = store.write_batched(lambda k=k: job(k))
+            except ValueError as exc:
+                results[k] = str(exc)
+        store.close()
+
+    threads = [threading.Thread(target=thread, args=(n,)) for n in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    stored = {r[0] for r in store.db.execute("SELECT n FROM jobs")}
+    assert len(results) == 16 * 20
+    for k, result in results.items():
+        if k % 5 == 0:
+            assert result == f"job {k} refuses" and k not in stored
+        else:
+            assert result == k * 10 and k in stored
+
+
+def test_concurrent_submissions_are_each_stored_once(ppa):
+    form = parse_xform((FORMS / "household_income.xml").read_bytes())
+    rng = random.Random(11)
+    xmls = []
+    for i in range(64):
+        answers = samples.household_income(rng, f"chanderi-w03-g{i:03d}", members=3, on_list=False)
+        xmls.append(samples.instance_xml(form, samples.fill(form, answers, rng)))
+    actions: list[str] = []
+
+    def send(chunk: list[bytes]) -> None:
+        for xml in chunk:
+            actions.append(receive(ppa.store, ppa.forms, 1, Upload(xml=xml)).action)
+            actions.append(receive(ppa.store, ppa.forms, 1, Upload(xml=xml)).action)   # Collect's blind retry
+        ppa.store.close()
+
+    threads = [threading.Thread(target=send, args=(xmls[i::8],)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(actions) == ["created"] * 64 + ["topped_up"] * 64
+    db = ppa.store.db
+    assert db.execute("SELECT count(*) FROM submissions").fetchone()[0] == 64
+    assert db.execute("SELECT count(*) FROM data_1_household_income").fetchone()[0] == 64
+    assert db.execute("SELECT count(*) FROM hh_income").fetchone()[0] == 64
+
+
+# --------------------------------------------------------------------------- aggregates in batches
+
+def test_batched_wellbeing_upkeep_equals_one_household_at_a_time(tmp_path):
+    stores = []
+    for name in ("one", "many"):
+        app = create_app({"DATA": str(tmp_path / name), "LOG_LEVEL": "WARNING"})
+        store = app.extensions["ppa"].store
+        store.create_project("p")
+        stores.append(store)
+    one, many = stores
+    rng = random.Random(3)
+    for _ in range(40):
+        items = []
+        for hh in rng.sample(range(30), rng.randint(1, 12)):
+            row = None if rng.random() < 0.2 else {
+                "cluster": rng.choice(["c1", "c2", None]), "hamlet": rng.choice(["h1", "h2"]),
+                "node": rng.choice(["", "n1", "n2"]), "n_groups": rng.randint(1, 3), "mean": rng.choice([1.0, 2.5]),
+                "final": rng.choice(["happy", "average", "sad", None]), "flagged": rng.randint(0, 1), "flags": ""}
+            items.append((rng.randint(1, 2), f"hh{hh}", row))
+        with one.write():
+            for round_no, hh_id, row in items:
+                one.set_wb_household(1, round_no, hh_id, row)
+        with many.write():
+            many.set_wb_households(1, items)
+    assert one.aggregate_snapshot(1) == many.aggregate_snapshot(1)
+    for store in stores:
+        store.close()
+
+
+def test_household_nodes_equal_household_node(ppa):
+    store = ppa.store
+    store.upsert_list_items(1, "households.csv", [("h1", {"node": "listed"}), ("h2", {"node": ""}),
+                                                  ("h3", {"node": "listed3"})], source="test")
+    with store.write():
+        for n, (round_no, hh_id, node) in enumerate(((1, "h1", "n-old"), (2, "h1", "n-new"), (1, "h3", ""),
+                                                      (3, "h4", "n4"))):
+            store.db.execute("INSERT INTO hh_income (project_id, round, hh_id, submission_id, node, size) "
+                             "VALUES (1, ?, ?, ?, ?, 1)", [round_no, hh_id, -(n + 1), node])
+    wanted = ["h1", "h2", "h3", "h4", "h5"]
+    assert store.household_nodes(1, wanted) == {h: store.household_node(1, h) for h in wanted}
+    assert store.household_nodes(1, wanted)["h1"] == "n-new"
+
+
+def test_household_lookups_across_rounds_use_an_index(ppa):
+    db = ppa.store.db
+    plans = {
+        "income": db.execute("EXPLAIN QUERY PLAN SELECT node FROM hh_income WHERE project_id = 1 AND hh_id = 'x' "
+                             "AND node IS NOT NULL AND node != '' ORDER BY round DESC LIMIT 1").fetchall(),
+        "wellbeing": db.execute("EXPLAIN QUERY PLAN SELECT * FROM wb_households WHERE project_id = 1 "
+                                "AND hh_id = 'x' AND node IS NOT 'y'").fetchall(),
+    }
+    assert "hh_income_household" in str(plans["income"]) and "hh_id=?" in str(plans["income"])
+    assert "wb_households_household" in str(plans["wellbeing"]) and "hh_id=?" in str(plans["wellbeing"])
+
+
+def test_blank_and_zone_mixed_times_do_not_break_the_quality_checks():
+    from server import quality
+    assert quality.interview_minutes({"start": "2026-11-22", "end": "2026-11-22T10:00:00+05:30"}) is None
+    assert quality.interview_minutes({"start": "2026-11-22T09:00:00+05:30",
+                                      "end": "2026-11-22T10:00:00+05:30"}) == 60.0
