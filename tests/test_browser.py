@@ -13,6 +13,8 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as shown
+from selenium.webdriver.support.ui import WebDriverWait
 
 from .test_aggregates import EXAMPLE3, HAMLET, hh, rank
 from .web import PASSWORD, make_users
@@ -58,19 +60,27 @@ def _counts(driver) -> dict[str, int]:
     return {"happy": int(cells[1]), "average": int(cells[2]), "sad": int(cells[3])}
 
 
+def _click_and_wait_for(driver, button, locator: tuple[str, str], text: str) -> None:
+    """Click, wait until the old page is gone, then until the new page shows `text` at `locator`. Asserting straight
+    after a click can read the page being left (or an element it drops mid-read) on a slow machine."""
+    page = driver.find_element(By.TAG_NAME, "html")
+    button.click()
+    WebDriverWait(driver, 30).until(shown.staleness_of(page))
+    WebDriverWait(driver, 30).until(shown.text_to_be_present_in_element(locator, text))
+    assert driver.find_element(*locator).text == text
+
+
 def _review(driver, base: str, submission_id: int, state: str, comment: str) -> None:
     driver.get(f"{base}/projects/1/submissions/{submission_id}")
     driver.find_element(By.ID, "review-comment").send_keys(comment)
-    driver.find_element(By.ID, f"review-{state}").click()
-    assert driver.find_element(By.ID, "review-state").text == state
+    _click_and_wait_for(driver, driver.find_element(By.ID, f"review-{state}"), (By.ID, "review-state"), state)
 
 
 def test_an_nda_lead_reviews_in_the_browser_and_the_aggregates_follow(browser, site, store, tmp_path):
     browser.get(f"{site}/login")
     browser.find_element(By.ID, "email").send_keys("manager@example.org")
     browser.find_element(By.ID, "password").send_keys(PASSWORD)
-    browser.find_element(By.ID, "sign-in").click()
-    assert browser.find_element(By.TAG_NAME, "h1").text == "Test PPA"         # one project: its overview
+    _click_and_wait_for(browser, browser.find_element(By.ID, "sign-in"), (By.TAG_NAME, "h1"), "Test PPA")
 
     browser.get(f"{site}/projects/1/clusters")
     assert _counts(browser) == {"happy": 2, "average": 3, "sad": 3}           # DOMAIN.md Example 3
