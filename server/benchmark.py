@@ -1,6 +1,6 @@
 """Load runs against the production server (scripts/bench).
 
-A fresh data folder, `ppa serve` (gunicorn) on 127.0.0.1, and a realistic PPA workload for all three forms:
+A fresh data folder, `ppa serve` (Granian) on 127.0.0.1, and a realistic PPA workload for all three forms:
 hamlet by hamlet and round by round, three informant groups rank every household of the hamlet, every
 household is interviewed for the income module (5-member roster, wage job, enterprise, loan), and every poverty
 node has one session per round. The hamlet and household lists are imported first with `ppa lists import`, as a
@@ -8,7 +8,7 @@ project manager would, so every submission passes the list checks.
 
 At each database size (empty; 100,000 submissions; with --large 1,000,000) the run measures:
   - ingest over HTTP at concurrency 1, 8 and 32: submissions per second, p50/p95/p99 latency, errors, and the
-    CPU used by the server (gunicorn master and workers), by this client and by anything else on the machine;
+    CPU used by the server (Granian's main process and workers), by this client and by anything else on the machine;
   - the same pipeline without HTTP (parse, validate, store in-process through submissions.receive): the floor;
   - a cluster summary through the JSON API (well-being and income poverty by hamlet for one cluster);
   - a page of the submissions list: the store's paging query near the end, and the web page if it exists;
@@ -125,7 +125,7 @@ class Server:
         return [self.process.pid] + _children(self.process.pid)
 
     def cpu_seconds(self) -> float:
-        """User + system CPU of the gunicorn master and its live workers."""
+        """User + system CPU of the server's main process and its live workers."""
         total = 0
         for pid in self.pids():
             try:
@@ -136,7 +136,7 @@ class Server:
         return total / CLOCK_TICKS
 
     def rss_mb(self) -> float:
-        """Resident memory of the gunicorn master and its workers, in MB."""
+        """Resident memory of the server's main process and its workers, in MB."""
         total = 0
         for pid in self.pids():
             try:
@@ -590,7 +590,7 @@ def render(report: dict) -> str:
     m = report["machine"]
     lines = [f"PPA bench {m['date']}: {m['nproc']} cores ({m['cpu']}), {m['ram_gb']} GB RAM, Python {m['python']}, "
              f"SQLite {m['sqlite']}",
-             f"server: gunicorn workers={report['settings']['workers']} threads={report['settings']['threads']}, "
+             f"server: Granian workers={report['settings']['workers']} threads={report['settings']['threads']}, "
              f"synchronous={report['settings']['synchronous']}, log level {report['settings']['log_level']}",
              "",
              "ingest over HTTP (realistic mix of the three forms)",
@@ -637,7 +637,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--large", action="store_true", help="also measure at 1,000,000 submissions")
     parser.add_argument("--sizes", type=int, nargs="+", help="database sizes to measure at (default 0 100000)")
     parser.add_argument("--floor-count", type=int, default=2000, help="submissions for the in-process floor")
-    parser.add_argument("--workers", type=int, help="gunicorn workers (default: the server's default)")
+    parser.add_argument("--workers", type=int, help="server worker processes (default: the server's default)")
     parser.add_argument("--threads", type=int, help="threads per worker (default: the server's default)")
     parser.add_argument("--synchronous", default="NORMAL", choices=["NORMAL", "FULL"])
     parser.add_argument("--log-level", help="server log level (default: the server's default, INFO)")

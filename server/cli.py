@@ -70,7 +70,7 @@ def _init(ctx: Context, validate: bool = True) -> bootstrap.SetupReport:
     return report
 
 
-@main.command(help="Set everything up (as init) and serve HTTP with gunicorn on PPA_HOST:PPA_PORT.")
+@main.command(help="Set everything up (as init) and serve HTTP with Granian on PPA_HOST:PPA_PORT.")
 @pass_ctx
 def serve(ctx: Context) -> None:
     _init(ctx)

@@ -81,7 +81,7 @@ def _openrosa_headers(response: Response) -> Response:
     response.headers["X-OpenRosa-Version"] = "1.0"
     response.headers["X-OpenRosa-Accept-Content-Length"] = str(current_app.config["MAX_SUBMISSION_BYTES"])
     response.headers["Content-Language"] = "en"
-    # Date: every HTTP server (werkzeug, gunicorn) adds it; a second one from here would be a duplicate.
+    # Date: every HTTP server (werkzeug, Granian) adds it; a second one from here would be a duplicate.
     return response
 
 

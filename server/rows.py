@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any, Mapping
+from dataclasses import dataclass
+from typing import Any, Mapping, NamedTuple
 
 from .xforms import FormDef
 
@@ -42,31 +43,88 @@ def _layout(project_id: int, form: FormDef) -> dict[str, dict[str, str]]:
     return tables
 
 
-def build(project_id: int, form: FormDef, record: Mapping[str, Any], submission_id: int, def_id: int,
-          instance_id: str) -> dict[str, list[dict]]:
-    """Rows for every table of the layout; each row carries every column, absent answers as None."""
-    columns = layout(project_id, form)
-    out: dict[str, list[dict]] = {name: [] for name in columns}
-    main = table_name(project_id, form.form_id)
-    repeat_keys = {form.repeat_key(r) for r in form.repeats}
+class TableRows(NamedTuple):
+    """One table's new rows: column names, then one list of values per row in that order."""
 
-    def emit(table: str, node: Mapping, system: dict, key: str) -> None:
-        row = {col: None for col in columns[table]}
-        row.update(system)
-        for name, value in node.items():
-            if name in repeat_keys:
-                child_table = table_name(project_id, form.form_id, name)
-                for index, child in enumerate(value or [], start=1):
-                    child_key = f"{key}/{name}[{index}]"
-                    emit(child_table, child, {"_submission_id": submission_id, "_key": child_key,
-                                              "_parent_key": key, "_index": index}, child_key)
-            elif name in row:
-                row[name] = _plain(value)
-        out[table].append(row)
+    columns: tuple[str, ...]
+    rows: list[list]
 
-    emit(main, record, {"_submission_id": submission_id, "_def_id": def_id, "_instance_id": instance_id,
-                        "_form_version": form.version}, instance_id)
+
+@dataclass(frozen=True)
+class _Scope:
+    """How rows of one table are made (compiled once per form version and project)."""
+
+    table: str
+    columns: tuple[str, ...]               # system columns, then the fields' keys
+    keys: tuple[str, ...]                  # the fields' keys, in column order
+    temporal: frozenset[str]               # keys whose values may be date, dateTime or time objects
+    children: tuple[tuple[str, "_Scope"], ...]   # (repeat key, its scope) for repeats directly inside
+
+
+def _scopes(project_id: int, form: FormDef) -> _Scope:
+    key = ("row_scopes", project_id)
+    cached = form.derived.get(key)
+    if cached is None:
+        cached = form.derived[key] = _compile(project_id, form, None)
+    return cached
+
+
+def _compile(project_id: int, form: FormDef, repeat: str | None) -> _Scope:
+    tables = layout(project_id, form)
+    table = table_name(project_id, form.form_id, form.repeat_key(repeat) if repeat else None)
+    system = MAIN_SYSTEM if repeat is None else REPEAT_SYSTEM
+    keys = tuple(c for c in tables[table] if c not in system)
+    temporal = frozenset(f.key for f in form.fields if f.repeat == repeat and f.type in _TEMPORAL)
+    inner = [r for r in form.repeats if _parent_repeat(form, r) == repeat]
+    children = tuple((form.repeat_key(r), _compile(project_id, form, r)) for r in inner)
+    return _Scope(table, tuple(system) + keys, keys, temporal, children)
+
+
+def _parent_repeat(form: FormDef, repeat: str) -> str | None:
+    holders = [r for r in form.repeats if repeat.startswith(r + "/")]
+    return max(holders, key=len) if holders else None
+
+
+_TEMPORAL = {"date", "dateTime", "time"}
+SUBMISSION_ID_AT, DEF_ID_AT = 0, 1    # where the ids sit in a row (MAIN_SYSTEM and REPEAT_SYSTEM order)
+
+
+def build(project_id: int, form: FormDef, record: Mapping[str, Any], submission_id: Any, def_id: Any,
+          instance_id: str) -> dict[str, TableRows]:
+    """Rows for every table of the form, in one pass over the record; absent answers are None. The ids may be
+    stand-ins, set later with with_ids() (the rows are built before the write lock hands the ids out)."""
+    top = _scopes(project_id, form)
+    out: dict[str, TableRows] = {}
+
+    def emit(scope: _Scope, node: Mapping, system: list, key: str) -> None:
+        get = node.get
+        row = system + [get(k) for k in scope.keys]
+        if scope.temporal:
+            offset = len(system)
+            for i, k in enumerate(scope.keys):
+                if k in scope.temporal:
+                    row[offset + i] = _plain(row[offset + i])
+        table = out.get(scope.table)
+        if table is None:
+            table = out[scope.table] = TableRows(scope.columns, [])
+        table.rows.append(row)
+        for name, child in scope.children:
+            for index, item in enumerate(get(name) or (), start=1):
+                child_key = f"{key}/{name}[{index}]"
+                emit(child, item, [submission_id, child_key, key, index], child_key)
+
+    emit(top, record, [submission_id, def_id, instance_id, form.version], instance_id)
     return out
+
+
+def with_ids(built: Mapping[str, TableRows], submission_id: int, def_id: int, main_table: str) -> None:
+    """Put the real ids in place of the stand-ins build() was given."""
+    for table, (_, table_rows) in built.items():
+        for row in table_rows:
+            row[SUBMISSION_ID_AT] = submission_id
+        if table == main_table:
+            for row in table_rows:
+                row[DEF_ID_AT] = def_id
 
 
 def _plain(value: Any) -> Any:

@@ -131,7 +131,8 @@ def receive(store: SQLiteStore, forms: FormCache, project_id: int, upload: Uploa
         if prepared.record is not None:
             # a new submission has no typed rows to replace (ids are never reused: submissions are only soft-deleted)
             tables = rows.layout(project_id, formdef) if old is not None else ()
-            store.replace_rows(tables, submission_id, _with_ids(built, submission_id, def_id))
+            rows.with_ids(built, submission_id, def_id, rows.table_name(project_id, formdef.form_id))
+            store.replace_rows(tables, submission_id, built)
             aggregates.refresh(store, project_id, formdef.form_id, submission_id, prepared.record)
             for list_name, items in lists.items_from_submission(formdef.form_id, prepared.record).items():
                 if store.list_managed(project_id, list_name):
@@ -144,25 +145,11 @@ def receive(store: SQLiteStore, forms: FormCache, project_id: int, upload: Uploa
     return store.write_batched(write)
 
 
-_SUBMISSION_ID, _DEF_ID = object(), object()   # stand-ins until the write lock hands out the real ids
-
-
 def _built_rows(project_id: int, form: FormDef, prepared: "_Prepared | None",
-                instance_id: str) -> dict[str, list[dict]] | None:
+                instance_id: str) -> dict[str, rows.TableRows] | None:
     if prepared is None or prepared.record is None:
         return None
-    return rows.build(project_id, form, prepared.record, _SUBMISSION_ID, _DEF_ID, instance_id)
-
-
-def _with_ids(built: dict[str, list[dict]], submission_id: int, def_id: int) -> dict[str, list[dict]]:
-    for table_rows in built.values():
-        for row in table_rows:
-            for key, value in row.items():
-                if value is _SUBMISSION_ID:
-                    row[key] = submission_id
-                elif value is _DEF_ID:
-                    row[key] = def_id
-    return built
+    return rows.build(project_id, form, prepared.record, None, None, instance_id)  # ids: rows.with_ids, later
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""The production server (`ppa serve`: gunicorn master and workers) as a subprocess on 127.0.0.1, in its own
+"""The production server (`ppa serve`: Granian's main process and workers) as a subprocess on 127.0.0.1, in its own
 process group so that a test can stop it gracefully or kill every process of it at once with SIGKILL."""
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ class ServerProcess:
         raise AssertionError("the server did not start")
 
     def kill(self) -> None:
-        """SIGKILL to the whole process group: the gunicorn master and every worker, at once."""
+        """SIGKILL to the whole process group: the main process and every worker, at once."""
         if self.process is not None and self.process.poll() is None:
             try:
                 os.killpg(self.process.pid, signal.SIGKILL)

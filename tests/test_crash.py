@@ -1,4 +1,4 @@
-"""kill -9 in the middle of a load: the production server (gunicorn master and workers) is killed with SIGKILL,
+"""kill -9 in the middle of a load: the production server (Granian's main process and workers) is killed with SIGKILL,
 as a crash or the OOM killer would, while eight phones are sending household interviews (every third with a
 photo). After a restart on the same data folder, every submission that was answered 201 is there exactly once,
 byte for byte, with its photo; nothing half-stored exists; the aggregates equal a rebuild from the raw XML; and

@@ -1,4 +1,4 @@
-"""End to end against the production server: `ppa serve` (gunicorn) on 127.0.0.1, a Collect-shaped client
+"""End to end against the production server: `ppa serve` (Granian) on 127.0.0.1, a Collect-shaped client
 configured only with its server_url, the three PPA forms downloaded, filled from the downloaded lists, sent
 (one as a split upload with a photo), and every acknowledged submission read back with its attachments."""
 

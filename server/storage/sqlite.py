@@ -59,6 +59,7 @@ def _chunks(values: Sequence[Any], size: int = 500) -> Iterator[Sequence[Any]]:
 
 
 T = TypeVar("T")
+NAMES_REMEMBERED = 500_000   # list names one process remembers per list before it starts afresh (~50 MB)
 CHECKPOINT_EVERY = 64   # commits of one process between WAL checkpoints (a commit holds ~40 pages: ~10 MB of WAL)
 
 
@@ -84,6 +85,7 @@ class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries, MaintenanceQuerie
         self._local = threading.local()
         self._list_cache: dict[tuple, frozenset[str]] = {}
         self._managed_lists: set[tuple[int, str]] = set()
+        self._names_listed: dict[tuple[int, str], set[str]] = {}
         self._commits_since_checkpoint = 0
         self._checkpointer: threading.Thread | None = None
         self._checkpointer_pid = 0
@@ -181,7 +183,7 @@ class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries, MaintenanceQuerie
     def _writer_turn(self) -> Iterator[None]:
         """Queue for the write lock without SQLite's busy handler, which sleeps 1, 2, 5, 10... ms between tries.
 
-        Threads of one process queue on a lock; processes (gunicorn workers, the CLI) on an flock of
+        Threads of one process queue on a lock; processes (server workers, the CLI) on an flock of
         DATA/ppa.db-writer.lock, which wakes the next writer as soon as the holder is done. SQLite's own
         lock stays the real guard: a writer that skips this (an older process) still waits in busy_timeout.
         """
@@ -533,9 +535,25 @@ class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries, MaintenanceQuerie
         return cached
 
     def list_missing(self, project_id: int, list_name: str, column: str, values: set[str]) -> set[str]:
-        """The values a list has never held: an indexed lookup for 'name', the cached set otherwise."""
+        """The values a list has never held: an indexed lookup for 'name', the cached set otherwise.
+
+        Items are never deleted, so a name once found committed is remembered and costs no query again: the
+        cluster, hamlet and household every submission names are looked up once per worker process."""
         if column != "name":
             return set(values) - self.list_values(project_id, list_name, column)
+        known = self._names_listed.get((project_id, list_name))
+        if known is not None:
+            values = {v for v in values if v not in known}
+            if not values:
+                return set()
+        found = self._names_in_list(project_id, list_name, values)
+        if found and not self.db.conn.in_transaction:  # only what is committed: a rolled-back insert is no proof
+            if known is None or len(known) > NAMES_REMEMBERED:
+                known = self._names_listed[(project_id, list_name)] = set()
+            known.update(found)
+        return set(values) - found
+
+    def _names_in_list(self, project_id: int, list_name: str, values: set[str]) -> set[str]:
         found: set[str] = set()
         ordered = sorted(values)
         for start in range(0, len(ordered), 500):
@@ -543,7 +561,7 @@ class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries, MaintenanceQuerie
             rows = self.db.execute(f"SELECT name FROM list_items WHERE project_id = ? AND list_name = ? AND name IN "
                                    f"({', '.join('?' for _ in chunk)})", [project_id, list_name, *chunk])
             found.update(r[0] for r in rows)
-        return set(values) - found
+        return found
 
     def list_csv(self, project_id: int, list_name: str, render: Callable[[list[str], Iterator[tuple[str, dict]]],
                                                                             bytes]) -> dict | None:
@@ -686,20 +704,21 @@ class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries, MaintenanceQuerie
                 if name not in existing:
                     db.execute(f"ALTER TABLE {_quote(table)} ADD COLUMN {_quote(name)} {sqltype}")
 
-    def replace_rows(self, tables: Iterable[str], submission_id: int, rows: Mapping[str, list[dict]]) -> None:
-        """Swap a submission's typed rows for those of its current version (inside the caller's transaction)."""
+    def replace_rows(self, tables: Iterable[str], submission_id: int,
+                     rows: Mapping[str, tuple[Sequence[str], list[Sequence]]]) -> None:
+        """Swap a submission's typed rows for those of its current version (inside the caller's transaction).
+        rows: table -> (column names, one sequence of values per row in that order)."""
         conn = self.db.conn
         for table in tables:
             conn.execute(_delete_rows_sql(table), (submission_id,))
-        for table, table_rows in rows.items():
+        for table, (names, table_rows) in rows.items():
             if not table_rows:
                 continue
-            names = tuple(table_rows[0])
-            sql = _insert_rows_sql(table, names)
-            if len(table_rows) == 1 and tuple(table_rows[0]) == names:
-                conn.execute(sql, tuple(table_rows[0].values()))
+            sql = _insert_rows_sql(table, tuple(names))
+            if len(table_rows) == 1:
+                conn.execute(sql, table_rows[0])
             else:
-                conn.executemany(sql, [[row.get(n) for n in names] for row in table_rows])
+                conn.executemany(sql, table_rows)
 
     def rows(self, table: str, submission_id: int | None = None) -> list[dict]:
         if submission_id is None:
