@@ -314,11 +314,13 @@ def parse_submission(data: bytes, max_depth: int = 32) -> ParsedSubmission:
     form_id = (root.get("id") or "").strip()
     if not form_id:
         raise errors.missing_form_id()
-    meta = next((c for c in children(root) if local(c.tag) == "meta"), None)
+    at_root = _first_by_name(root)
+    meta = at_root.get("meta")
+    scopes = ([_first_by_name(meta)] if meta is not None else []) + [at_root]
 
     def meta_text(name: str) -> str | None:
-        for scope in ([meta] if meta is not None else []) + [root]:
-            el = next((c for c in children(scope) if local(c.tag) == name), None)
+        for scope in scopes:
+            el = scope.get(name)
             if el is not None and (el.text or "").strip():
                 return el.text.strip()
         return None
@@ -343,6 +345,16 @@ def parse_submission(data: bytes, max_depth: int = 32) -> ParsedSubmission:
                             instance_id=instance_id, deprecated_id=meta_text("deprecatedID"),
                             instance_name=meta_text("instanceName"), encrypted=encrypted,
                             envelope_files=[f for f in files if f])
+
+
+def _first_by_name(node: etree._Element) -> dict[str, etree._Element]:
+    """The first child element of each local name (one pass: a submission's root holds every group)."""
+    found: dict[str, etree._Element] = {}
+    for child in node:
+        tag = child.tag
+        if tag.__class__ is str:
+            found.setdefault(tag.rpartition("}")[2], child)
+    return found
 
 
 @dataclass

@@ -931,10 +931,12 @@ class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries, MaintenanceQuerie
         """Swap the income facts a submission contributes; a later interview of the same household and round wins.
         Returns the households whose facts changed."""
         db = self.db
-        old_rows = self._all("SELECT * FROM hh_income WHERE submission_id = ?", [submission_id])
-        if row is not None:
-            old_rows += self._all("SELECT * FROM hh_income WHERE project_id = ? AND round = ? AND hh_id = ? "
-                                  "AND submission_id != ?", [project_id, row["round"], row["hh_id"], submission_id])
+        if row is None:
+            old_rows = self._all("SELECT * FROM hh_income WHERE submission_id = ?", [submission_id])
+        else:  # one statement, both indexes (SQLite's OR optimisation), each row once
+            old_rows = self._all("SELECT * FROM hh_income WHERE submission_id = ? "
+                                 "OR (project_id = ? AND hh_id = ? AND round = ?)",
+                                 [submission_id, project_id, row["hh_id"], row["round"]])
         for old in old_rows:
             self._income_count(project_id, old, -1)
             db.execute("DELETE FROM hh_income WHERE project_id = ? AND round = ? AND hh_id = ?",
