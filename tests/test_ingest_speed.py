@@ -5,15 +5,19 @@
   decoder using it parses every body (or fails) as werkzeug's does;
 - group commit: jobs from many threads share transactions, each stored or refused on its own;
 - batched aggregate upkeep leaves the same tables as one household at a time;
-- household lookups across rounds use an index instead of scanning the project.
+- household lookups across rounds use an index instead of scanning the project;
+- the WAL is emptied under steady writes instead of growing without end;
+- a list name is remembered as listed only once it is committed.
 """
 
 from __future__ import annotations
 
 import io
+import os
 import random
 import re
 import threading
+import time
 import uuid
 
 import pytest
@@ -342,3 +346,45 @@ def test_blank_and_zone_mixed_times_do_not_break_the_quality_checks():
     assert quality.interview_minutes({"start": "2026-11-22", "end": "2026-11-22T10:00:00+05:30"}) is None
     assert quality.interview_minutes({"start": "2026-11-22T09:00:00+05:30",
                                       "end": "2026-11-22T10:00:00+05:30"}) == 60.0
+
+
+def test_the_wal_is_emptied_under_steady_writes(ppa, monkeypatch):
+    """Without _reset_wal, PASSIVE checkpoints never catch up with a steady writer and the WAL only grows."""
+    from server.storage import sqlite as sqlite_store
+    monkeypatch.setattr(sqlite_store, "CHECKPOINT_EVERY", 4)
+    monkeypatch.setattr(sqlite_store, "WAL_RESET_BYTES", 256 * 1024)
+    store = ppa.store
+    with store.write() as db:
+        db.execute("CREATE TABLE filler (n INTEGER PRIMARY KEY, pad BLOB)")
+    wal = store.path + "-wal"
+    for n in range(400):   # 400 commits of ~16 KB: 6.4 MB of WAL if it were never emptied
+        with store.write() as db:
+            db.execute("INSERT INTO filler (n, pad) VALUES (?, zeroblob(16000))", [n])
+    deadline = time.monotonic() + 10
+    while os.path.getsize(wal) > 256 * 1024 and time.monotonic() < deadline:
+        with store.write() as db:     # the checkpointer runs after commits: keep asking
+            db.execute("UPDATE filler SET pad = pad WHERE n = 0")
+        time.sleep(0.05)
+    assert os.path.getsize(wal) <= 256 * 1024 + 64 * 1024, "the WAL was never emptied"
+    assert store.db.execute("SELECT count(*) FROM filler").fetchone()[0] == 400
+    assert store.integrity_check() == "ok"
+
+
+def test_a_list_name_is_remembered_only_once_committed(ppa):
+    store = ppa.store
+    project_id = store.list_projects()[0]["id"]
+    assert store.list_missing(project_id, "households.csv", "name", {"hh-new"}) == {"hh-new"}
+    with pytest.raises(RuntimeError):
+        with store.write():
+            store.upsert_list_items(project_id, "households.csv", [("hh-new", {"label": "New"})], source="test")
+            # seen inside the transaction, but not remembered: the transaction may yet be rolled back
+            assert store.list_missing(project_id, "households.csv", "name", {"hh-new"}) == set()
+            raise RuntimeError("rolled back")
+    assert store.list_missing(project_id, "households.csv", "name", {"hh-new"}) == {"hh-new"}
+    store.upsert_list_items(project_id, "households.csv", [("hh-new", {"label": "New"})], source="test")
+    assert store.list_missing(project_id, "households.csv", "name", {"hh-new", "hh-other"}) == {"hh-other"}
+    statements: list[str] = []
+    store.db.conn.set_trace_callback(statements.append)
+    assert store.list_missing(project_id, "households.csv", "name", {"hh-new"}) == set()
+    store.db.conn.set_trace_callback(None)
+    assert statements == [], "a committed name is looked up once"

@@ -61,6 +61,7 @@ def _chunks(values: Sequence[Any], size: int = 500) -> Iterator[Sequence[Any]]:
 T = TypeVar("T")
 NAMES_REMEMBERED = 500_000   # list names one process remembers per list before it starts afresh (~50 MB)
 CHECKPOINT_EVERY = 64   # commits of one process between WAL checkpoints (a commit holds ~40 pages: ~10 MB of WAL)
+WAL_RESET_BYTES = 64 * 1024 * 1024   # a WAL larger than this is emptied between two writes (_reset_wal)
 
 
 class _Ticket:
@@ -169,15 +170,35 @@ class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries, MaintenanceQuerie
             while self._checkpoint_due.wait(60):
                 self._checkpoint_due.clear()
                 if conn is None:
-                    conn = sqlite3.connect(self.path, timeout=self.busy_timeout_ms / 1000, isolation_level=None)
+                    # a short busy timeout: only _reset_wal waits, and never longer than this for readers
+                    conn = sqlite3.connect(self.path, timeout=0.2, isolation_level=None)
                     conn.execute(f"PRAGMA synchronous={self.synchronous}")
                 try:
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    if self._wal_bytes() > WAL_RESET_BYTES:
+                        self._reset_wal(conn)
                 except sqlite3.Error:
                     pass
         finally:
             if conn is not None:
                 conn.close()
+
+    def _wal_bytes(self) -> int:
+        try:
+            return os.path.getsize(self.path + "-wal")
+        except OSError:
+            return 0
+
+    def _reset_wal(self, conn: sqlite3.Connection) -> None:
+        """Copy the rest of the WAL into the database and empty it, holding the writers' turn meanwhile.
+
+        SQLite starts the WAL afresh only when a write begins after a checkpoint that copied every frame.
+        Under steady ingest a PASSIVE checkpoint never catches up with the commits made while it runs, so the
+        WAL grew without end (760 MB after 5,500 submissions), and with it the disk used and the cost of reads.
+        Between two writes the copy is short (the PASSIVE checkpoints did most of it); a reader still on an
+        old snapshot (a long export) makes it give up within the 0.2 s busy timeout, to try again later."""
+        with self._writer_turn():
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     @contextlib.contextmanager
     def _writer_turn(self) -> Iterator[None]:
