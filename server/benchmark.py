@@ -647,6 +647,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tmp", help="folder for the temporary data folder (default: the system's)")
     parser.add_argument("--data", help="use (and keep) this data folder; a later run continues filling it")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--save", metavar="FILE", help="also write the report as JSON to FILE")
     parser.add_argument("--summary", type=int, nargs="*", metavar="HOUSEHOLDS",
                         help="instead of the load run: time a cluster summary in-process on synthetic aggregates "
                              "at these numbers of households (default 100000 1000000)")
@@ -663,6 +664,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     say = (lambda text: print(text, file=sys.stderr, flush=True))
     report = run(args, say)
+    if args.save:
+        Path(args.save).write_text(json.dumps(report, indent=1), encoding="utf-8")
     print(json.dumps(report) if args.json else render(report))
     return 0
 
