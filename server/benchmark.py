@@ -25,6 +25,7 @@ process group).
 from __future__ import annotations
 
 import argparse
+import collections
 import csv
 import datetime as dt
 import http.client
@@ -365,12 +366,20 @@ def _WORKLOAD_FOR_PROCESS(seed: int) -> Workload:  # noqa: N802 - a cache per ge
     return _WORKLOADS[seed]
 
 
-def generated(seed: int, start: int, count: int, chunk: int = 500) -> Iterator[list[tuple[str, bytes]]]:
-    """Chunks of the workload made in a child process, so generating does not slow the ingest it feeds."""
+def generated(seed: int, start: int, count: int, chunk: int = 500,
+              ahead: int = 4) -> Iterator[list[tuple[str, bytes]]]:
+    """Chunks of the workload made in a child process, so generating does not slow the ingest it feeds. At most
+    `ahead` chunks wait: generating is faster than ingest, and an unbounded queue (Pool.imap) held 3 GB of
+    waiting submissions by the millionth."""
     context = multiprocessing.get_context("spawn")
     with context.Pool(1) as pool:
-        jobs = [(seed, s, min(chunk, start + count - s)) for s in range(start, start + count, chunk)]
-        yield from pool.imap(_generate, jobs)
+        jobs = iter([(seed, s, min(chunk, start + count - s)) for s in range(start, start + count, chunk)])
+        waiting = collections.deque(pool.apply_async(_generate, (job,)) for job in itertools.islice(jobs, ahead))
+        while waiting:
+            ready = waiting.popleft().get()
+            for job in itertools.islice(jobs, 1):
+                waiting.append(pool.apply_async(_generate, (job,)))
+            yield ready
 
 
 class Ingest:
