@@ -16,6 +16,7 @@ import io
 import os
 import random
 import re
+import sqlite3
 import threading
 import time
 import uuid
@@ -388,3 +389,41 @@ def test_a_list_name_is_remembered_only_once_committed(ppa):
     assert store.list_missing(project_id, "households.csv", "name", {"hh-new"}) == set()
     store.db.conn.set_trace_callback(None)
     assert statements == [], "a committed name is looked up once"
+
+
+def test_a_long_reader_does_not_hold_up_writers_again_and_again(ppa, monkeypatch):
+    """A reader on an old snapshot (an export) keeps the WAL from being emptied; the attempt holds the writers for
+    WAL_RESET_WAIT_S at most, and is not made again before WAL_RESET_RETRY_S."""
+    from server.storage import sqlite as sqlite_store
+    monkeypatch.setattr(sqlite_store, "CHECKPOINT_EVERY", 2)
+    monkeypatch.setattr(sqlite_store, "WAL_RESET_BYTES", 64 * 1024)
+    monkeypatch.setattr(sqlite_store, "WAL_RESET_RETRY_S", 600)
+    store = ppa.store
+    attempts: list[bool] = []
+    reset = store._reset_wal
+    monkeypatch.setattr(store, "_reset_wal", lambda conn: attempts.append(reset(conn)) or attempts[-1])
+    with store.write() as db:
+        db.execute("CREATE TABLE filler (n INTEGER PRIMARY KEY, pad BLOB)")
+    reader = sqlite3.connect(store.path, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM filler").fetchone()   # holds its snapshot until the end of the block
+    deadline = time.monotonic() + 20
+    n = 0
+    while (not attempts or n < 200) and time.monotonic() < deadline:
+        with store.write() as db:
+            db.execute("INSERT INTO filler (n, pad) VALUES (?, zeroblob(8000))", [n])
+        n += 1
+    assert attempts == [False], "one attempt while the reader lasts, and it fails"
+    reader.execute("ROLLBACK")
+    reader.close()
+    store._wal_reset_not_before = 0.0   # as if the pause were over
+    wal = store.path + "-wal"
+    deadline = time.monotonic() + 20
+    while os.path.getsize(wal) > 64 * 1024 + 64 * 1024 and time.monotonic() < deadline:
+        with store.write() as db:
+            db.execute("UPDATE filler SET pad = pad WHERE n = 0")
+        time.sleep(0.02)
+    assert os.path.getsize(wal) <= 128 * 1024
+    while attempts[-1] is not True and time.monotonic() < deadline:   # the WAL is emptied just before it returns
+        time.sleep(0.01)
+    assert attempts[-1] is True

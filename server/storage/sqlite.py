@@ -21,6 +21,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
@@ -62,6 +63,8 @@ T = TypeVar("T")
 NAMES_REMEMBERED = 500_000   # list names one process remembers per list before it starts afresh (~50 MB)
 CHECKPOINT_EVERY = 64   # commits of one process between WAL checkpoints (a commit holds ~40 pages: ~10 MB of WAL)
 WAL_RESET_BYTES = 64 * 1024 * 1024   # a WAL larger than this is emptied between two writes (_reset_wal)
+WAL_RESET_WAIT_S = 0.05              # how long _reset_wal waits for readers, holding the writers' turn
+WAL_RESET_RETRY_S = 5.0              # after readers kept it from emptying the WAL, the pause before trying again
 
 
 class _Ticket:
@@ -92,6 +95,7 @@ class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries, MaintenanceQuerie
         self._checkpointer_pid = 0
         self._checkpointer_lock = threading.Lock()
         self._checkpoint_due = threading.Event()
+        self._wal_reset_not_before = 0.0
         self._thread_writer = threading.Lock()
         self._lock_file: tuple[int, int | None] | None = None
         self._batch_cond = threading.Condition()
@@ -171,12 +175,13 @@ class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries, MaintenanceQuerie
                 self._checkpoint_due.clear()
                 if conn is None:
                     # a short busy timeout: only _reset_wal waits, and never longer than this for readers
-                    conn = sqlite3.connect(self.path, timeout=0.2, isolation_level=None)
+                    conn = sqlite3.connect(self.path, timeout=WAL_RESET_WAIT_S, isolation_level=None)
                     conn.execute(f"PRAGMA synchronous={self.synchronous}")
                 try:
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                    if self._wal_bytes() > WAL_RESET_BYTES:
-                        self._reset_wal(conn)
+                    if self._wal_bytes() > WAL_RESET_BYTES and time.monotonic() >= self._wal_reset_not_before:
+                        if not self._reset_wal(conn):
+                            self._wal_reset_not_before = time.monotonic() + WAL_RESET_RETRY_S
                 except sqlite3.Error:
                     pass
         finally:
@@ -189,16 +194,22 @@ class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries, MaintenanceQuerie
         except OSError:
             return 0
 
-    def _reset_wal(self, conn: sqlite3.Connection) -> None:
+    def _reset_wal(self, conn: sqlite3.Connection) -> bool:
         """Copy the rest of the WAL into the database and empty it, holding the writers' turn meanwhile.
 
         SQLite starts the WAL afresh only when a write begins after a checkpoint that copied every frame.
         Under steady ingest a PASSIVE checkpoint never catches up with the commits made while it runs, so the
         WAL grew without end (760 MB after 5,500 submissions), and with it the disk used and the cost of reads.
         Between two writes the copy is short (the PASSIVE checkpoints did most of it); a reader still on an
-        old snapshot (a long export) makes it give up within the 0.2 s busy timeout, to try again later."""
+        old snapshot (a long export) makes it give up within WAL_RESET_WAIT_S, and it tries again only after
+        WAL_RESET_RETRY_S, so that writers are not held up again and again while that reader lasts. True when the
+        WAL was emptied."""
         with self._writer_turn():
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            try:
+                busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            except sqlite3.OperationalError:   # SQLITE_BUSY: a reader held on
+                return False
+        return not busy
 
     @contextlib.contextmanager
     def _writer_turn(self) -> Iterator[None]:
