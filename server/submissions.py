@@ -87,10 +87,16 @@ def receive(store: SQLiteStore, forms: FormCache, project_id: int, upload: Uploa
         raise errors.not_accepting_submissions()
     formdef = forms.get(store, form_def["id"])
 
-    existing = store.def_by_instance(form["id"], parsed.instance_id)
-    prepared = None
-    if existing is None or bytes(existing["xml"]) != upload.xml:
-        prepared = _prepare(store, project_id, formdef, parsed)   # validation before any write
+    # Validation before any write. A known instanceID is looked up only under the write lock (an index lookup with
+    # random keys costs most at size), except when the data are refused: an identical resubmission (Collect's retry,
+    # or a split upload's next part) is then topped up as before, whatever the checks say today.
+    try:
+        prepared: _Prepared | None = _prepare(store, project_id, formdef, parsed)
+    except errors.Problem:
+        existing = store.def_by_instance(form["id"], parsed.instance_id)
+        if existing is None or bytes(existing["xml"]) != upload.xml:
+            raise
+        prepared = None
 
     # Typed rows are built before taking the write lock; the ids they need are filled in under it.
     built = _built_rows(project_id, formdef, prepared, parsed.instance_id)

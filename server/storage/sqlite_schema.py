@@ -370,3 +370,16 @@ def m008_household_node_index(db: Database) -> None:
         CREATE INDEX hh_income_household ON hh_income(project_id, hh_id, round, node);
         """
     )
+
+
+@migrations()
+def m009_wellbeing_node_index(db: Database) -> None:
+    """The node joins wb_households' household index: every income interview asks which of the household's rounds
+    sit under another node (usually none), and without the node in the index each of its rounds' rows was read to
+    find out, about 0.1 ms a submission at a million submissions."""
+    db.executescript(
+        """
+        DROP INDEX IF EXISTS wb_households_household;
+        CREATE INDEX wb_households_household ON wb_households(project_id, hh_id, node);
+        """
+    )
