@@ -67,6 +67,7 @@ def _init(ctx: Context, validate: bool = True) -> bootstrap.SetupReport:
     if password:
         click.echo(f"first admin created: {cfg['ADMIN_EMAIL']} with password {password}  (shown once; keep it)")
     click.echo(f"project {report.project_id}: {ctx.store.get_project(report.project_id)['name']}")
+    config_module.secret_key(cfg)   # made here, before any server worker starts and needs it
     return report
 
 

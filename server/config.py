@@ -83,16 +83,32 @@ def database_path(config: Mapping[str, Any]) -> Path:
 
 
 def secret_key(config: Mapping[str, Any]) -> str:
-    """The configured key, or one generated once and kept in the data folder."""
+    """The configured key, or one generated once and kept in the data folder.
+
+    Server workers start together and may all find no key. Each writes a whole key to a file of its own and links
+    it into place, which only one link can do; the others read the winner's. (Creating the file and then writing
+    it let a worker read it in between and run with an empty key: sessions and Digest nonces signed with nothing.)
+    """
     if config.get("SECRET_KEY"):
         return config["SECRET_KEY"]
     path = Path(config["DATA"]) / "secret_key"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(f"secret_key.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another worker won the race
-            return path.read_text().strip()
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_hex(32))
-    return path.read_text().strip()
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_hex(32))
+                handle.flush()
+                os.fsync(handle.fileno())
+            try:
+                os.link(draft, path)
+            except FileExistsError:  # another worker's key is in place, whole
+                pass
+        finally:
+            draft.unlink(missing_ok=True)
+    key = path.read_text().strip()
+    if not key:
+        raise RuntimeError(f"{path} is empty: delete it (sessions and nonces are signed with it) or set "
+                           "PPA_SECRET_KEY")
+    return key
