@@ -37,8 +37,6 @@ import os
 import platform
 import random
 import re
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -52,6 +50,7 @@ from urllib.parse import urlsplit
 import requests
 
 from . import samples
+from .serve_process import ServeProcess, free_port
 from .xforms import FormDef, parse_xform
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,12 +62,6 @@ ADMIN_EMAIL = "admin@localhost"
 ADMIN_PASSWORD = "bench-admin-password"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 # --------------------------------------------------------------------------- the server
 
 class Server:
@@ -77,7 +70,7 @@ class Server:
     def __init__(self, data: Path, workers: int | None = None, threads: int | None = None,
                  synchronous: str = "NORMAL", log_level: str | None = None):
         self.data = data
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "PPA_DATA": str(data), "PPA_HOST": "127.0.0.1", "PPA_PORT": str(self.port),
                     "PPA_ADMIN_EMAIL": ADMIN_EMAIL, "PPA_ADMIN_PASSWORD": ADMIN_PASSWORD,
@@ -87,35 +80,15 @@ class Server:
                 self.env[name] = str(value)
             else:
                 self.env.pop(name, None)   # the production default
-        self.process: subprocess.Popen | None = None
+        self.process: ServeProcess | None = None
 
     def __enter__(self) -> "Server":
-        self.log = open(self.data / "server.log", "ab")
-        self.process = subprocess.Popen([sys.executable, "-m", "server.cli", "serve"], cwd=ROOT, env=self.env,
-                                        stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError("the server stopped; see " + str(self.data / "server.log"))
-            try:
-                if requests.get(self.url + "/health", timeout=1).ok:
-                    return self
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        self.__exit__()
-        raise RuntimeError("the server did not start; see " + str(self.data / "server.log"))
+        self.process = ServeProcess(self.env).start(timeout=120)
+        return self
 
     def __exit__(self, *exc) -> None:
-        if self.process and self.process.poll() is None:
-            try:
-                os.killpg(self.process.pid, signal.SIGTERM)
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
-            except ProcessLookupError:
-                pass
-        self.log.close()
+        if self.process is not None:
+            self.process.stop()
 
     def cli(self, *args: str, stdin: str | None = None) -> str:
         out = subprocess.run([sys.executable, "-m", "server.cli", *args], cwd=ROOT, env=self.env, input=stdin,
@@ -123,7 +96,7 @@ class Server:
         return out.stdout
 
     def pids(self) -> list[int]:
-        return [self.process.pid] + _children(self.process.pid)
+        return self.process.pids() if self.process is not None else []
 
     def cpu_seconds(self) -> float:
         """User + system CPU of the server's main process and its live workers."""
@@ -147,14 +120,6 @@ class Server:
             except FileNotFoundError:
                 continue
         return total / 1024
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    except FileNotFoundError:
-        return []
-    return [int(p) for p in text.split()]
 
 
 def _machine_busy_seconds() -> float:

@@ -9,17 +9,15 @@ import io
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-import requests
 from lxml import etree
 
 from server import samples
+from server.serve_process import ServeProcess, free_port
 from server.storage import SQLiteStore
 from server.xforms import md5_hash, parse_xform
 
@@ -31,43 +29,18 @@ MANIFEST_NS = {"m": "http://openrosa.org/xforms/xformsManifest"}
 PHOTO = (Path(__file__).parent / "data" / "1732262400123.jpg").read_bytes()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     data = tmp_path_factory.mktemp("e2e")
-    port = _free_port()
-    env = {**os.environ, "PPA_DATA": str(data), "PPA_HOST": "127.0.0.1", "PPA_PORT": str(port),
+    env = {**os.environ, "PPA_DATA": str(data), "PPA_HOST": "127.0.0.1", "PPA_PORT": str(free_port()),
            "PPA_ADMIN_PASSWORD": "e2e-admin-password", "PPA_LOG_LEVEL": "WARNING", "PPA_WORKERS": "2"}
-    log = open(data / "server.log", "wb")
-    process = subprocess.Popen([sys.executable, "-m", "server.cli", "serve"], cwd=ROOT, env=env, stdout=log,
-                               stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    process = ServeProcess(env).start(timeout=30)
     try:
-        for _ in range(300):
-            try:
-                if requests.get(url + "/health", timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.1)
-            if process.poll() is not None:
-                raise AssertionError((data / "server.log").read_text())
-        else:
-            raise AssertionError("server did not start")
         device = subprocess.run([sys.executable, "-m", "server.cli", "device", "add", "--project", "1", "Tablet 7"],
                                 cwd=ROOT, env=env, capture_output=True, text=True, check=True)
-        yield {"url": url, "data": data, "device": json.loads(device.stdout), "process": process}
+        yield {"url": process.url, "data": data, "device": json.loads(device.stdout), "process": process}
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+        process.stop()
 
 
 @pytest.fixture(scope="module")
