@@ -60,3 +60,25 @@ def community(instance_id: str | None = None, deprecated_id: str | None = None, 
               meta_extra: dict | None = None, **overrides) -> bytes:
     return instance("ppa_community", version, community_answers(**overrides), instance_id, deprecated_id,
                     instance_name="v001 - test", meta_extra=meta_extra)
+
+
+def household_with_photo(form, rng, i: int, members: int, photo_every: int,
+                         prefix: str) -> tuple[str, bytes, dict[str, bytes]]:
+    """(instanceID, XML, {file name: bytes}) of a new household of the sample hamlet chanderi-w03, not on the list;
+    every `photo_every`-th one (from the first) has a photo with bytes of its own."""
+    import hashlib
+    from pathlib import Path
+
+    from server import samples
+
+    hh_id = f"chanderi-w03-{prefix}{uuid.UUID(int=rng.getrandbits(128)).hex[:10]}"
+    answers = samples.household_income(rng, hh_id, members=members, on_list=False, head=f"Head {i}")
+    answers.update(node="chanderi-contract_weavers", district="Ashoknagar", state="Madhya Pradesh")
+    files = {}
+    if i % photo_every == 0:
+        name = f"{1732262400000 + i}.jpg"
+        answers.update(photo_consent="yes", photo=name)
+        photo = (Path(__file__).parent / "data" / "1732262400123.jpg").read_bytes()
+        files[name] = photo + hashlib.sha256(str(i).encode()).digest()
+    instance_id = f"uuid:{uuid.UUID(int=rng.getrandbits(128), version=4)}"
+    return instance_id, samples.instance_xml(form, samples.fill(form, answers, rng), instance_id=instance_id), files

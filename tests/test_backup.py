@@ -5,17 +5,15 @@ and restore will not overwrite data unless told to."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 import threading
 import time
-import uuid
 from pathlib import Path
 
 from click.testing import CliRunner
 
-from server import create_app, samples
+from server import create_app
 from server.backup_cli import COMMANDS, backup, restore
 from server.bootstrap import ensure_default_project
 from server.cli import main as ppa
@@ -23,22 +21,15 @@ from server.storage import SQLiteStore
 from server.submissions import Upload, UploadedFile, receive
 from server.xforms import parse_xform
 
+from . import factories
+
 FORMS = Path(__file__).parent.parent / "forms"
-PHOTO = (Path(__file__).parent / "data" / "1732262400123.jpg").read_bytes()
 
 
 def _household(form, rng: random.Random, i: int) -> Upload:
-    hh_id = f"chanderi-w03-b{uuid.UUID(int=rng.getrandbits(128)).hex[:10]}"
-    answers = samples.household_income(rng, hh_id, members=4, on_list=False, head=f"Head {i}")
-    answers.update(node="chanderi-contract_weavers", district="Ashoknagar", state="Madhya Pradesh")
-    files = {}
-    if i % 2 == 0:
-        name = f"{1732262400000 + i}.jpg"
-        answers.update(photo_consent="yes", photo=name)
-        files[name] = UploadedFile(PHOTO + hashlib.sha256(str(i).encode()).digest(), "image/jpeg", name)
-    xml = samples.instance_xml(form, samples.fill(form, answers, rng),
-                               instance_id=f"uuid:{uuid.UUID(int=rng.getrandbits(128), version=4)}")
-    return Upload(xml=xml, files=files, user_agent="backup-test")
+    _, xml, files = factories.household_with_photo(form, rng, i, members=4, photo_every=2, prefix="b")
+    return Upload(xml=xml, files={name: UploadedFile(content, "image/jpeg", name) for name, content in files.items()},
+                  user_agent="backup-test")
 
 
 def _contents(store: SQLiteStore) -> dict[str, tuple[bytes, dict[str, bytes]]]:

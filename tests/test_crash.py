@@ -7,13 +7,11 @@ crash of the process (a power cut needs FULL: see README, Speed and durability).
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import random
 import sys
 import threading
 import time
-import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -24,12 +22,12 @@ from server import samples
 from server.storage import SQLiteStore
 from server.xforms import parse_xform
 
+from . import factories
 from .live_server import ServerProcess, cli, free_port, prepare, server_env
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="process groups and SIGKILL")
 
 FORMS = Path(__file__).parent.parent / "forms"
-PHOTO = (Path(__file__).parent / "data" / "1732262400123.jpg").read_bytes()
 SENDERS = 8
 KILL_AFTER = 150          # acknowledged submissions before the kill
 TOTAL = 1200              # prepared, far more than can be sent before the kill
@@ -41,17 +39,7 @@ def _submissions(count: int) -> list[tuple[str, bytes, dict[str, bytes]]]:
     rng = random.Random(20261122)
     out = []
     for i in range(count):
-        hh_id = f"chanderi-w03-k{uuid.UUID(int=rng.getrandbits(128)).hex[:10]}"
-        answers = samples.household_income(rng, hh_id, members=5, on_list=False, head=f"Head {i}")
-        answers.update(node="chanderi-contract_weavers", district="Ashoknagar", state="Madhya Pradesh")
-        files = {}
-        if i % 3 == 0:
-            name = f"{1732262400000 + i}.jpg"
-            answers.update(photo_consent="yes", photo=name)
-            files[name] = PHOTO + hashlib.sha256(str(i).encode()).digest()   # each photo its own bytes
-        instance_id = f"uuid:{uuid.UUID(int=rng.getrandbits(128), version=4)}"
-        xml = samples.instance_xml(form, samples.fill(form, answers, rng), instance_id=instance_id)
-        out.append((instance_id, xml, files))
+        out.append(factories.household_with_photo(form, rng, i, members=5, photo_every=3, prefix="k"))
     return out
 
 
