@@ -285,7 +285,7 @@ def lists_export(ctx: Context, project_id: int, list_name: str) -> None:
     columns = ctx.store.list_columns(project_id, list_name)
     if columns is None:
         _fail(f"no list {list_name} in project {project_id}")
-    sys.stdout.buffer.write(lists.render_csv(columns, ctx.store.list_items(project_id, list_name)))
+    sys.stdout.buffer.write(lists.render_served(columns, ctx.store.list_items(project_id, list_name)))
 
 
 # -- users -----------------------------------------------------------------------
