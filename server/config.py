@@ -68,7 +68,8 @@ SETTINGS: tuple[Setting, ...] = (
             "to Collect as X-OpenRosa-Accept-Content-Length so that it splits larger uploads.", _whole(1)),
     Setting("MAX_XML_BYTES", 10_000_000, "Largest accepted submission XML part, in bytes.", _whole(1)),
     Setting("MAX_XML_DEPTH", 32, "Deepest element nesting accepted in a submission.", _whole(1)),
-    Setting("MAX_PARTS", 250, "Most multipart parts accepted in one submission POST (Collect sends at most 102).", _whole(1)),
+    Setting("MAX_PARTS", 250, "Most multipart parts accepted in one submission POST (Collect sends at most 102).",
+            _whole(1)),
     Setting("SYNCHRONOUS", "NORMAL", "SQLite synchronous mode: NORMAL survives a crash of the server process; FULL also "
             "survives power loss, at a measured cost (see README).", _one_of("NORMAL", "FULL", upper=True)),
     Setting("DIGEST_REALM", "PPA", "Realm of HTTP Digest authentication for named users."),
