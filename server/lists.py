@@ -53,6 +53,7 @@ def render_csv(columns: list[str], items: Iterator[tuple[str, Mapping]]) -> byte
 
 def render_served(columns: list[str], items: Iterator[tuple[str, Mapping]]) -> bytes:
     """The CSV phones receive: the items, or the reserved row when there are none (never a header alone)."""
+    items = iter(items)
     first = next(items, None)
     if first is None:
         return render_csv(columns, iter([(RESERVED_NAME, dict.fromkeys(columns, RESERVED_VALUE))]))

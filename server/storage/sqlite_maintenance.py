@@ -70,7 +70,7 @@ class MaintenanceQueries:
                 raise ValueError(f"{source}: integrity check failed: {check['integrity']}")
             if not applied:
                 raise ValueError(f"{source}: not a PPA database (it records no PPA migration)")
-            known = {m.name for m in migrations.pending(Database(memory=True))}
+            known = {m.name for m in migrations.pending(Database(memory=True))}   # all: none is applied there
             unknown = [name for name in applied if name not in known]
             if unknown:
                 raise ValueError(f"{source}: made by a newer version of the server (migration "
