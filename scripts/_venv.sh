@@ -15,6 +15,3 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
   "$VENV/bin/python" -m pip install --quiet -e "$ROOT${EXTRA:+[$EXTRA]}"
   echo "$WANT" > "$STAMP"
 fi
-if ! command -v java >/dev/null 2>&1; then
-  echo "warning: java is not on PATH; ODK Validate (forms) will not run" >&2
-fi

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from . import config as config_module
+from . import cli_setup, config as config_module
 from .storage import SQLiteStore
 
 DATABASE = "ppa.db"
@@ -33,7 +33,7 @@ def _fail(message: str) -> None:
 @click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Replace a backup already in DEST.")
 def backup(dest: Path, force: bool) -> None:
-    config = config_module.load()
+    config = cli_setup.settings()
     database = config_module.database_path(config)
     if not database.exists():
         _fail(f"there is no database at {database} (PPA_DATA={config['DATA']})")
@@ -65,37 +65,53 @@ def backup(dest: Path, force: bool) -> None:
 
 @click.command("restore", help="Bring a backup made by `ppa backup` (the folder SRC) back into PPA_DATA. Stop the "
                                "server first. Refuses a data folder that holds data unless --force.")
-@click.argument("src", type=click.Path(exists=True, path_type=Path))
+@click.argument("src", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Replace the database and secret key already in PPA_DATA.")
 def restore(src: Path, force: bool) -> None:
-    config = config_module.load()
-    source = src / DATABASE if src.is_dir() else src
+    config = cli_setup.settings()
+    _refuse_links(src)
+    source = src / DATABASE
     if not source.is_file():
-        _fail(f"{src} holds no {DATABASE}")
+        _fail(f"{src} is not a PPA data folder or backup: it holds no {DATABASE}")
     data = Path(config["DATA"])
     target = config_module.database_path(config)
+    if target.is_symlink():
+        _fail(f"{target} is a symbolic link: restore writes no database through a link")
     present = [p.name for p in (target, Path(f"{target}-wal"), data / KEY) if p.exists()]
     if present and not force:
         _fail(f"{data} is not empty ({', '.join(present)}); use --force to replace its data")
-    data.mkdir(parents=True, exist_ok=True)
-    try:
+    try:   # checks the backup (integrity, PPA migrations) before it replaces anything
         result = SQLiteStore.restore_from(source, target)
     except ValueError as exc:
-        _fail(str(exc))
-    key_source = (src if src.is_dir() else src.parent) / KEY
-    if key_source.exists():
-        _copy_private(key_source, data / KEY)
+        _fail(f"{exc}; nothing was restored")
+    if (src / KEY).exists():
+        _copy_private(src / KEY, data / KEY)
         key = "restored"
     else:
         key = "not in the backup (set PPA_SECRET_KEY, or a new key is generated: sessions and nonces restart)"
     click.echo(json.dumps({"restored": str(target), "from": str(source), "integrity": result["integrity"],
-                           "counts": result["counts"], "secret_key": key}))
+                           "migrations": result["migrations"], "counts": result["counts"], "secret_key": key}))
+
+
+def _refuse_links(src: Path) -> None:
+    """A backup is plain files: restore reads none through a symbolic link, so that no file from outside the
+    backup (a key linked to /etc/passwd, a database linked elsewhere) can end up in the data folder."""
+    if src.is_symlink():
+        _fail(f"{src} is a symbolic link: give the folder it points to ({src.resolve()})")
+    for folder, dirs, files in os.walk(src, followlinks=False):
+        for name in dirs + files:
+            path = Path(folder) / name
+            if path.is_symlink():
+                _fail(f"{path} is a symbolic link (to {os.readlink(path)}): a backup holds no links; "
+                      "nothing was restored")
 
 
 def _copy_private(source: Path, target: Path) -> None:
+    """Copy a file readable by its owner only; neither end is followed through a symbolic link."""
     partial = target.with_name(target.name + ".partial")
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as out, open(source, "rb") as handle:
+    partial.unlink(missing_ok=True)
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "wb") as out, os.fdopen(os.open(source, os.O_RDONLY | os.O_NOFOLLOW), "rb") as handle:
         shutil.copyfileobj(handle, out)
         out.flush()
         os.fsync(out.fileno())

@@ -33,6 +33,7 @@ def ensure_default_project(store: SQLiteStore, name: str, forms_dir: str | Path,
                                                 actor="setup", validate=validate))
     for list_name, columns in lists.LISTS.items():
         store.ensure_list(project["id"], list_name, columns)
+    store.forget_empty_list_csvs()   # cached by an older server as a header alone; now served with the reserved row
     if not projects:  # seed only a new project; afterwards the lists belong to its managers
         store.upsert_list_items(project["id"], "clusters.csv", lists.seed_clusters(), source="registry")
         for name in ("hamlets.csv", "nodes.csv"):  # households are people: never seeded from samples

@@ -8,21 +8,21 @@ from pathlib import Path
 
 import click
 
-from . import bootstrap, catalog, config as config_module, errors, lists
+from . import bootstrap, catalog, cli_setup, config as config_module, errors, lists
 from .auth import new_token
-from .storage import SQLiteStore, open_store
+from .storage import SQLiteStore
 
 
 class Context:
     def __init__(self) -> None:
-        self.config = config_module.load()
+        self.config = cli_setup.settings()
         self._store: SQLiteStore | None = None
+        self.may_create = False   # set by init and serve, the only commands that make a new data folder
 
     @property
     def store(self) -> SQLiteStore:
         if self._store is None:
-            self._store = open_store(self.config)
-            self._store.migrate()
+            self._store = cli_setup.store(self.config, create=self.may_create)
         return self._store
 
 
@@ -56,6 +56,9 @@ def init(ctx: Context, skip_validate: bool) -> None:
 
 def _init(ctx: Context, validate: bool = True) -> bootstrap.SetupReport:
     cfg = ctx.config
+    new = not config_module.database_path(cfg).is_file()
+    click.echo(f"data folder: {cli_setup.data_folder(cfg)}{', new' if new else ''}")
+    ctx.may_create = True
     try:
         report = bootstrap.ensure_default_project(ctx.store, cfg["PROJECT_NAME"], cfg["FORMS"], validate=validate)
     except (catalog.FormBuildError, errors.Problem) as exc:
@@ -282,7 +285,7 @@ def lists_export(ctx: Context, project_id: int, list_name: str) -> None:
     columns = ctx.store.list_columns(project_id, list_name)
     if columns is None:
         _fail(f"no list {list_name} in project {project_id}")
-    sys.stdout.buffer.write(lists.render_csv(columns, ctx.store.list_items(project_id, list_name)))
+    sys.stdout.buffer.write(lists.render_served(columns, ctx.store.list_items(project_id, list_name)))
 
 
 # -- users -----------------------------------------------------------------------

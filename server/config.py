@@ -21,14 +21,38 @@ class Setting:
     parse: Callable[[str], Any] = str
 
 
-def _bool(value: str) -> bool:
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+class SettingError(ValueError):
+    """A PPA_* variable that cannot be used; the message names it, its value and what it should be."""
+
+
+def _whole(low: int, high: int | None = None) -> Callable[[str], int]:
+    """A parser for a whole number in [low, high], whose error says the range."""
+    wanted = f"a whole number from {low} to {high}" if high is not None else f"a whole number, at least {low}"
+
+    def parse(value: str) -> int:
+        try:
+            number = int(value.strip())
+        except ValueError:
+            raise ValueError(f"must be {wanted}") from None
+        if number < low or (high is not None and number > high):
+            raise ValueError(f"must be {wanted}")
+        return number
+    return parse
+
+
+def _one_of(*choices: str, upper: bool = False) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        value = value.strip().upper() if upper else value.strip().lower()
+        if value not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}")
+        return value
+    return parse
 
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("DATA", "./instance", "Data folder: the SQLite database, the secret key and backups live here."),
     Setting("HOST", "127.0.0.1", "Address the HTTP server listens on."),
-    Setting("PORT", 8080, "Port the HTTP server listens on.", int),
+    Setting("PORT", 8080, "Port the HTTP server listens on.", _whole(1, 65535)),
     Setting("PUBLIC_URL", "", "Base URL that phones use to reach the server (for example https://ppa.example.org). "
             "Used in form lists, manifests and QR codes. Defaults to http://HOST:PORT."),
     Setting("ADMIN_EMAIL", "admin@localhost", "E-mail (sign-in name) of the first administrator, created once."),
@@ -37,38 +61,49 @@ SETTINGS: tuple[Setting, ...] = (
             "Defaults to the forms/ folder of this checkout."),
     Setting("PROJECT_NAME", "PPA 2026", "Name of the default project that `scripts/serve` creates when there is none."),
     Setting("SECRET_KEY", "", "Key for signing sessions and Digest nonces. If empty, one is generated and kept in DATA/secret_key."),
-    Setting("WORKERS", 3, "Number of WSGI worker processes (measured best on 2 cores: cores + 1).", int),
+    Setting("WORKERS", 3, "Number of WSGI worker processes (measured best on 2 cores: cores + 1).", _whole(1)),
     Setting("THREADS", 4, "Threads per worker process: requests one worker serves at once (slow uploads wait "
-            "in a thread).", int),
+            "in a thread).", _whole(1)),
     Setting("MAX_SUBMISSION_BYTES", 50_000_000, "Largest accepted POST body for one submission, in bytes; also advertised "
-            "to Collect as X-OpenRosa-Accept-Content-Length so that it splits larger uploads.", int),
-    Setting("MAX_XML_BYTES", 10_000_000, "Largest accepted submission XML part, in bytes.", int),
-    Setting("MAX_XML_DEPTH", 32, "Deepest element nesting accepted in a submission.", int),
-    Setting("MAX_PARTS", 250, "Most multipart parts accepted in one submission POST (Collect sends at most 102).", int),
+            "to Collect as X-OpenRosa-Accept-Content-Length so that it splits larger uploads.", _whole(1)),
+    Setting("MAX_XML_BYTES", 10_000_000, "Largest accepted submission XML part, in bytes.", _whole(1)),
+    Setting("MAX_XML_DEPTH", 32, "Deepest element nesting accepted in a submission.", _whole(1)),
+    Setting("MAX_PARTS", 250, "Most multipart parts accepted in one submission POST (Collect sends at most 102).",
+            _whole(1)),
     Setting("SYNCHRONOUS", "NORMAL", "SQLite synchronous mode: NORMAL survives a crash of the server process; FULL also "
-            "survives power loss, at a measured cost (see README).", lambda v: v.strip().upper()),
+            "survives power loss, at a measured cost (see README).", _one_of("NORMAL", "FULL", upper=True)),
     Setting("DIGEST_REALM", "PPA", "Realm of HTTP Digest authentication for named users."),
-    Setting("LOG_LEVEL", "INFO", "Logging level (DEBUG, INFO, WARNING, ERROR)."),
-    Setting("LOG_FORMAT", "json", "Log line format: json (one object per line) or text.", lambda v: v.strip().lower()),
+    Setting("LOG_LEVEL", "INFO", "Logging level (DEBUG, INFO, WARNING, ERROR).",
+            _one_of("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL", upper=True)),
+    Setting("LOG_FORMAT", "json", "Log line format: json (one object per line) or text.", _one_of("json", "text")),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
 
 
 def load(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Return the configuration: defaults, then PPA_* environment variables, then overrides."""
+    """Return the configuration: defaults, then PPA_* environment variables, then overrides.
+
+    A variable that cannot be used raises SettingError naming it, e.g. "PPA_PORT='eighty' must be a whole number
+    from 1 to 65535": the command line prints that one line (server/cli_setup.py)."""
     environ = os.environ if environ is None else environ
     config: dict[str, Any] = {}
     for setting in SETTINGS:
         raw = environ.get(f"PPA_{setting.name}")
-        config[setting.name] = setting.default if raw is None else setting.parse(raw)
+        if raw is None:
+            config[setting.name] = setting.default
+            continue
+        try:
+            config[setting.name] = setting.parse(raw)
+        except ValueError as exc:
+            raise SettingError(f"PPA_{setting.name}={raw!r} {exc}") from None
     for key, value in (overrides or {}).items():
         config[key] = value
     unknown = [k for k in (overrides or {}) if k not in _BY_NAME and not k.isupper()]
     if unknown:
         raise ValueError(f"unknown settings: {', '.join(unknown)}")
     if config["SYNCHRONOUS"] not in {"NORMAL", "FULL"}:
-        raise ValueError("PPA_SYNCHRONOUS must be NORMAL or FULL")
+        raise SettingError("PPA_SYNCHRONOUS must be NORMAL or FULL")
     if not config["PUBLIC_URL"]:
         config["PUBLIC_URL"] = f"http://{config['HOST']}:{config['PORT']}"
     config["PUBLIC_URL"] = config["PUBLIC_URL"].rstrip("/")

@@ -12,9 +12,8 @@ from pathlib import Path
 
 import click
 
-from . import config as config_module, errors, exports
+from . import cli_setup, errors, exports
 from .catalog import FormCache
-from .storage import open_store
 
 
 @click.command("export", help="Download a form's submissions: csv (a zip of one CSV per table), xlsx, jsonl "
@@ -37,9 +36,7 @@ from .storage import open_store
 def export(project_id: int, form_id: str, fmt: str, output: str | None, received_from: str | None,
            received_to: str | None, clusters: tuple[str, ...], round_no: int | None, review_states: tuple[str, ...],
            labels: bool, choice_labels: bool, media: bool) -> None:
-    config = config_module.load()
-    store = open_store(config)
-    store.migrate()
+    store = cli_setup.store(cli_setup.settings())
     try:
         _export(store, project_id, form_id, fmt, output, received_from, received_to, clusters, round_no,
                 review_states, labels, choice_labels, media)

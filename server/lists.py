@@ -4,12 +4,23 @@ Phones receive them as form attachments (select_one_from_file) through the manif
 lists grow from submissions: a household added in the field by one informant group is on
 the list the next group and the household income form download. Pure functions; the
 storage of list items is the store's.
+
+A served list is never without rows. JavaRosa takes a CSV that has only its header for a missing file (it loads a
+placeholder) and Collect will not open a form whose list is missing, so a new project's phones could open neither
+the ranking nor the income form: households.csv stays empty until the first ranking in a hamlet adds households.
+A list with no items is therefore served with one reserved row (render_served): its name is RESERVED_NAME and
+every other column holds RESERVED_VALUE, which has a space, and no id has one (read_csv refuses it), so no choice
+filter (cluster=${cluster}, hamlet=${hamlet}, also while the filter's question is unanswered) and no membership
+check matches it. A brand-new hamlet therefore shows 0 households, and the ranking form offers adding households
+only. The reserved row is never stored: the server's own check of answers against the list refuses it, and
+neither an import nor a submission can add an item of that name. The row goes once the list has an item.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import itertools
 from importlib import resources
 from typing import Iterable, Iterator, Mapping
 
@@ -20,6 +31,10 @@ LISTS: dict[str, list[str]] = {
     "households.csv": ["name", "label", "hamlet", "cluster", "node"],
     "nodes.csv": ["name", "label", "cluster"],
 }
+
+
+RESERVED_NAME = "_none"            # the one row of a list that has no items (see the module's note)
+RESERVED_VALUE = "(none yet)"      # its label and every other column: the space keeps every filter from matching
 
 
 class ListFileError(ValueError):
@@ -34,6 +49,19 @@ def render_csv(columns: list[str], items: Iterator[tuple[str, Mapping]]) -> byte
     for name, data in items:
         writer.writerow([name if col == "name" else _cell(data.get(col)) for col in columns])
     return out.getvalue().encode("utf-8")
+
+
+def render_served(columns: list[str], items: Iterator[tuple[str, Mapping]]) -> bytes:
+    """The CSV phones receive: the items, or the reserved row when there are none (never a header alone)."""
+    items = iter(items)
+    first = next(items, None)
+    if first is None:
+        return render_csv(columns, iter([(RESERVED_NAME, dict.fromkeys(columns, RESERVED_VALUE))]))
+    return render_csv(columns, itertools.chain([first], items))
+
+
+def reserved(name: str) -> bool:
+    return name == RESERVED_NAME
 
 
 def _cell(value: object) -> str:
@@ -64,6 +92,9 @@ def read_csv(content: bytes, list_name: str) -> tuple[list[str], list[tuple[str,
         if any(ch.isspace() for ch in name):
             # Forms join ids with spaces (selected-at over the hamlet's households); a space would split one.
             raise ListFileError(f"{list_name}: row {line}, column name: {name!r} contains a space")
+        if reserved(name):
+            raise ListFileError(f"{list_name}: row {line}, column name: {name!r} is reserved (the row served "
+                                "while a list is empty)")
         if name in seen:
             raise ListFileError(f"{list_name}: row {line}, column name: {name!r} appears twice")
         seen.add(name)
@@ -79,7 +110,8 @@ def seed_clusters() -> list[tuple[str, dict]]:
 
 
 def items_from_submission(form_id: str, record: Mapping) -> dict[str, list[tuple[str, dict]]]:
-    """List items a submission adds: households listed in the field, and new poverty nodes."""
+    """List items a submission adds: households listed in the field, and new poverty nodes (never one that bears
+    the reserved name)."""
     found: dict[str, list[tuple[str, dict]]] = {}
     cluster, hamlet = record.get("cluster"), record.get("hamlet")
     if form_id == "well_being_ranking":
@@ -97,7 +129,8 @@ def items_from_submission(form_id: str, record: Mapping) -> dict[str, list[tuple
         if record.get("node_is_new") == "yes" and record.get("node_id"):
             found.setdefault("nodes.csv", []).append(
                 (record["node_id"], {"label": record.get("local_name") or record["node_id"], "cluster": cluster}))
-    return found
+    kept = {list_name: [item for item in items if not reserved(item[0])] for list_name, items in found.items()}
+    return {list_name: items for list_name, items in kept.items() if items}
 
 
 def _household_label(head: str | None, hh_id: str) -> str:

@@ -125,7 +125,7 @@ def _media(form: dict) -> list[dict]:
     files = []
     for name in formdef.media:
         if name in lists.LISTS and ppa.store.list_version(g.project_id, name) is not None:
-            blob = ppa.store.list_csv(g.project_id, name, lists.render_csv)
+            blob = ppa.store.list_csv(g.project_id, name, lists.render_served)
             files.append({"filename": name, "md5": blob["md5"], "sha256": blob["sha256"]})
         elif name in static:
             files.append({"filename": name, "md5": static[name]["md5"], "sha256": static[name]["blob_sha256"]})

@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import json
 import random
+import sqlite3
 import threading
 import time
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from server import create_app
-from server.backup_cli import COMMANDS, backup, restore
+from server.backup_cli import COMMANDS, KEY, backup, restore
 from server.bootstrap import ensure_default_project
 from server.cli import main as ppa
 from server.storage import SQLiteStore
@@ -153,3 +155,102 @@ def test_a_damaged_backup_is_refused(tmp_path):
 
 def test_the_commands_are_exported_for_the_ppa_group():
     assert [c.name for c in COMMANDS] == ["backup", "restore"]
+
+
+# -- what restore refuses: each refusal leaves the data folder exactly as it was ----------------------------------
+
+def _folder_with_data(folder: Path, name: str) -> None:
+    app = create_app({"DATA": str(folder), "LOG_LEVEL": "WARNING"})
+    app.extensions["ppa"].store.create_project(name)
+    app.extensions["ppa"].store.close()
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+@pytest.fixture
+def backup_and_target(tmp_path):
+    """A good backup of a folder with a project "Source", and a data folder with a project "Target"."""
+    source, copy, target = tmp_path / "source", tmp_path / "backup", tmp_path / "target"
+    _folder_with_data(source, "Source")
+    _folder_with_data(target, "Target")
+    taken = CliRunner().invoke(backup, [str(copy)], env={"PPA_DATA": str(source)})
+    assert taken.exit_code == 0, taken.output
+    return copy, target
+
+
+def _restore_refused(copy: Path, target: Path, *extra: str) -> str:
+    before = _snapshot(target)
+    result = CliRunner().invoke(restore, [str(copy), "--force", *extra], env={"PPA_DATA": str(target)})
+    assert result.exit_code == 1, result.output
+    assert _snapshot(target) == before            # nothing replaced, even with --force
+    store = SQLiteStore(target / "ppa.db")
+    assert [p["name"] for p in store.list_projects()] == ["Target"]
+    store.close()
+    return result.output
+
+
+def test_restore_refuses_a_folder_that_is_not_a_ppa_data_folder(backup_and_target, tmp_path):
+    _copy, target = backup_and_target
+    holiday = tmp_path / "photos"
+    holiday.mkdir()
+    (holiday / "beach.jpg").write_bytes(b"\xff\xd8 not a database")
+    assert "not a PPA data folder or backup" in _restore_refused(holiday, target)
+
+
+def test_restore_refuses_a_sqlite_database_that_is_not_ppas(backup_and_target, tmp_path):
+    _copy, target = backup_and_target
+    other = tmp_path / "other"
+    other.mkdir()
+    conn = sqlite3.connect(other / "ppa.db")
+    conn.execute("CREATE TABLE notes (text TEXT)")
+    conn.commit()
+    conn.close()
+    assert "not a PPA database" in _restore_refused(other, target)
+
+
+def test_restore_refuses_a_database_at_a_newer_migration(backup_and_target):
+    copy, target = backup_and_target
+    conn = sqlite3.connect(copy / "ppa.db")
+    conn.execute("INSERT INTO _sqlite_migrations (migration_set, name, applied_at) "
+                 "VALUES ('ppa', 'm999_from_the_future', '2030-01-01')")
+    conn.commit()
+    conn.close()
+    output = _restore_refused(copy, target)
+    assert "newer version of the server" in output and "m999_from_the_future" in output
+
+
+def test_restore_runs_the_integrity_check_before_replacing_anything(backup_and_target):
+    copy, target = backup_and_target
+    conn = sqlite3.connect(copy / "ppa.db")   # the index of the migrations made to read an empty one: openable
+    empty = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'sqlite_autoindex_users_1'").fetchone()[0]
+    conn.execute("PRAGMA writable_schema = ON")
+    changed = conn.execute("UPDATE sqlite_master SET rootpage = ? WHERE type = 'index' "
+                           "AND tbl_name = '_sqlite_migrations'", [empty]).rowcount
+    assert changed == 1
+    conn.commit()
+    conn.close()
+    assert "integrity check failed" in _restore_refused(copy, target)
+
+
+def test_restore_follows_no_symbolic_link_in_the_backup(backup_and_target, tmp_path):
+    copy, target = backup_and_target
+    secret = tmp_path / "outside.txt"
+    secret.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    (copy / "attachments").mkdir()
+    (copy / "attachments" / "x").symlink_to(secret)
+    output = _restore_refused(copy, target)
+    assert "attachments/x is a symbolic link" in output
+    (copy / "attachments" / "x").unlink()
+
+    (copy / KEY).unlink()
+    (copy / KEY).symlink_to(secret)                 # a key taken from outside the backup
+    assert "secret_key is a symbolic link" in _restore_refused(copy, target)
+    assert secret.read_text() not in (target / KEY).read_text()
+
+
+def test_restore_refuses_a_backup_folder_given_as_a_symbolic_link(backup_and_target, tmp_path):
+    copy, target = backup_and_target
+    (tmp_path / "latest").symlink_to(copy)
+    assert "is a symbolic link: give the folder it points to" in _restore_refused(tmp_path / "latest", target)

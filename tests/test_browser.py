@@ -1,4 +1,4 @@
-"""End to end in headless Chromium (Debian's chromium and chromium-driver, installed by .ci/run): sign in, read the
+"""End to end in headless Chromium (Debian's chromium and chromium-driver, installed by scripts/test): sign in, read the
 clusters chart, open a cluster, reject and approve a submission and watch the aggregates follow, download an export.
 The DOM is asserted; nothing depends on screenshots."""
 
@@ -24,7 +24,8 @@ CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 
 @pytest.fixture
 def browser(tmp_path):
-    assert CHROMIUM and DRIVER, "install Debian's chromium and chromium-driver (as .ci/run does)"
+    assert CHROMIUM and DRIVER, ("chromium or chromedriver is not on PATH: install Debian's chromium and "
+                                 "chromium-driver (scripts/test does, when run as root)")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run",

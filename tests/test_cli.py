@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -131,3 +134,61 @@ def test_device_qr_prints_a_code_and_writes_a_png_that_decodes_to_the_settings(r
     assert "Tablet 3" in printed.output and "█" in printed.output
     (found,) = zxingcpp.read_barcodes(Image.open(png))
     assert qr.decode(found.text)["general"]["server_url"] == device["server_url"]
+
+
+# -- first-day traps, with the real `ppa` command in a folder that holds no data ------------------------------------
+
+PPA = Path(sys.executable).parent / "ppa"
+
+
+def _ppa(folder: Path, *args: str, **settings: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PPA_")}
+    env.update({f"PPA_{k}": v for k, v in settings.items()})
+    return subprocess.run([str(PPA), *args], cwd=folder, env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("args", [["init", "--skip-validate"], ["serve"], ["project", "list"], ["backup", "b"],
+                                  ["export", "--project", "1", "--form", "household_income"]])
+def test_a_bad_setting_is_one_line_naming_it(tmp_path, args):
+    result = _ppa(tmp_path, *args, PORT="eighty", LOG_LEVEL="WARNING")
+    assert result.returncode == 1
+    assert result.stderr == "Error: PPA_PORT='eighty' must be a whole number from 1 to 65535\n"
+    assert result.stdout == ""
+    assert list(tmp_path.iterdir()) == []              # and nothing was made
+
+
+def test_a_setting_out_of_range_or_not_among_the_choices_is_named(tmp_path):
+    assert _ppa(tmp_path, "project", "list", PORT="70000").stderr.strip() == \
+        "Error: PPA_PORT='70000' must be a whole number from 1 to 65535"
+    assert _ppa(tmp_path, "project", "list", SYNCHRONOUS="always").stderr.strip() == \
+        "Error: PPA_SYNCHRONOUS='always' must be one of NORMAL, FULL"
+
+
+@pytest.mark.parametrize("args", [["project", "list"], ["device", "list"], ["lists", "export", "--project", "1",
+                                  "hamlets.csv"], ["export", "--project", "1", "--form", "household_income"],
+                                  ["backup", "b"]])
+def test_a_command_in_a_folder_without_data_creates_no_database_and_says_where_it_looked(tmp_path, args):
+    result = _ppa(tmp_path, *args)
+    assert result.returncode == 1
+    assert str(tmp_path / "instance") in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_command_names_the_data_folder_set_in_ppa_data(tmp_path):
+    result = _ppa(tmp_path, "device", "list", DATA=str(tmp_path / "elsewhere"))
+    assert result.returncode == 1
+    assert f"no PPA database in the data folder {tmp_path / 'elsewhere'} (PPA_DATA={tmp_path / 'elsewhere'})" \
+        in result.stderr
+    assert not (tmp_path / "elsewhere").exists()
+
+
+def test_init_says_which_data_folder_it_makes_and_later_commands_use_it(tmp_path):
+    first = _ppa(tmp_path, "init", "--skip-validate", LOG_LEVEL="WARNING")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.splitlines()[0] == \
+        f"data folder: {tmp_path / 'instance'} (the default ./instance, in the folder the command runs in), new"
+    again = _ppa(tmp_path, "init", "--skip-validate", LOG_LEVEL="WARNING")
+    assert again.stdout.splitlines()[0].endswith("the command runs in)")     # not new the second time
+    listed = _ppa(tmp_path, "project", "list")
+    assert listed.returncode == 0 and json.loads(listed.stdout)["name"] == "PPA 2026"

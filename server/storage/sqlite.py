@@ -612,6 +612,14 @@ class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries, MaintenanceQuerie
         blob = self._one("SELECT sha256, md5, size FROM blobs WHERE sha256 = ?", [row["csv_sha256"]])
         return blob
 
+    def forget_empty_list_csvs(self) -> int:
+        """Drop the cached CSV of every list without items, so that it is rendered again: a server before the
+        reserved row (lists.render_served) cached a header alone for them. Returns how many were dropped."""
+        with self.write() as db:
+            return db.execute("UPDATE lists SET csv_sha256 = NULL WHERE csv_sha256 IS NOT NULL AND NOT EXISTS "
+                              "(SELECT 1 FROM list_items i WHERE i.project_id = lists.project_id "
+                              "AND i.list_name = lists.list_name)").rowcount
+
     # -- submissions --------------------------------------------------------
 
     def def_by_instance(self, form_id: int, instance_id: str) -> dict | None:

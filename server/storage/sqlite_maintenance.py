@@ -14,6 +14,10 @@ import sqlite3
 import time
 from pathlib import Path
 
+from sqlite_utils import Database
+
+from .sqlite_schema import migrations
+
 
 class MaintenanceQueries:
     """Mixin for SQLiteStore: needs only its path and busy timeout."""
@@ -51,16 +55,26 @@ class MaintenanceQueries:
     @staticmethod
     def restore_from(source: str | Path, target: str | Path, busy_timeout_ms: int = 30_000) -> dict:
         """Copy a backup file into the database at `target` with the backup API (which also replaces an existing
-        database and its WAL consistently). The backup is checked first; a damaged one is refused."""
+        database and its WAL consistently). Nothing at `target` is touched until the backup has passed SQLite's
+        integrity check and shown that it is a PPA database whose every migration this server knows (an older
+        one is fine: the server migrates it on start). Raises ValueError saying what is wrong."""
         source = Path(source)
         reader = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
         try:
             try:
                 check = _check(reader)
+                applied = [m.name for m in migrations.applied(Database(reader))]
             except sqlite3.DatabaseError as exc:
                 raise ValueError(f"{source}: not a usable SQLite database ({exc})") from None
             if check["integrity"] != "ok":
                 raise ValueError(f"{source}: integrity check failed: {check['integrity']}")
+            if not applied:
+                raise ValueError(f"{source}: not a PPA database (it records no PPA migration)")
+            known = {m.name for m in migrations.pending(Database(memory=True))}   # all: none is applied there
+            unknown = [name for name in applied if name not in known]
+            if unknown:
+                raise ValueError(f"{source}: made by a newer version of the server (migration "
+                                 f"{', '.join(unknown)} is unknown here): restore it with that version")
             Path(target).parent.mkdir(parents=True, exist_ok=True)
             writer = sqlite3.connect(target, timeout=busy_timeout_ms / 1000, isolation_level=None)
             try:
@@ -71,7 +85,7 @@ class MaintenanceQueries:
                 writer.close()
         finally:
             reader.close()
-        return restored
+        return {**restored, "migrations": len(applied)}
 
 
 def _check(conn: sqlite3.Connection) -> dict:
