@@ -23,7 +23,7 @@ from werkzeug.utils import send_file
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; media-src 'self'; "
        "font-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 # a file is shown or saved, never run: nothing it could contain may load, run or submit anything
-FILE_CSP = "default-src 'none'; sandbox"
+FILE_CSP = "default-src 'none'; frame-ancestors 'none'; sandbox"
 HEADERS = {"Content-Security-Policy": CSP, "X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff",
            "Referrer-Policy": "same-origin"}
 
