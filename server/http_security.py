@@ -40,6 +40,7 @@ def disposition(name: str, inline: bool = False) -> str:
     """The Content-Disposition header for a file called `name`, as werkzeug's send_file writes it."""
     sent = send_file(io.BytesIO(), {}, mimetype="application/octet-stream", as_attachment=not inline,
                      download_name=name, conditional=False, etag=False)
+    sent.close()
     return sent.headers["Content-Disposition"]
 
 

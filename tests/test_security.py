@@ -182,8 +182,8 @@ def test_every_download_of_files_is_an_attachment_with_nosniff(live, sent, store
     files, session = sent
     api_token = _api_token(store, ROLE_USERS["manager"][0])
     submission_id = files["jpeg"][0]
-    for url, headers in ((f"/projects/1/downloads/ppa_community.raw", {}),
-                         (f"/projects/1/downloads/ppa_community.csv?media=1", {}),
+    for url, headers in (("/projects/1/downloads/ppa_community.raw", {}),
+                         ("/projects/1/downloads/ppa_community.csv?media=1", {}),
                          (f"/projects/1/submissions/{submission_id}.xml", {}),
                          ("/api/v1/projects/1/forms/ppa_community/export.raw", {"Authorization": f"Bearer {api_token}"}),
                          ("/api/v1/projects/1/forms/ppa_community/export.csv?media=1",
