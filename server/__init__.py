@@ -14,7 +14,7 @@ from flask import Flask, Response, g, jsonify, request
 from flask.sessions import SecureCookieSessionInterface
 
 from . import config as config_module
-from . import api, errors, http_errors, logs, openrosa, web
+from . import api, errors, http_errors, http_security, logs, openrosa, web
 from .auth import make_digest
 from .catalog import FormCache
 from .storage import SQLiteStore, open_store
@@ -54,6 +54,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["ppa"] = PPA(store=store, forms=FormCache(), digest=digest)
 
     http_errors.register(app)
+    http_security.register(app)
     openrosa.register(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(web.bp)

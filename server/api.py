@@ -15,6 +15,7 @@ from typing import Iterable
 from flask import Blueprint, Response, current_app, g, jsonify, request, session
 
 from . import errors, reports
+from .http_security import disposition, send
 from .permissions import Principal, can, clusters, load_principal
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -188,8 +189,7 @@ def export_form(project_id: int, form_id: str, fmt: str) -> Response:
     filename, content_type, chunks = export_response_parts(_store(), current_app.extensions["ppa"].forms,
                                                            project_id, form_id, fmt, filters, options)
     _store().audit(g.api_user.email, "export", f"{project_id}/{form_id}", {"format": fmt, "via": "api"})
-    return Response(chunks, content_type=content_type,
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return Response(chunks, content_type=content_type, headers={"Content-Disposition": disposition(filename)})
 
 
 def _csv(columns: list[str], rows: Iterable[list], name: str) -> Response:
@@ -198,5 +198,4 @@ def _csv(columns: list[str], rows: Iterable[list], name: str) -> Response:
     writer.writerow(columns)
     writer.writerows(["" if v is None else v for v in row] for row in rows)
     _store().audit(g.api_user.email, "export.analysis", name, {"args": dict(request.args)})
-    return Response(out.getvalue(), content_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return send(out.getvalue().encode("utf-8"), name, "text/csv; charset=utf-8")

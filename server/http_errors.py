@@ -9,7 +9,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from . import errors, openrosa_xml
 
 _PAGE = """<!doctype html><html lang="en"><meta charset="utf-8"><title>{{ status }} {{ title }}</title>
-<body style="font-family: sans-serif; margin: 3em"><h1>{{ status }} {{ title }}</h1><p>{{ message }}</p></body></html>"""
+<link rel="stylesheet" href="{{ url_for('static', filename='app.css') }}"><body class="error-page"><h1>{{ status }} {{ title }}</h1><p>{{ message }}</p></body></html>"""
 
 
 def _wants(kind: str) -> bool:

@@ -22,7 +22,7 @@ import csv
 import io
 import itertools
 from importlib import resources
-from typing import Iterable, Iterator, Mapping
+from typing import Callable, Iterable, Iterator, Mapping
 
 # The columns each list carries, in CSV order; 'name' is the value a form stores.
 LISTS: dict[str, list[str]] = {
@@ -41,13 +41,16 @@ class ListFileError(ValueError):
     """A CSV list that cannot be imported; the message names the row and column."""
 
 
-def render_csv(columns: list[str], items: Iterator[tuple[str, Mapping]]) -> bytes:
-    """The bytes served to phones: UTF-8, a header row, one row per item, '\\n' line ends."""
+def render_csv(columns: list[str], items: Iterator[tuple[str, Mapping]],
+               cell: Callable[[str], str] | None = None) -> bytes:
+    """The bytes served to phones: UTF-8, a header row, one row per item, '\\n' line ends. `cell` changes each
+    value on its way out: the copy people download passes exports.neutralise (see for_people)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)
     for name, data in items:
-        writer.writerow([name if col == "name" else _cell(data.get(col)) for col in columns])
+        row = [name if col == "name" else _cell(data.get(col)) for col in columns]
+        writer.writerow(row if cell is None else [cell(value) for value in row])
     return out.getvalue().encode("utf-8")
 
 
@@ -62,6 +65,20 @@ def render_served(columns: list[str], items: Iterator[tuple[str, Mapping]]) -> b
 
 def reserved(name: str) -> bool:
     return name == RESERVED_NAME
+
+
+def for_people(columns: list[str], items: Iterator[tuple[str, Mapping]]) -> bytes:
+    """The list as a manager downloads it to open in a spreadsheet: text that a spreadsheet would run as a formula
+    gets a leading single quote, as the exports do (exports.neutralise). Phones get render_csv's exact values, and
+    read_csv takes the quote off again, so a list downloaded, edited and imported keeps its values."""
+    from .exports import neutralise  # the one rule; imported here only, as the exports module is large
+    return render_csv(columns, items, neutralise)
+
+
+def _restored(value: str) -> str:
+    """A value as it was before for_people quoted it: the quote is dropped only where neutralise adds one."""
+    from .exports import neutralise
+    return value[1:] if value[:1] == "'" and neutralise(value[1:]) == value else value
 
 
 def _cell(value: object) -> str:
@@ -85,7 +102,7 @@ def read_csv(content: bytes, list_name: str) -> tuple[list[str], list[tuple[str,
     items: list[tuple[str, dict]] = []
     seen: set[str] = set()
     for line, row in enumerate(reader, start=2):
-        row = {(k or "").strip(): (v or "").strip() for k, v in row.items() if k is not None}
+        row = {(k or "").strip(): _restored((v or "").strip()) for k, v in row.items() if k is not None}
         name = row.pop("name", "")
         if not name:
             raise ListFileError(f"{list_name}: row {line}, column name: empty")

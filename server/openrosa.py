@@ -15,6 +15,7 @@ from flask import Blueprint, Flask, Response, current_app, g, request
 from . import errors, lists, openrosa_xml
 from .api import principal
 from .auth import token_well_formed
+from .http_security import disposition
 from .permissions import can
 from .submissions import Limits, Upload, UploadedFile, receive
 from .xforms import md5_hash
@@ -175,7 +176,9 @@ def attachment(xml_form_id: str, name: str) -> Response:
         raise errors.not_found("attachment")
     body = _ppa().store.get_blob(match["sha256"])
     kind = "text/csv; charset=utf-8" if name.endswith(".csv") else "application/octet-stream"
-    return _cacheable(body, match["md5"], kind)
+    response = _cacheable(body, match["md5"], kind)
+    response.headers["Content-Disposition"] = disposition(name)   # a download, whoever opens the link
+    return response
 
 
 def _cacheable(body: bytes, etag: str, content_type: str) -> Response:

@@ -20,7 +20,7 @@ from marshmallow import ValidationError
 
 from schemas import xform as form_schemas  # a module import: `import schemas` first must not be circular
 
-from . import aggregates, errors, lists, quality, rows
+from . import aggregates, errors, lists, media_types, quality, rows
 from .catalog import FormCache
 from .storage import SQLiteStore
 from .xforms import FormDef, ParsedSubmission, extract, parse_submission
@@ -31,7 +31,7 @@ _UNSAFE_NAME = re.compile(r"[/\\\x00-\x1f\x7f]")
 @dataclass
 class UploadedFile:
     content: bytes
-    content_type: str | None = None
+    content_type: str | None = None    # what the phone says it is: never stored nor served (media_types)
     filename: str | None = None        # the part's filename, tried when its field name fits no slot
 
 
@@ -105,7 +105,7 @@ def receive(store: SQLiteStore, forms: FormCache, project_id: int, upload: Uploa
         nonlocal prepared, built
         existing = store.def_by_instance(form["id"], parsed.instance_id)  # again, under the write lock
         if existing is not None:
-            return _resubmission(store, existing, parsed, upload)
+            return _resubmission(store, existing, parsed, upload, _kinds(formdef, parsed, prepared))
         if prepared is None:  # the row we compared with vanished between the checks
             prepared = _prepare(store, project_id, formdef, parsed)
             built = _built_rows(project_id, formdef, prepared, parsed.instance_id)
@@ -127,7 +127,7 @@ def receive(store: SQLiteStore, forms: FormCache, project_id: int, upload: Uploa
             def_id = store.add_submission_def(submission_id, form["id"], form_def["id"], meta, upload.xml, first=True)
             old, action = None, "created"
         store.add_attachment_slots(def_id, prepared.expected, prepared.client_audit)
-        _fill(store, def_id, upload)
+        _fill(store, def_id, upload, prepared.kinds)
         if old is not None:
             store.carry_attachments(old["id"], def_id)
         store.add_flags(def_id, prepared.flags)
@@ -164,6 +164,7 @@ class _Prepared:
     expected: list[str]
     client_audit: list[str]
     flags: list[tuple[str, str]]
+    kinds: dict[str, str] = field(default_factory=dict)   # file name -> image, audio, video or file
 
 
 def _prepare(store: SQLiteStore, project_id: int, form: FormDef, parsed: ParsedSubmission) -> _Prepared:
@@ -195,7 +196,15 @@ def _prepare(store: SQLiteStore, project_id: int, form: FormDef, parsed: ParsedS
         audit_field = form.derived["audit_field"] = next((f for f in form.fields if f.path.endswith("/meta/audit")),
                                                          None)
     audit = [record.get(audit_field.key)] if audit_field and record.get(audit_field.key) else []
-    return _Prepared(record, sorted(set(extracted.binaries)), audit, quality.flags(form.form_id, record))
+    return _Prepared(record, sorted(extracted.binaries), audit, quality.flags(form.form_id, record),
+                     extracted.binaries)
+
+
+def _kinds(form: FormDef, parsed: ParsedSubmission, prepared: _Prepared | None) -> dict[str, str]:
+    """Which kind of question named each file; encrypted files are opaque, and so only files."""
+    if prepared is not None:
+        return prepared.kinds
+    return {} if parsed.encrypted else extract(parsed.root, form).binaries
 
 
 def _missing(store: SQLiteStore, project_id: int, list_file: str, column: str, values: set[str]) -> set[str] | None:
@@ -204,7 +213,8 @@ def _missing(store: SQLiteStore, project_id: int, list_file: str, column: str, v
     return store.list_missing(project_id, list_file, column, values)
 
 
-def _resubmission(store: SQLiteStore, existing: dict, parsed: ParsedSubmission, upload: Upload) -> Receipt:
+def _resubmission(store: SQLiteStore, existing: dict, parsed: ParsedSubmission, upload: Upload,
+                  kinds: dict[str, str]) -> Receipt:
     """The instanceID is known: identical XML tops up attachments; anything else is a conflict."""
     if existing["deleted_at"]:
         raise errors.Problem("409.18", "This submission has been deleted. You may not resubmit it.")
@@ -214,20 +224,22 @@ def _resubmission(store: SQLiteStore, existing: dict, parsed: ParsedSubmission, 
         raise errors.xml_conflict()
     if not existing["is_current"]:
         raise errors.edit_out_of_date(parsed.instance_id)
-    _fill(store, existing["id"], upload)
+    _fill(store, existing["id"], upload, kinds)
     missing = [a["name"] for a in store.attachments(existing["id"]) if a["blob_sha256"] is None]
     return Receipt(existing["submission_id"], existing["id"], parsed.instance_id, "topped_up", missing, [])
 
 
-def _fill(store: SQLiteStore, def_id: int, upload: Upload) -> None:
+def _fill(store: SQLiteStore, def_id: int, upload: Upload, kinds: dict[str, str]) -> None:
     """Put each uploaded part into its slot, matched by field name, else by file name (PROTOCOL.md 3.3);
-    files nobody expects are ignored."""
+    files nobody expects are ignored. The type stored is the server's (media_types.decide), never the part's."""
     for name, part in upload.files.items():
-        if store.fill_attachment(def_id, name, part.content, part.content_type):
+        if store.fill_attachment(def_id, name, part.content, media_types.decide(kinds.get(name, "file"),
+                                                                                part.content)):
             continue
         if part.filename and part.filename != name and not _UNSAFE_NAME.search(part.filename) \
                 and part.filename not in upload.files:
-            store.fill_attachment(def_id, part.filename, part.content, part.content_type)
+            store.fill_attachment(def_id, part.filename, part.content,
+                                  media_types.decide(kinds.get(part.filename, "file"), part.content))
 
 
 def _round_of(record: dict) -> int | None:

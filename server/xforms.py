@@ -16,6 +16,7 @@ from typing import Iterator
 from lxml import etree
 
 from . import errors
+from .media_types import question_kind
 
 XF = "http://www.w3.org/2002/xforms"
 H = "http://www.w3.org/1999/xhtml"
@@ -107,6 +108,7 @@ class Field:
     calculate: bool = False
     label: str = ""
     constraint: str | None = None
+    media: str = ""                 # binary questions: image, audio, video or file (media_types.question_kind)
 
 
 @dataclass
@@ -175,6 +177,8 @@ def parse_xform(xml: bytes) -> FormDef:
         if ctrl is not None:
             f.type = {"select1": "select1", "select": "select", "rank": "odk:rank"}.get(local(ctrl.tag), f.type)
             _attach_choices(f, ctrl, secondary)
+        if f.type == "binary":
+            f.media = question_kind(ctrl.get("mediatype") if ctrl is not None else None)
         fields.append(f)
     _assign_keys(fields)
     media = _expected_media(model, body)
@@ -363,13 +367,13 @@ class Extracted:
 
     record: dict
     unknown: list[str]
-    binaries: list[str]
+    binaries: dict[str, str]        # file name -> the kind of question that named it (image, audio, video, file)
 
 
 def extract(root: etree._Element, form: FormDef) -> Extracted:
     """Walk the submission by the form's structure: answers as strings, repeats as lists."""
     unknown: list[str] = []
-    binaries: list[str] = []
+    binaries: dict[str, str] = {}
     steps = form.derived.get("extract_steps")
     if steps is None:
         steps = form.derived["extract_steps"] = {}
@@ -390,13 +394,13 @@ def extract(root: etree._Element, form: FormDef) -> Extracted:
                 step = _step(form, path, name, root_path)
                 if step[0] != _UNKNOWN and len(known) < 4096:
                     known[name] = step  # only names the form knows are kept: garbage cannot grow the cache
-            kind, child_path, key, is_binary = step
+            kind, child_path, key, media = step
             if kind == _FIELD:
                 text = child.text
                 value = text.strip() if text else ""
                 record[key] = value
-                if is_binary and value:
-                    binaries.append(value)
+                if media and value:  # one name under two kinds of question is only a file
+                    binaries[value] = media if binaries.get(value, media) == media else "file"
             elif kind == _REPEAT:
                 row: dict = {}
                 rows = record.get(key)
@@ -422,21 +426,21 @@ def extract(root: etree._Element, form: FormDef) -> Extracted:
 _FIELD, _REPEAT, _GROUP, _SKIP, _UNKNOWN = range(5)
 
 
-def _step(form: FormDef, path: str, name: str, root_path: str) -> tuple[int, str, str | None, bool]:
+def _step(form: FormDef, path: str, name: str, root_path: str) -> tuple[int, str, str | None, str]:
     """What an element called `name` under `path` is, by the rules extract() follows, in this order."""
     child_path = f"{path}/{name}"
     if child_path in form.repeats:
-        return _REPEAT, child_path, form.repeat_key(child_path), False
+        return _REPEAT, child_path, form.repeat_key(child_path), ""
     f = form.by_path.get(child_path)
     if f is not None:
-        return _FIELD, child_path, f.key, f.type == "binary"
+        return _FIELD, child_path, f.key, f.media
     if child_path in form.groups:
-        return _GROUP, child_path, None, False
+        return _GROUP, child_path, None, ""
     if "/meta/" in child_path + "/" or child_path.endswith("/meta"):
-        return _SKIP, child_path, None, False  # Collect adds meta children the form may not declare
+        return _SKIP, child_path, None, ""  # Collect adds meta children the form may not declare
     if child_path == root_path + "/instanceID":
-        return _SKIP, child_path, None, False  # a root-level instanceID, which Central accepts in place of meta
-    return _UNKNOWN, child_path, None, False
+        return _SKIP, child_path, None, ""  # a root-level instanceID, which Central accepts in place of meta
+    return _UNKNOWN, child_path, None, ""
 
 
 def _prune_empty_rows(record: dict, calculated: set[str], repeat_keys: set[str]) -> None:

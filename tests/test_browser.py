@@ -34,6 +34,7 @@ def browser(tmp_path):
         options.add_argument(flag)
     options.add_experimental_option("prefs", {"download.default_directory": str(tmp_path / "downloads"),
                                               "download.prompt_for_download": False})
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})   # the console, where CSP violations go
     driver = webdriver.Chrome(service=Service(DRIVER), options=options)
     driver.set_page_load_timeout(60)
     driver.implicitly_wait(15)   # a loaded two-core machine may render slowly: wait for elements, never sleep
@@ -111,3 +112,104 @@ def test_an_nda_lead_reviews_in_the_browser_and_the_aggregates_follow(browser, s
         assert any(name.endswith(".csv") for name in archive.namelist())
     actions = {e["action"] for e in store.audit_search(limit=100)}
     assert {"user.sign_in", "submission.review", "export"} <= actions
+
+
+# -- the Content-Security-Policy in a real browser (issue #10 item 2) ------------------------------------------------
+
+def _violations(driver) -> list[str]:
+    """What Chromium reported to the console about the Content-Security-Policy since the last call."""
+    return [e["message"] for e in driver.get_log("browser") if "Content Security Policy" in e["message"]]
+
+
+def _sign_in(driver, base: str, email: str) -> None:
+    driver.get(f"{base}/login")
+    driver.find_element(By.ID, "email").send_keys(email)
+    driver.find_element(By.ID, "password").send_keys(PASSWORD)
+    page = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(By.ID, "sign-in").click()
+    WebDriverWait(driver, 30).until(shown.staleness_of(page))
+    assert not driver.current_url.endswith("/login")
+
+
+def test_every_main_page_runs_under_the_csp_without_a_violation_and_its_scripts_work(browser, site, store, token,
+                                                                                     tmp_path):
+    from .collect import Collect
+    from .test_security import JPEG, _send_photo
+    phone = Collect(site, f"{site}/v1/key/{token}/projects/1")
+    photo = store.get_submission(store.get_form(1, "ppa_community")["id"],
+                                 _send_photo(phone, "1732262400200.jpg", JPEG, "image/jpeg"))["id"]
+    device = store.list_devices(1)[0]["id"]
+    browser.get(f"{site}/login")
+    assert browser.find_element(By.ID, "sign-in") and _violations(browser) == []
+    _sign_in(browser, site, "admin@example.org")
+    pages = ["/", "/projects/1", "/projects/1/clusters", "/projects/1/clusters/chanderi", "/projects/1/nodes",
+             "/projects/1/submissions", f"/projects/1/submissions/{photo}",
+             f"/projects/1/hamlets/{HAMLET}/validation-sheet", "/projects/1/downloads", "/projects/1/devices",
+             f"/projects/1/devices/{device}", f"/projects/1/devices/{device}/sheet", "/projects/1/forms",
+             "/projects/1/lists", "/projects/1/people", "/admin/users", "/admin/audit", "/account", "/no/such/page"]
+    for page in pages:
+        browser.get(site + page)
+        assert browser.find_element(By.TAG_NAME, "h1").text, page
+        assert _violations(browser) == [], page
+
+    # the photo is shown: an <img> that loaded (a picture of 4 x 3 pixels), not a broken link
+    browser.get(f"{site}/projects/1/submissions/{photo}")
+    image = browser.find_element(By.CSS_SELECTOR, "ul.attachments img.thumb")
+    WebDriverWait(browser, 30).until(lambda d: d.execute_script("return arguments[0].complete", image))
+    assert browser.execute_script("return arguments[0].naturalWidth", image) == 4
+
+    # the chart: SVG bars drawn by the server, a quarter of Chanderi's households happy (DOMAIN.md Example 3)
+    browser.get(f"{site}/projects/1/clusters")
+    bar = browser.find_element(By.CSS_SELECTOR, '#clusters-chart tr[data-cluster="chanderi"] svg.bar')
+    happy = bar.find_element(By.CSS_SELECTOR, "rect.happy")
+    assert abs(happy.size["width"] / bar.size["width"] - 2 / 8) < 0.02
+    assert browser.execute_script("return getComputedStyle(arguments[0]).fill", happy) == "rgb(60, 141, 64)"
+
+    # a round picker submits itself when a round is chosen
+    picker = browser.find_element(By.CSS_SELECTOR, "select[data-submit-on-change]")
+    page = browser.find_element(By.TAG_NAME, "html")
+    browser.execute_script("arguments[0].dispatchEvent(new Event('change'))", picker)
+    WebDriverWait(browser, 30).until(shown.staleness_of(page))
+    assert "round=" in browser.current_url
+
+    # Downloads: the format chosen becomes the address's ending
+    browser.get(f"{site}/projects/1/downloads")
+    form = browser.find_element(By.CSS_SELECTOR, '.download-form[data-form="household_income"]')
+    from selenium.webdriver.support.ui import Select
+    Select(form.find_element(By.CSS_SELECTOR, "select[data-format-switch]")).select_by_value("xlsx")
+    assert form.get_attribute("action").endswith("/downloads/household_income.xlsx")
+
+    # the validation sheet's Print button prints
+    browser.get(f"{site}/projects/1/hamlets/{HAMLET}/validation-sheet")
+    browser.execute_script("window.print = function () { document.body.dataset.printed = 'yes'; }")
+    browser.find_element(By.CSS_SELECTOR, "button[data-print]").click()
+    assert browser.find_element(By.TAG_NAME, "body").get_attribute("data-printed") == "yes"
+    assert _violations(browser) == []
+
+    # and the check can fail: an inline style put into the page is refused and reported
+    browser.execute_script("document.body.insertAdjacentHTML('beforeend', '<p style=\"color: red\">x</p>')")
+    assert any("inline style" in m for m in _violations(browser))
+
+
+def test_a_hostile_file_name_is_saved_under_a_harmless_name(browser, site, store, token, tmp_path):
+    """A photo named to smuggle `filename*=...evil.html` into Content-Disposition: Chromium saves the file under the
+    whole name it was given (made safe by Chromium), never as evil.html."""
+    from .collect import Collect
+    from .test_security import HOSTILE, HTML, _send_photo
+    from urllib.parse import quote
+    phone = Collect(site, f"{site}/v1/key/{token}/projects/1")
+    submission = store.get_submission(store.get_form(1, "ppa_community")["id"],
+                                      _send_photo(phone, HOSTILE, HTML, "image/jpeg"))["id"]
+    _sign_in(browser, site, "manager@example.org")
+    target = tmp_path / "downloads"
+    try:
+        browser.get(f"{site}/projects/1/submissions/{submission}/attachments/{quote(HOSTILE, safe='')}")
+    except Exception:   # a navigation that becomes a download may report an aborted load
+        pass
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not [p for p in target.glob("*") if not p.name.endswith(".crdownload")]:
+        time.sleep(0.2)
+    (saved,) = [p for p in target.glob("*") if not p.name.endswith(".crdownload")]
+    assert saved.read_bytes() == HTML
+    assert saved.name != "evil.html" and not saved.name.endswith(".html")
+    assert saved.name.endswith(".jpg") and "evil.html" in saved.name   # the whole name, one parameter

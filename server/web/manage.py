@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Response, current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 
 from .. import bootstrap, catalog, errors, lists
+from ..http_security import send
 from . import bp, login_required, require, store
 from .people import audit
 
@@ -82,9 +83,8 @@ def list_csv(project_id: int, list_name: str):
     columns = store().list_columns(project_id, list_name)
     if columns is None:
         raise errors.not_found("list")
-    return Response(lists.render_csv(columns, store().list_items(project_id, list_name)),
-                    content_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{list_name}"'})
+    return send(lists.for_people(columns, store().list_items(project_id, list_name)), list_name,
+                "text/csv; charset=utf-8")
 
 
 @bp.route("/projects/<int:project_id>/people", methods=["GET", "POST"])

@@ -7,6 +7,7 @@ from flask import Response, abort, current_app, flash, g, redirect, render_templ
 from .. import bootstrap, errors, qr
 from ..api import hash_token
 from ..auth import new_token, verify_password
+from ..http_security import send
 from ..permissions import ROLES, can, visible_projects
 from . import bp, login_required, require, session_user, store
 
@@ -232,8 +233,7 @@ def _qr_download(project_id: int, device_id: int, kind: str) -> Response:
         body, mime = qr.png(payload), "image/png"
     else:
         body, mime = qr.svg(payload).encode("utf-8"), "image/svg+xml"
-    return Response(body, content_type=mime, headers={"Content-Disposition": f'attachment; filename="{name}"',
-                                                      "Cache-Control": "no-store"})
+    return send(body, name, mime, headers={"Cache-Control": "no-store"})
 
 
 @bp.get("/projects/<int:project_id>/devices/<int:device_id>/qr.png")

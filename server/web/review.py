@@ -10,7 +10,8 @@ import datetime as dt
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 
-from .. import aggregates, errors, reports
+from .. import aggregates, errors, media_types, reports
+from ..http_security import disposition, send
 from ..permissions import clusters as allowed_clusters
 from ..storage.sqlite_review import REVIEW_STATES
 from ..xforms import extract, parse_submission
@@ -157,8 +158,11 @@ def submission(project_id: int, submission_id: int):
     xml = store().submission_xml(sub["def_id"])
     form = ppa.forms.get(store(), sub["form_def_id"])
     sections = _sections(form, extract(parse_submission(xml, 256).root, form).record) if not sub["encrypted"] else []
+    attachments = store().attachments(sub["def_id"])
+    for a in attachments:  # shown in the page only when served inline as a picture (submission_attachment)
+        a["picture"] = media_types.inline(a["content_type"]) and a["content_type"].startswith("image/")
     return render_template("submission.html", project=project, sub=sub, sections=sections,
-                           attachments=store().attachments(sub["def_id"]), flags=store().flags(sub["def_id"]),
+                           attachments=attachments, flags=store().flags(sub["def_id"]),
                            versions=store().submission_versions(submission_id), comments=store().comments(submission_id),
                            actions=REVIEW_ACTIONS)
 
@@ -193,18 +197,17 @@ def submission_attachment(project_id: int, submission_id: int, name: str):
     row = store().submission_attachment(submission_id, name)
     if row is None:
         abort(404)
-    inline = (row["content_type"] or "").startswith("image/")
-    return Response(store().get_blob(row["blob_sha256"]), content_type=row["content_type"] or "application/octet-stream",
-                    headers={"Content-Disposition": f'{"inline" if inline else "attachment"}; filename="{name}"',
-                             "X-Content-Type-Options": "nosniff"})
+    body = store().get_blob(row["blob_sha256"])
+    # decided again from the bytes: files stored before the server decided types carry the phone's own
+    content_type = media_types.decide(media_types.question_kind(row["content_type"]), body)
+    return send(body, name, content_type, inline=media_types.inline(content_type))
 
 
 @bp.get("/projects/<int:project_id>/submissions/<int:submission_id>.xml")
 @login_required
 def submission_xml(project_id: int, submission_id: int):
     _project, sub = _submission(project_id, submission_id, "download")
-    return Response(store().submission_xml(sub["def_id"]), content_type="application/xml",
-                    headers={"Content-Disposition": f'attachment; filename="{submission_id}.xml"'})
+    return send(store().submission_xml(sub["def_id"]), f"{submission_id}.xml", "application/xml")
 
 
 @bp.post("/projects/<int:project_id>/submissions/<int:submission_id>/review")
@@ -285,8 +288,7 @@ def download(project_id: int, form_id: str, fmt: str):
                                                            form_id, fmt, filters, options)
     audit("export", f"{project_id}/{form_id}", {"format": fmt, "clusters": sorted(filters.clusters or []),
                                                 "round": filters.round})
-    return Response(chunks, content_type=content_type,
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return Response(chunks, content_type=content_type, headers={"Content-Disposition": disposition(filename)})
 
 
 def _export_filters(allowed: frozenset[str] | None):
