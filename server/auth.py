@@ -144,9 +144,14 @@ class NonceSigner:
         """When a nonce this server signed was issued; None for anything else."""
         stamp, _, rest = nonce.partition(".")
         salt, _, signature = rest.partition(".")
-        if not (stamp.isdigit() and salt and hmac.compare_digest(signature, self.sign(f"{stamp}.{salt}"))):
+        if not (re.fullmatch(r"[0-9]{1,12}", stamp) and salt and _same(signature, self.sign(f"{stamp}.{salt}"))):
             return None
         return int(stamp)
+
+
+def _same(given: str, expected: str) -> bool:
+    """Constant-time comparison of a client's string (any characters) with ours."""
+    return hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode())
 
 
 class Digest(HTTPDigestAuth):
@@ -160,7 +165,7 @@ class Digest(HTTPDigestAuth):
         self.generate_nonce(self.nonces.issue)
         self.verify_nonce(lambda nonce: self.nonces.issued_at(nonce) is not None)
         self.generate_opaque(lambda: self.nonces.sign("opaque:" + realm))
-        self.verify_opaque(lambda opaque: hmac.compare_digest(opaque or "", self.nonces.sign("opaque:" + realm)))
+        self.verify_opaque(lambda opaque: _same(opaque or "", self.nonces.sign("opaque:" + realm)))
         self.get_password(self._ha1)
 
     def _ha1(self, username: str) -> str | None:

@@ -15,10 +15,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
 from requests.adapters import HTTPAdapter
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as shown
+from selenium.webdriver.support.ui import WebDriverWait
 
 from server import auth
 from server.api import hash_token
@@ -26,6 +30,7 @@ from server.auth import NONCE_LIFETIME_S, NonceSigner, new_token, sign_in_delay,
 from server.bootstrap import create_user
 
 from .live_server import ServerProcess, cli, free_port, prepare, server_env
+from .test_browser import browser  # noqa: F401  (the headless Chromium fixture)
 from .web import PASSWORD, csrf
 
 ROOT = Path(__file__).parent.parent
@@ -152,6 +157,15 @@ def test_digest_without_qop_auth_has_no_nonce_count_and_is_refused(ana, live):
     header = (f'Digest username="{EMAIL}", realm="{realm}", nonce="{nonce}", uri="/v1/projects/1/formList", '
               f'response="{response}", opaque="{opaque}"')   # RFC 2069 style: no qop, no nc, so replayable
     assert _form_list(phone, live.url, header).status_code == 401
+
+
+@pytest.mark.parametrize("nonce", ["1700000000.ab.\u00e9t\u00e9", "\u00b2.ab.cd", "no dots", "1700000000.."])
+def test_a_forged_or_garbled_nonce_gets_a_fresh_challenge_not_an_error(ana, live, nonce):
+    phone = client()
+    params = challenge(_form_list(phone, live.url))
+    header = digest_header(params, EMAIL, PASSWORD, "GET", "/v1/projects/1/formList", 1, nonce=nonce)
+    refused = _form_list(phone, live.url, header.encode("utf-8").decode("latin-1"))
+    assert refused.status_code == 401 and "stale" not in challenge(refused)
 
 
 def test_requests_digest_auth_keeps_working_across_many_requests(ana, live):
@@ -427,6 +441,36 @@ def test_the_login_link_with_an_encoded_tab_does_not_carry_the_target_into_the_f
 def test_after_sign_in_next_leads_to_a_path_on_this_server(ana, live, target):
     reply = sign_in(client(), live.url, EMAIL, PASSWORD, next_path=target)
     assert reply.status_code == 302 and reply.headers["Location"] == target
+
+
+def _submit(driver, button_id: str) -> None:
+    page = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(By.ID, button_id).click()
+    WebDriverWait(driver, 30).until(shown.staleness_of(page))
+
+
+def test_in_chromium_sign_in_stays_on_this_server_a_password_change_and_sign_out_end_sessions(browser, ana, live):
+    """The issue's link in a real browser (which drops the tab and would read //evil.example), then the account
+    page's password form, then Sign out: a copy of the browser's cookie stops working."""
+    browser.get(f"{live.url}/login?next=/%09/evil.example/x")
+    browser.find_element(By.ID, "email").send_keys(EMAIL)
+    browser.find_element(By.ID, "password").send_keys(PASSWORD)
+    _submit(browser, "sign-in")
+    assert urlsplit(browser.current_url).netloc == urlsplit(live.url).netloc
+    other = _signed_in(live.url)
+    browser.get(f"{live.url}/account")
+    browser.find_element(By.ID, "current-password").send_keys(PASSWORD)
+    browser.find_element(By.ID, "new-password").send_keys("changed in chromium")
+    browser.find_element(By.ID, "new-password-again").send_keys("changed in chromium")
+    _submit(browser, "change-password")
+    assert "Your password is changed" in browser.find_element(By.CSS_SELECTOR, ".flash").text
+    assert other.get(f"{live.url}/account", allow_redirects=False, timeout=30).status_code == 302
+    copy = client()
+    copy.cookies.set("session", browser.get_cookie("session")["value"])
+    assert copy.get(f"{live.url}/account", allow_redirects=False, timeout=30).status_code == 200
+    _submit(browser, "sign-out")
+    assert urlsplit(browser.current_url).path == "/login"
+    assert copy.get(f"{live.url}/account", allow_redirects=False, timeout=30).status_code == 302
 
 
 # -- 13 (part). tokens: a shell-safe alphabet; tokens made before keep working -----------------------------------------
