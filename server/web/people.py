@@ -59,7 +59,11 @@ def login():
 
 
 def _start_session(user: dict) -> None:
-    """A new session on the server, named by a new random id in the (signed) cookie."""
+    """A new session on the server, named by a new random id in the (signed) cookie; the browser's previous session,
+    if any, ends (a copy of its cookie must not outlive the sign-in that replaced it)."""
+    previous = _session_key()
+    if previous:
+        store().end_session(previous)
     session_id = new_session_id()
     store().create_session(session_key(session_id), user["id"], time.time(),
                            current_app.permanent_session_lifetime.total_seconds())
