@@ -175,6 +175,13 @@ def test_requests_digest_auth_keeps_working_across_many_requests(ana, live):
         assert phone.get(f"{live.url}/v1/projects/1/formList", headers=OPENROSA, timeout=30).status_code == 200
 
 
+def test_nonce_counts_are_kept_only_while_their_nonce_lives(store):
+    assert store.use_nonce_count("issued-long-ago", 1, issued_at=100.0, forget_before=0.0)
+    assert store.use_nonce_count("issued-now", 1, issued_at=1000.0, forget_before=500.0)
+    assert not store.use_nonce_count("issued-now", 1, issued_at=1000.0, forget_before=500.0)
+    assert store.db.execute("SELECT nonce, nc FROM digest_nonce_counts").fetchall() == [("issued-now", 1)]
+
+
 @pytest.fixture(scope="module")
 def granian(tmp_path_factory):
     """`ppa serve` with three worker processes: nonce counts must be shared through the database."""
@@ -319,6 +326,15 @@ def test_signing_out_ends_the_session_so_a_copied_cookie_stops_working(ana, live
     gone = thief.get(f"{live.url}/account", allow_redirects=False, timeout=30)
     assert gone.status_code == 302 and "/login" in gone.headers["Location"]
     assert thief.get(f"{live.url}/api/v1/projects/1/wellbeing", timeout=30).status_code == 401
+
+
+def test_a_session_expires_on_the_server_after_its_lifetime(app, store, ana, live):
+    browser = _signed_in(live.url)
+    with store.write() as db:   # twelve hours later
+        db.execute("UPDATE web_sessions SET expires_at = ?", [time.time() - 1])
+    assert browser.get(f"{live.url}/account", allow_redirects=False, timeout=30).status_code == 302
+    _signed_in(live.url)   # a new sign-in clears expired sessions away
+    assert store.db.execute("SELECT count(*) FROM web_sessions").fetchone()[0] == 1
 
 
 def test_signing_in_again_ends_the_browsers_previous_session(ana, live):
