@@ -15,7 +15,7 @@ from flask.sessions import SecureCookieSessionInterface
 
 from . import config as config_module
 from . import api, errors, http_errors, http_security, logs, openrosa, web
-from .auth import make_digest
+from .auth import Digest
 from .catalog import FormCache
 from .storage import SQLiteStore, open_store
 
@@ -48,7 +48,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     logs.configure(app.name, config["LOG_LEVEL"], config["LOG_FORMAT"])
     store = open_store(config)
     store.migrate()
-    digest = make_digest(app.config["SECRET_KEY"], config["DIGEST_REALM"], lambda email: _ha1(store, email))
+    digest = Digest(app.config["SECRET_KEY"], config["DIGEST_REALM"], store)
     digest.error_handler(lambda status: http_errors.render(
         errors.unauthorized() if status == 401 else errors.forbidden()))
     app.extensions["ppa"] = PPA(store=store, forms=FormCache(), digest=digest)
@@ -83,11 +83,6 @@ class _SessionInterface(SecureCookieSessionInterface):
             if signer is not None:
                 self._signers = {key: signer}   # one key at a time: a rotated key replaces the old signer
         return signer
-
-
-def _ha1(store: SQLiteStore, email: str) -> str | None:
-    user = store.user_by_email(email)
-    return user["digest_ha1"] if user else None
 
 
 def _register_health(app: Flask) -> None:

@@ -15,6 +15,7 @@ from typing import Iterable
 from flask import Blueprint, Response, current_app, g, jsonify, request, session
 
 from . import errors, reports
+from .auth import user_of_session
 from .http_security import disposition, send
 from .permissions import Principal, can, clusters, load_principal
 
@@ -39,10 +40,8 @@ def _authenticate() -> None:
     user = None
     if header.lower().startswith("bearer "):
         user = _store().user_by_api_token(hash_token(header[7:].strip()))
-    elif session.get("user_id"):
-        candidate = _store().user_by_id(session["user_id"])
-        if candidate is not None and candidate["session_epoch"] == session.get("epoch"):
-            user = candidate
+    else:
+        user = user_of_session(_store(), session)
     if user is None:
         raise errors.Problem("401.3", "Send an API token (Authorization: Bearer <token>) or sign in first.")
     g.api_user = principal(user)

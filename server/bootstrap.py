@@ -44,14 +44,30 @@ def ensure_default_project(store: SQLiteStore, name: str, forms_dir: str | Path,
     return report
 
 
+def check_password(password: str) -> None:
+    """:raise ValueError: when the password is too short to be a password."""
+    if len(password) < 10:
+        raise ValueError("the password must have at least 10 characters")
+
+
 def create_user(store: SQLiteStore, email: str, role: str, password: str, realm: str) -> dict:
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
-    if len(password) < 10:
-        raise ValueError("the password must have at least 10 characters")
+    check_password(password)
     user = store.create_user(email, role, auth.hash_password(password), auth.digest_ha1(email, realm, password))
     store.audit("setup", "user.create", email, {"role": role})
     return user
+
+
+def set_password(store: SQLiteStore, user: dict, password: str, realm: str, keep_session: str | None = None) -> None:
+    """A user's new password (their own change, or an administrator's reset): every session of theirs ends but
+    keep_session, the key of the session that made the change; their API tokens stay.
+
+    :raise ValueError: when the password is too short.
+    """
+    check_password(password)
+    store.set_password(user["id"], auth.hash_password(password), auth.digest_ha1(user["email"], realm, password),
+                       keep_session=keep_session)
 
 
 def ensure_admin(store: SQLiteStore, email: str, password: str, realm: str) -> str | None:

@@ -331,6 +331,20 @@ def user_disable(ctx: Context, email: str) -> None:
     click.echo(json.dumps({"email": email, "disabled": True}))
 
 
+@user.command("password", help="Set a user's password, read from standard input; every session of theirs ends.")
+@click.option("--email", required=True)
+@pass_ctx
+def user_password(ctx: Context, email: str) -> None:
+    row = _user(ctx, email)
+    password = sys.stdin.readline().rstrip("\n")
+    try:
+        bootstrap.set_password(ctx.store, row, password, ctx.config["DIGEST_REALM"])
+    except ValueError as exc:
+        _fail(str(exc))
+    ctx.store.audit("cli", "user.password_reset", email)
+    click.echo(json.dumps({"email": email, "password_set": True, "sessions_ended": True}))
+
+
 @main.group(help="API tokens for researchers' scripts (shown once, stored hashed).")
 def token() -> None:
     pass

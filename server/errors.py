@@ -151,6 +151,14 @@ def too_large(limit: int, what: str = "submission") -> Problem:
                    "lower resolution, or ask your supervisor to raise the limit.", {"limit": limit})
 
 
+# 429 ----------------------------------------------------------------------
+
+def too_many_sign_ins(retry_after_s: int) -> Problem:
+    minutes = max(1, -(-retry_after_s // 60))
+    return Problem("429.1", f"Too many wrong passwords for this account from this address. Try again in {minutes} "
+                   f"minute{'s' if minutes > 1 else ''}.", {"retryAfter": retry_after_s})
+
+
 def _flatten(errors: Any, prefix: str = "") -> list[tuple[str, Any]]:
     """Marshmallow nests errors by field and repeat index; flatten to 'member[2]/m_age' paths."""
     out: list[tuple[str, Any]] = []

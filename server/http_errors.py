@@ -42,7 +42,10 @@ def register(app: Flask) -> None:
     def _problem(problem: errors.Problem) -> Response:
         if problem.status >= 500:
             current_app.logger.error("problem", extra={"code": problem.code})
-        return render(problem)
+        response = render(problem)
+        if "retryAfter" in problem.details:   # 429: when to try again
+            response.headers["Retry-After"] = str(problem.details["retryAfter"])
+        return response
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(_exc: RequestEntityTooLarge) -> Response:

@@ -3,7 +3,6 @@ Part of the storage layer (a mixin of SQLiteStore): SQL lives only in server/sto
 
 from __future__ import annotations
 
-import time
 from typing import Iterable
 
 
@@ -20,21 +19,49 @@ class PeopleQueries:
         return self._one("SELECT * FROM users WHERE id = ?", [user_id])
 
     def disable_user(self, user_id: int) -> None:
-        """Disabling signs the user out everywhere and revokes their API tokens on the next request."""
+        """Disabling ends the user's sessions and revokes their API tokens."""
         with self.write() as db:
-            db.execute("UPDATE users SET disabled_at = COALESCE(disabled_at, ?), session_epoch = session_epoch + 1 "
-                       "WHERE id = ?", [_now(), user_id])
+            db.execute("UPDATE users SET disabled_at = COALESCE(disabled_at, ?) WHERE id = ?", [_now(), user_id])
+            db.execute("DELETE FROM web_sessions WHERE user_id = ?", [user_id])
             db.execute("UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE user_id = ?",
                        [_now(), user_id])
 
-    def bump_session_epoch(self, user_id: int) -> None:
+    def set_password(self, user_id: int, password_hash: str, digest_ha1: str, keep_session: str | None = None) -> None:
+        """A new password ends every session of the user but keep_session (the key of the one that changed it)."""
         with self.write() as db:
-            db.execute("UPDATE users SET session_epoch = session_epoch + 1 WHERE id = ?", [user_id])
+            db.execute("UPDATE users SET password_hash = ?, digest_ha1 = ? WHERE id = ?",
+                       [password_hash, digest_ha1, user_id])
+            db.execute("DELETE FROM web_sessions WHERE user_id = ? AND key IS NOT ?", [user_id, keep_session])
 
-    def set_password(self, user_id: int, password_hash: str, digest_ha1: str) -> None:
+    # -- web sessions (keys are SHA-256 of the id in the cookie) --------------------------------
+
+    def create_session(self, key: str, user_id: int, now: float, lifetime_s: float) -> None:
         with self.write() as db:
-            db.execute("UPDATE users SET password_hash = ?, digest_ha1 = ?, session_epoch = session_epoch + 1 "
-                       "WHERE id = ?", [password_hash, digest_ha1, user_id])
+            db.execute("DELETE FROM web_sessions WHERE expires_at <= ?", [now])
+            db.execute("INSERT INTO web_sessions (key, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+                       [key, user_id, now, now + lifetime_s])
+
+    def user_by_session(self, key: str, now: float) -> dict | None:
+        return self._one("SELECT u.* FROM web_sessions s JOIN users u ON u.id = s.user_id WHERE s.key = ? "
+                         "AND s.expires_at > ? AND u.disabled_at IS NULL", [key, now])
+
+    def end_session(self, key: str) -> None:
+        with self.write() as db:
+            db.execute("DELETE FROM web_sessions WHERE key = ?", [key])
+
+    def end_sessions(self, user_id: int) -> None:
+        with self.write() as db:
+            db.execute("DELETE FROM web_sessions WHERE user_id = ?", [user_id])
+
+    # -- Digest nonce counts --------------------------------------------------------------------
+
+    def use_nonce_count(self, nonce: str, nc: int, issued_at: float, forget_before: float) -> bool:
+        """Record that this nonce count was used; False if it was already. Counts of nonces issued before
+        forget_before (expired, so refused before they get here) are deleted."""
+        with self.write() as db:
+            db.execute("DELETE FROM digest_nonce_counts WHERE issued_at < ?", [forget_before])
+            return db.execute("INSERT OR IGNORE INTO digest_nonce_counts (nonce, nc, issued_at) VALUES (?, ?, ?)",
+                              [nonce, nc, issued_at]).rowcount == 1
 
     # -- memberships and clusters -------------------------------------------------------
 
@@ -67,21 +94,23 @@ class PeopleQueries:
                 "SELECT cluster FROM nda_clusters WHERE user_id = ? AND project_id = ?", [row["id"], project_id]))
         return rows
 
-    # -- sign-in throttling ---------------------------------------------------------------
+    # -- sign-in throttling (per account and address) ---------------------------------------------
 
-    def record_sign_in_failure(self, email: str, remote_addr: str | None) -> None:
+    def record_sign_in_failure(self, email: str, remote_addr: str | None, at: float, forget_before: float) -> None:
         with self.write() as db:
             db.execute("INSERT INTO sign_in_failures (email, remote_addr, at) VALUES (?, ?, ?)",
-                       [email, remote_addr, time.time()])
-            db.execute("DELETE FROM sign_in_failures WHERE at < ?", [time.time() - 86400])
+                       [email, remote_addr, at])
+            db.execute("DELETE FROM sign_in_failures WHERE at < ?", [forget_before])
 
-    def recent_sign_in_failures(self, email: str, window_s: float) -> int:
-        return self.db.execute("SELECT count(*) FROM sign_in_failures WHERE email = ? AND at > ?",
-                               [email, time.time() - window_s]).fetchone()[0]
+    def sign_in_failures(self, email: str, remote_addr: str | None, since: float) -> tuple[int, float | None]:
+        """How many failed sign-ins this account had from this address since then, and when the last was."""
+        count, last = self.db.execute("SELECT count(*), max(at) FROM sign_in_failures WHERE email = ? "
+                                      "AND remote_addr IS ? AND at > ?", [email, remote_addr, since]).fetchone()
+        return count, last
 
-    def clear_sign_in_failures(self, email: str) -> None:
+    def clear_sign_in_failures(self, email: str, remote_addr: str | None) -> None:
         with self.write() as db:
-            db.execute("DELETE FROM sign_in_failures WHERE email = ?", [email])
+            db.execute("DELETE FROM sign_in_failures WHERE email = ? AND remote_addr IS ?", [email, remote_addr])
 
     # -- forms per device -------------------------------------------------------------------
 

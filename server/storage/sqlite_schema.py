@@ -383,3 +383,30 @@ def m009_wellbeing_node_index(db: Database) -> None:
         CREATE INDEX wb_households_household ON wb_households(project_id, hh_id, node);
         """
     )
+
+
+@migrations()
+def m010_sessions_and_nonce_counts(db: Database) -> None:
+    """Web sessions live on the server (signing out ends them; a copied cookie stops working), Digest nonce counts
+    are kept until their nonce expires (each is accepted once, by whichever worker sees it), and failed sign-ins
+    are counted per account and address."""
+    db.executescript(
+        """
+        CREATE TABLE web_sessions (
+            key TEXT PRIMARY KEY,              -- SHA-256 of the session id the cookie holds
+            user_id INTEGER NOT NULL REFERENCES users(id),
+            created_at REAL NOT NULL,
+            expires_at REAL NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX web_sessions_user ON web_sessions(user_id);
+        CREATE INDEX web_sessions_expires ON web_sessions(expires_at);
+        CREATE TABLE digest_nonce_counts (
+            nonce TEXT NOT NULL,
+            nc INTEGER NOT NULL,
+            issued_at REAL NOT NULL,
+            PRIMARY KEY (nonce, nc)
+        ) WITHOUT ROWID;
+        CREATE INDEX digest_nonce_counts_issued ON digest_nonce_counts(issued_at);
+        CREATE INDEX sign_in_failures_account_address ON sign_in_failures(email, remote_addr, at);
+        """
+    )

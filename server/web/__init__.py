@@ -1,7 +1,8 @@
 """Blueprint 'web': the pages people use in a browser (server-rendered, every asset served by us).
 
-Sign-in makes a session cookie holding the user id and the user's session epoch; raising the epoch
-("sign out everywhere", a password change, disabling the user) ends every session at its next request.
+Sign-in makes a session on the server (a row in web_sessions) and a signed cookie holding its random id; every
+request looks the session up, so signing out, "sign out everywhere", a password change or reset and disabling the
+user end sessions at once, copies of the cookie included.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Callable
 from flask import Blueprint, abort, current_app, g, redirect, request, session, url_for
 
 from .. import errors
+from ..auth import user_of_session
 from ..permissions import Principal, can, load_principal
 
 bp = Blueprint("web", __name__, template_folder="../templates")
@@ -26,14 +28,13 @@ def principal_for(user: dict) -> Principal:
 
 
 def session_user() -> Principal | None:
-    """The signed-in user, or None when the session is absent, stale, or the user is disabled."""
+    """The signed-in user, or None when the session is absent, ended, expired, or the user is disabled."""
     if "user" in g:
         return g.user
     g.user = None
-    user_id, epoch = session.get("user_id"), session.get("epoch")
-    if user_id is not None:
-        user = store().user_by_id(user_id)
-        if user is not None and user["session_epoch"] == epoch:
+    if "sid" in session:
+        user = user_of_session(store(), session)
+        if user is not None:
             g.user = principal_for(user)
         else:
             session.clear()

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+import time
+from urllib.parse import urlsplit
+
 from flask import Response, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 
 from .. import bootstrap, errors, qr
 from ..api import hash_token
-from ..auth import new_token, verify_password
+from ..auth import check_throttle, new_session_id, new_token, record_failure, session_key, verify_password
 from ..http_security import send
 from ..permissions import ROLES, can, visible_projects
 from . import bp, login_required, require, session_user, store
-
-FAILURES_ALLOWED = 5          # failed sign-ins per e-mail ...
-FAILURE_WINDOW_S = 15 * 60    # ... within this window before sign-in is refused for a while
 
 
 def audit(action: str, target: str | None = None, details: dict | None = None) -> None:
@@ -20,30 +20,62 @@ def audit(action: str, target: str | None = None, details: dict | None = None) -
     store().audit(user.email if user else None, action, target, details)
 
 
+def local_path(target: str) -> str | None:
+    """target if it is a path on this server, else None: where sign-in may lead. Browsers read a backslash as a
+    slash and drop tabs and line breaks, so "/\\evil.example" and "/<tab>/evil.example" lead off-site as
+    "//evil.example" does; any whitespace, control character or backslash is refused."""
+    if not target.startswith("/") or target[1:2] == "/":
+        return None
+    if any(c == "\\" or c.isspace() or not c.isprintable() for c in target):
+        return None
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else None
+
+
 # -- sign-in -------------------------------------------------------------------------------
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
+    """Unknown e-mails cost an argon2 verification too (verify_password), so timing tells nobody who has an account;
+    failures count per e-mail and address (auth.check_throttle), as Digest's do."""
     if request.method == "GET":
-        return render_template("login.html", next=request.args.get("next", ""))
+        return render_template("login.html", next=local_path(request.args.get("next", "")) or "")
     email = (request.form.get("email") or "").strip()
     password = request.form.get("password") or ""
-    if store().recent_sign_in_failures(email, FAILURE_WINDOW_S) >= FAILURES_ALLOWED:
-        store().audit(email, "user.sign_in_throttled", email, {"ip": request.remote_addr})
-        return render_template("login.html", error="Too many failed sign-ins for this account. "
-                               "Wait 15 minutes and try again.", email=email), 429
+    next_path = local_path(request.form.get("next") or "")
+    try:
+        failures = check_throttle(store(), email, request.remote_addr)
+    except errors.Problem as problem:
+        return render_template("login.html", error=problem.message, email=email, next=next_path), 429, \
+            {"Retry-After": str(problem.details["retryAfter"])}
     user = store().user_by_email(email)
-    if user is None or not verify_password(user["password_hash"], password):
-        store().record_sign_in_failure(email, request.remote_addr)
-        store().audit(email, "user.sign_in_failed", email, {"ip": request.remote_addr})
-        return render_template("login.html", error="Wrong e-mail or password.", email=email), 401
-    store().clear_sign_in_failures(email)
+    if not verify_password(user["password_hash"] if user else None, password):
+        record_failure(store(), email, request.remote_addr, "web")
+        return render_template("login.html", error="Wrong e-mail or password.", email=email, next=next_path), 401
+    if failures:
+        store().clear_sign_in_failures(email, request.remote_addr)
+    _start_session(user)
+    store().audit(email, "user.sign_in", email, {"ip": request.remote_addr})
+    return redirect(next_path or url_for("web.home"))
+
+
+def _start_session(user: dict) -> None:
+    """A new session on the server, named by a new random id in the (signed) cookie; the browser's previous session,
+    if any, ends (a copy of its cookie must not outlive the sign-in that replaced it)."""
+    previous = _session_key()
+    if previous:
+        store().end_session(previous)
+    session_id = new_session_id()
+    store().create_session(session_key(session_id), user["id"], time.time(),
+                           current_app.permanent_session_lifetime.total_seconds())
     session.clear()
     session.permanent = True
-    session["user_id"], session["epoch"] = user["id"], user["session_epoch"]
-    store().audit(email, "user.sign_in", email, {"ip": request.remote_addr})
-    target = request.form.get("next") or ""
-    return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("web.home"))
+    session["sid"] = session_id
+
+
+def _session_key() -> str | None:
+    session_id = session.get("sid")
+    return session_key(session_id) if isinstance(session_id, str) else None
 
 
 @bp.post("/logout")
@@ -51,6 +83,9 @@ def logout():
     user = session_user()
     if user:
         store().audit(user.email, "user.sign_out", user.email)
+    key = _session_key()
+    if key:
+        store().end_session(key)
     session.clear()
     return redirect(url_for("web.login"))
 
@@ -59,7 +94,7 @@ def logout():
 @login_required
 def logout_everywhere():
     user = session_user()
-    store().bump_session_epoch(user.id)
+    store().end_sessions(user.id)
     store().audit(user.email, "user.sign_out_everywhere", user.email)
     session.clear()
     return redirect(url_for("web.login"))
@@ -87,6 +122,37 @@ def account():
         store().create_api_token(user.id, hash_token(token), request.form.get("label") or None)
         audit("token.create", user.email, {"label": request.form.get("label")})
     return render_template("account.html", token=token)
+
+
+@bp.post("/account/password")
+@login_required
+def change_password():
+    """The user's own new password; the current one is checked (and throttled), the other sessions end."""
+    user, form = session_user(), request.form
+    try:
+        failures = check_throttle(store(), user.email, request.remote_addr)
+    except errors.Problem as problem:
+        flash(problem.message, "error")
+        return redirect(url_for("web.account"))
+    row = store().user_by_id(user.id)
+    if not verify_password(row["password_hash"], form.get("current") or ""):
+        record_failure(store(), user.email, request.remote_addr, "password change")
+        flash("Your current password is not right; the password is unchanged.", "error")
+        return redirect(url_for("web.account"))
+    if failures:
+        store().clear_sign_in_failures(user.email, request.remote_addr)
+    if (form.get("new") or "") != (form.get("again") or ""):
+        flash("The two new passwords differ; the password is unchanged.", "error")
+        return redirect(url_for("web.account"))
+    try:
+        bootstrap.set_password(store(), row, form.get("new") or "", current_app.config["DIGEST_REALM"],
+                               keep_session=_session_key())
+    except ValueError as exc:
+        flash(f"The password is unchanged: {exc}.", "error")
+        return redirect(url_for("web.account"))
+    audit("user.password_change", user.email)
+    flash("Your password is changed, here and for Collect. Your other sessions are signed out.")
+    return redirect(url_for("web.account"))
 
 
 @bp.post("/account/tokens/revoke")
@@ -144,6 +210,25 @@ def disable_user(user_id: int):
     store().disable_user(user_id)
     audit("user.disable", target["email"])
     flash(f"{target['email']} is disabled and signed out everywhere.")
+    return redirect(url_for("web.users"))
+
+
+@bp.post("/admin/users/<int:user_id>/password")
+@login_required
+def reset_password(user_id: int):
+    """An administrator sets a user's password; every session of that user ends (but the administrator's own)."""
+    admin = require("administer")
+    target = store().user_any(user_id)
+    if target is None:
+        abort(404)
+    try:
+        bootstrap.set_password(store(), target, request.form.get("password") or "", current_app.config["DIGEST_REALM"],
+                               keep_session=_session_key() if target["id"] == admin.id else None)
+    except ValueError as exc:
+        flash(f"The password of {target['email']} is unchanged: {exc}.", "error")
+        return redirect(url_for("web.users"))
+    audit("user.password_reset", target["email"])
+    flash(f"The password of {target['email']} is set and their sessions are signed out.")
     return redirect(url_for("web.users"))
 
 
