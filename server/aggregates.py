@@ -20,6 +20,7 @@ from schemas import xform as form_schemas  # a module import: `import schemas` f
 
 from .analysis.poverty import MissingLine, PovertyLines, land_class, social_group_for_fgt
 from .analysis.wellbeing import Rating, combine
+from . import ranking
 from .catalog import FormCache
 from .quality import number
 from .storage import SQLiteStore
@@ -59,14 +60,22 @@ def ranking_facts(record: Mapping[str, Any]) -> list[dict]:
     scope = {"round": round_no, "group_id": record.get("group_id") or "?", "cluster": record.get("cluster"),
              "hamlet": record.get("hamlet"), "piles": _int(record.get("n_piles"))}
     rows = []
-    placed = [(r.get("hh_id"), r.get("rating_pile")) for r in record.get("rating") or []]
-    placed += [(r.get("new_hh_id"), r.get("new_hh_pile")) for r in record.get("new_household") or []]
-    for hh_id, pile_answer in placed:
-        if not hh_id:
-            continue
+    for hh_id, pile_answer in ranking.placements(record):
         pile = _int(pile_answer) if pile_answer not in (None, "", "dk") else None
         rows.append({**scope, "hh_id": hh_id, "pile": pile, "level": levels.get(pile) if pile else None})
     return rows
+
+
+def gone_facts(record: Mapping[str, Any]) -> list[dict]:
+    """Listed households a group said are not a household any more (kept beside the ratings, not rated)."""
+    round_no = _int(record.get("round"))
+    scope = {"round": round_no, "cluster": record.get("cluster"), "hamlet": record.get("hamlet"),
+             "group_id": record.get("group_id") or ""}
+    return [{**scope, **g} for g in ranking.gone(record)]
+
+
+def field_household_facts(form_id: str, record: Mapping[str, Any]) -> list[dict]:
+    return [{**r, "round": _int(r["round"])} for r in ranking.field_households(form_id, record)]
 
 
 def income_fact(record: Mapping[str, Any]) -> dict | None:
@@ -162,7 +171,11 @@ def refresh(store: SQLiteStore, project_id: int, form_id: str, submission_id: in
             record: Mapping[str, Any] | None, settings: Settings | None = None) -> None:
     """Bring the aggregates in line with a submission's current record (None: it no longer counts)."""
     settings = settings or Settings.of(store, project_id)
+    if form_id in ("well_being_ranking", "household_income"):
+        store.replace_field_households(project_id, submission_id,
+                                       field_household_facts(form_id, record) if record is not None else [])
     if form_id == "well_being_ranking":
+        store.replace_wb_gone(project_id, submission_id, gone_facts(record) if record is not None else [])
         rows = ranking_facts(record) if record is not None else []
         touched = sorted(store.replace_wb_ratings(project_id, submission_id, rows))
         ratings = store.wb_ratings_of_many(project_id, touched)   # a hamlet's households in a few queries

@@ -14,7 +14,7 @@ from typing import Iterable
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, session
 
-from . import errors, reports
+from . import errors, ranking, reports
 from .permissions import Principal, can, clusters, load_principal
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -166,6 +166,23 @@ def export_households(project_id: int) -> Response:
                        (cats.get(r["hh_id"]) or {}).get("final") or "", r["head_sex"], r["social_group"],
                        r["land_class"], r["node"], r["hamlet"], r["cluster"]]
     return _csv(columns, rows(), "households.csv")
+
+
+@bp.get("/projects/<int:project_id>/export/field_households.csv")
+def export_field_households(project_id: int) -> Response:
+    """One row per household added in the field: its card, every report of it, and whether the reports were
+    reconciled into one household and whether their head names disagree (ranking.reconcile)."""
+    allowed, filters = _allowed(project_id, "download"), _filters()
+    scope = allowed
+    if filters.get("cluster"):
+        scope = {filters["cluster"]} & (allowed if allowed is not None else {filters["cluster"]})
+    reports_ = _store().field_household_reports(project_id, scope, filters.get("hamlet"))
+    rows = ([h["hh_id"], h["hamlet"], h["cluster"], h["card"], len(h["reports"]),
+             " ".join(f"{r['form_id']}:{r['group_id'] or '-'}:{r['submission_id']}" for r in h["reports"]),
+             " / ".join(h["names"]), int(h["reconciled"]), int(h["disagree"])]
+            for h in ranking.reconcile(reports_))
+    return _csv(["household_id", "hamlet", "cluster", "card", "n_reports", "reports", "head_names", "reconciled",
+                 "names_disagree"], rows, "field_households.csv")
 
 
 @bp.get("/projects/<int:project_id>/forms/<form_id>/export.<fmt>")

@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Callable, Mapping
 
+from . import ranking
+
 Flag = tuple[str, str]
 
 # Shortest plausible interview, in minutes, per form (a full household interview is 20-30 minutes).
@@ -77,14 +79,24 @@ def _household(record: Mapping[str, Any]) -> list[Flag]:
 
 def _ranking(record: Mapping[str, Any]) -> list[Flag]:
     flags: list[Flag] = []
-    ratings = [r.get("rating_pile") for r in record.get("rating") or []]
-    ratings += [r.get("new_hh_pile") for r in record.get("new_household") or []]
+    ratings = [pile for _, pile in ranking.placements(record)]
     if ratings:
-        unknown = sum(1 for r in ratings if r in (None, "dk"))
+        unknown = sum(1 for r in ratings if r in (None, ranking.DONT_KNOW))
         if unknown / len(ratings) > 0.5:
             flags.append(("many_dont_know", f"The group could not place {unknown} of {len(ratings)} households."))
+    if record.get("n_listed_hh") == 0:
+        flags.append(("no_household_list", "The hamlet had no household list on the phone: a ranking needs the "
+                                           "listing from the social map first (an earlier form version allowed it)."))
     if record.get("list_confirmed") == "no":
         flags.append(("list_unconfirmed", "The group did not confirm that the household list is complete."))
+    unsorted, twice = ranking.sort_problems(record)
+    if unsorted or twice:
+        flags.append(("sort_incomplete", f"{unsorted} listed household(s) are in no pile and {twice} are in more "
+                                         "than one: the form's final check would have refused this."))
+    gone = ranking.gone(record)
+    if gone:
+        flags.append(("households_gone", f"{len(gone)} listed household(s) are not a household any more: "
+                                         + ", ".join(f"{g['hh_id']} ({g['reason']})" for g in gone) + "."))
     levels = {p.get("pile_level") for p in record.get("pile") or []}
     if record.get("pile") and len(levels) < 2:
         flags.append(("one_level", "Every pile maps to the same well-being level."))

@@ -32,6 +32,7 @@ from .sqlite_people import PeopleQueries
 from .sqlite_review import ReviewQueries
 from .sqlite_exports import ExportQueries
 from .sqlite_maintenance import MaintenanceQueries
+from .sqlite_ranking import RankingQueries
 from .sqlite_schema import migrations
 
 
@@ -79,7 +80,7 @@ class _Ticket:
         self.done = False
 
 
-class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries, MaintenanceQueries):
+class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries, MaintenanceQueries, RankingQueries):
     """All persistence for one data folder."""
 
     def __init__(self, path: str | Path, synchronous: str = "NORMAL", busy_timeout_ms: int = 30_000):
@@ -490,9 +491,16 @@ class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries, MaintenanceQuerie
     # -- server-managed lists -----------------------------------------------
 
     def ensure_list(self, project_id: int, list_name: str, columns: Sequence[str]) -> None:
+        """Create the list, or give an existing one the columns a newer release added (e.g. households' card),
+        after its own; its items keep their data and serve the new column empty until the list is uploaded."""
         with self.write() as db:
             db.execute("INSERT OR IGNORE INTO lists (project_id, list_name, columns) VALUES (?, ?, ?)",
                        [project_id, list_name, json.dumps(list(columns))])
+            have = json.loads(db.execute("SELECT columns FROM lists WHERE project_id = ? AND list_name = ?",
+                                         [project_id, list_name]).fetchone()[0])
+            if any(c not in have for c in columns):
+                db.execute("UPDATE lists SET columns = ?, version = version + 1 WHERE project_id = ? AND list_name = ?",
+                           [json.dumps(have + [c for c in columns if c not in have]), project_id, list_name])
 
     def list_names(self, project_id: int) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT list_name FROM lists WHERE project_id = ? ORDER BY list_name",
@@ -1054,7 +1062,7 @@ class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries, MaintenanceQuerie
     def clear_aggregates(self, project_id: int) -> None:
         with self.write() as db:
             for table in ("wb_ratings", "wb_households", "wb_counts", "hh_income", "income_counts", "income_lines",
-                          "node_records"):
+                          "node_records", "field_households", "wb_gone"):
                 db.execute(f"DELETE FROM {table} WHERE project_id = ?", [project_id])
 
     def current_submissions(self, project_id: int, xml_form_id: str) -> Iterator[dict]:
@@ -1075,7 +1083,9 @@ class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries, MaintenanceQuerie
         for table, order, counts_from in (("wb_counts", "round, cluster, hamlet, node, final", 6),
                                           ("wb_households", "round, hh_id", 0),
                                           ("income_counts", "round, cluster, hamlet, node", 5),
-                                          ("hh_income", "round, hh_id", 0), ("node_records", "round, node_id", 0)):
+                                          ("hh_income", "round, hh_id", 0), ("node_records", "round, node_id", 0),
+                                          ("field_households", "hh_id, submission_id", 0),
+                                          ("wb_gone", "hh_id, submission_id", 0)):
             rows = self.db.execute(f"SELECT * FROM {table} WHERE project_id = ? ORDER BY {order}", [project_id])
             out[table] = [tuple(round(v, 6) if isinstance(v, float) else v for v in r) for r in rows
                           if not counts_from or any(abs(v) > 1e-9 for v in r[counts_from:])]

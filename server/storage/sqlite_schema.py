@@ -383,3 +383,35 @@ def m009_wellbeing_node_index(db: Database) -> None:
         CREATE INDEX wb_households_household ON wb_households(project_id, hh_id, node);
         """
     )
+
+
+@migrations()
+def m012_field_households(db: Database) -> None:
+    """Households added in the field, one row per submission that added each (so the same household added by
+    several groups and forms is seen as one, and disagreeing details are shown), and listed households a group
+    said are not a household any more. Both are upkept at ingest like the other aggregates."""
+    db.executescript(
+        """
+        CREATE TABLE field_households (
+            project_id INTEGER NOT NULL,
+            hh_id TEXT NOT NULL,
+            submission_id INTEGER NOT NULL,
+            form_id TEXT NOT NULL,
+            cluster TEXT, hamlet TEXT, round INTEGER, group_id TEXT NOT NULL DEFAULT '',
+            card TEXT NOT NULL DEFAULT '', head TEXT NOT NULL DEFAULT '', sex TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (project_id, hh_id, submission_id)
+        );
+        CREATE INDEX field_households_submission ON field_households(submission_id);
+        CREATE INDEX field_households_scope ON field_households(project_id, cluster, hamlet);
+        CREATE TABLE wb_gone (
+            project_id INTEGER NOT NULL,
+            hh_id TEXT NOT NULL,
+            submission_id INTEGER NOT NULL,
+            round INTEGER, cluster TEXT, hamlet TEXT, group_id TEXT NOT NULL DEFAULT '',
+            reason TEXT NOT NULL DEFAULT '', into_hh TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (project_id, hh_id, submission_id)
+        );
+        CREATE INDEX wb_gone_submission ON wb_gone(submission_id);
+        CREATE INDEX wb_gone_scope ON wb_gone(project_id, round, hamlet);
+        """
+    )
