@@ -78,6 +78,25 @@ def field_household_facts(form_id: str, record: Mapping[str, Any]) -> list[dict]
     return [{**r, "round": _int(r["round"])} for r in ranking.field_households(form_id, record)]
 
 
+def validation_facts(record: Mapping[str, Any]) -> list[dict]:
+    round_no = _int(record.get("round"))
+    if round_no is None:
+        return []
+    return [{"round": round_no, "cluster": record.get("cluster"), "hamlet": record.get("hamlet"), **v}
+            for v in ranking.validations(record)]
+
+
+def with_validation(row: dict | None, validated: Mapping[str, Any] | None) -> dict | None:
+    """The category that counts: the community validation meeting's where it agreed one, else the combination of
+    the groups' ratings, which `combined` keeps either way (DOMAIN.md 1.2 step 6)."""
+    if row is None:
+        return None
+    row = {**row, "combined": row["final"], "validated_reason": None}
+    if validated is not None:
+        row.update(final=validated["category"], validated_reason=validated["reason"])
+    return row
+
+
 def income_fact(record: Mapping[str, Any]) -> dict | None:
     """A household's income facts, or None when the interview was refused or has no household id."""
     if record.get("consent") == "no" or not record.get("hh_id") or _int(record.get("round")) is None:
@@ -177,9 +196,14 @@ def refresh(store: SQLiteStore, project_id: int, form_id: str, submission_id: in
     if form_id == "well_being_ranking":
         store.replace_wb_gone(project_id, submission_id, gone_facts(record) if record is not None else [])
         rows = ranking_facts(record) if record is not None else []
-        touched = sorted(store.replace_wb_ratings(project_id, submission_id, rows))
+        touched = store.replace_wb_ratings(project_id, submission_id, rows)
+        touched |= store.replace_wb_validated(project_id, submission_id,
+                                              validation_facts(record) if record is not None else [])
+        touched = sorted(touched)
         ratings = store.wb_ratings_of_many(project_id, touched)   # a hamlet's households in a few queries
-        combined = {key: combined_row(ratings.get(key, []), settings) for key in touched}
+        validated = store.wb_validated_of_many(project_id, touched)
+        combined = {key: with_validation(combined_row(ratings.get(key, []), settings), validated.get(key))
+                    for key in touched}
         nodes = store.household_nodes(project_id, {hh_id for (_, hh_id), row in combined.items() if row is not None})
         for (_, hh_id), row in combined.items():
             if row is not None:

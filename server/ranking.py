@@ -44,6 +44,16 @@ def gone(record: Mapping[str, Any]) -> list[dict]:
             for r in record.get("gone") or [] if r.get("gone_hh_id")]
 
 
+def validations(record: Mapping[str, Any]) -> list[dict]:
+    """The community validation meeting's outcome: (household, category agreed, why) for each household discussed;
+    a household discussed twice in one meeting keeps its last outcome."""
+    if record.get("session_type") != "validation":
+        return []
+    out = {r["val_hh"]: {"hh_id": r["val_hh"], "category": r.get("val_category"), "reason": r.get("val_reason") or ""}
+           for r in record.get("validated") or [] if r.get("val_hh") and r.get("val_category")}
+    return list(out.values())
+
+
 def sort_problems(record: Mapping[str, Any]) -> tuple[int, int]:
     """(households of the list left unsorted, households sorted more than once) in a pile-by-pile ranking, from the
     submission's own count of its list. The form refuses both; a submission that has them did not come through it."""

@@ -191,7 +191,8 @@ def well_being_ranking(rng: random.Random, households: list[str], group: str = "
     men, women = rng.randint(2, 8), rng.randint(2, 8)
     return {**_interview(rng, (60, 150)), "cluster": cluster, "hamlet": hamlet, "sector": "urban",
             "round": round_no, "exercise_date": "2026-11-20", "facilitator": "Anil K.", "gps": _gps(rng),
-            "group_id": group, "group_label": f"Group {group}", "n_men": men, "n_women": women,
+            "session_type": "group", "group_id": group, "group_label": f"Group {group}", "n_men": men,
+            "n_women": women,
             "group_size": men + women, "age_min": 22, "age_max": 65, "self_happy": 1, "self_average": 2,
             "self_sad": 1, "group_social": "sc obc muslim", "list_confirmed": "yes", "n_piles": 3,
             "pile": piles, "n_listed_hh": len(households), "rating": ratings, "hh_unknown": unknown,

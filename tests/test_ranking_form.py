@@ -347,3 +347,77 @@ def test_a_households_list_from_an_earlier_release_gains_the_card_column(store, 
     assert store.list_version(project["id"], "households.csv") == before + 1
     store.ensure_list(project["id"], "households.csv", lists.LISTS["households.csv"])   # once only
     assert store.list_version(project["id"], "households.csv") == before + 1
+
+
+# --------------------------------------------------------------------------- the community validation meeting
+
+def validation_meeting(outcomes: list[tuple[int | str, str, str]]) -> list[tuple[str, str]]:
+    script = [("cluster", "chanderi"), ("round", "1"), ("hamlet", HAMLET), ("facilitator", "Anil K."),
+              ("session_type", "validation"), ("val_participants", "34"), ("n_validated", str(len(outcomes)))]
+    for household, category, why in outcomes:
+        script += [("val_hh", hh(household) if isinstance(household, int) else household),
+                   ("val_category", category), ("val_reason", why)]
+    return script
+
+
+@pytest.fixture
+def validated(two_groups, tmp_path):
+    served = two_groups.download_forms()["well_being_ranking"]
+    form = tmp_path / "validation.xml"
+    form.write_bytes(served["xml"])
+    xml = fill(form, served["media"], validation_meeting([(6, "happy", "two looms of his own since Diwali"),
+                                                          (5, "sad", "widow, no work since the monsoon")])).xml
+    assert b"<pile>" not in xml and b"<group_id>" not in xml      # a meeting is not a group's card sort
+    reply = two_groups.submit(xml)
+    assert reply.status == 201, reply.text
+    return two_groups
+
+
+def test_the_meeting_outcome_counts_and_the_combined_category_is_kept(validated, store, project):
+    rows = {r["hh_id"]: r for r in store.wb_households(project["id"], 1)}
+    assert (rows[hh(6)]["final"], rows[hh(6)]["combined"]) == ("happy", "average")
+    assert rows[hh(6)]["validated_reason"] == "two looms of his own since Diwali"
+    assert (rows[hh(5)]["final"], rows[hh(5)]["combined"]) == ("sad", "average")
+    assert (rows[hh(3)]["final"], rows[hh(3)]["combined"], rows[hh(3)]["validated_reason"]) == ("happy", "happy", None)
+    counts = {r["final"]: r["n"] for r in store.wb_count_rows(project["id"], 1, hamlet=HAMLET, by=["hamlet"])}
+    assert (counts["happy"], counts["sad"]) == (2, 4)   # 003 and 006; 004, 005, 017 and the new 57
+
+
+def test_rejecting_the_meeting_brings_back_the_combined_category(validated, app, store, project):
+    meeting = store.db.execute("SELECT id, current_def_id FROM submissions ORDER BY id DESC LIMIT 1").fetchone()
+    with store.write():
+        store.set_review_state(meeting[0], "rejected", "manager@example.org", "wrong hamlet")
+        aggregates.refresh(store, project["id"], "well_being_ranking", meeting[0], None)
+    rows = {r["hh_id"]: r for r in store.wb_households(project["id"], 1)}
+    assert (rows[hh(6)]["final"], rows[hh(6)]["combined"], rows[hh(6)]["validated_reason"]) == \
+        ("average", "average", None)
+
+
+def test_a_household_of_another_hamlet_cannot_be_validated_here():
+    with pytest.raises(JavaRosaError) as refused:
+        fill(FORMS / "well_being_ranking.xml", FORMS, validation_meeting([("chanderi-w07-001", "sad", "x")]))
+    assert refused.value.kind == "no_choice" and "val_hh" in str(refused.value)
+
+
+def test_the_categories_export_shows_both(validated, live, project, api_token):
+    reply = requests.get(f"{live.url}/api/v1/projects/{project['id']}/export/categories.csv",
+                         headers={"Authorization": f"Bearer {api_token}"}, timeout=30)
+    assert reply.status_code == 200
+    rows = {r["household_id"]: r for r in csv.DictReader(io.StringIO(reply.text))}
+    assert (rows[hh(6)]["category"], rows[hh(6)]["category_combined"], rows[hh(6)]["validated_reason"]) == \
+        ("happy", "average", "two looms of his own since Diwali")
+    assert (rows[hh(3)]["category"], rows[hh(3)]["category_combined"], rows[hh(3)]["validated_reason"]) == \
+        ("happy", "happy", "")
+
+
+def test_the_validation_sheet_shows_the_meeting_beside_the_groups(validated, browser, live, store,  # noqa: F811
+                                                                   project):
+    make_users(store, project["id"], store.create_project("Other")["id"])
+    browser.get(f"{live.url}/login")
+    browser.find_element(By.ID, "email").send_keys("manager@example.org")
+    browser.find_element(By.ID, "password").send_keys(PASSWORD)
+    browser.find_element(By.ID, "sign-in").click()
+    browser.find_element(By.TAG_NAME, "h1")
+    browser.get(f"{live.url}/projects/{project['id']}/hamlets/{HAMLET}/validation-sheet?round=1")
+    cells = [c.text for c in browser.find_elements(By.CSS_SELECTOR, f'#validation-households tr[data-hh="{hh(6)}"] td')]
+    assert cells[1:3] == ["happy", "average"] and cells[5] == "happy: two looms of his own since Diwali"

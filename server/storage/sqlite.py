@@ -80,6 +80,11 @@ class _Ticket:
         self.done = False
 
 
+def _unvalidated(row: Mapping[str, Any]) -> dict:
+    """A household row given without a validation: the category that counts is the combined one."""
+    return {"combined": row.get("final"), "validated_reason": None}
+
+
 class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries, MaintenanceQueries, RankingQueries):
     """All persistence for one data folder."""
 
@@ -826,10 +831,11 @@ class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries, MaintenanceQuerie
             db.execute("DELETE FROM wb_households WHERE project_id = ? AND round = ? AND hh_id = ?",
                        [project_id, round_no, hh_id])
         if row is not None:
-            new = {"project_id": project_id, "round": round_no, "hh_id": hh_id, **row}
+            new = {"project_id": project_id, "round": round_no, "hh_id": hh_id, **_unvalidated(row), **row}
             db.execute("INSERT INTO wb_households (project_id, round, hh_id, cluster, hamlet, node, n_groups, mean, "
-                       "final, flagged, flags) VALUES (:project_id, :round, :hh_id, :cluster, :hamlet, :node, "
-                       ":n_groups, :mean, :final, :flagged, :flags)", new)
+                       "final, flagged, flags, combined, validated_reason) VALUES (:project_id, :round, :hh_id, "
+                       ":cluster, :hamlet, :node, :n_groups, :mean, :final, :flagged, :flags, :combined, "
+                       ":validated_reason)", new)
             self._wb_count(project_id, new, +1)
 
     def set_wb_households(self, project_id: int, items: Sequence[tuple[int, str, Mapping[str, Any] | None]]) -> None:
@@ -861,15 +867,16 @@ class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries, MaintenanceQuerie
                 move(previous, -1)
                 deletes.append((project_id, round_no, hh_id))
             if row is not None:
-                new = {"project_id": project_id, "round": round_no, "hh_id": hh_id, **row}
+                new = {"project_id": project_id, "round": round_no, "hh_id": hh_id, **_unvalidated(row), **row}
                 inserts.append(new)
                 move(new, +1)
         if deletes:
             conn.executemany("DELETE FROM wb_households WHERE project_id = ? AND round = ? AND hh_id = ?", deletes)
         if inserts:
             conn.executemany("INSERT INTO wb_households (project_id, round, hh_id, cluster, hamlet, node, n_groups, "
-                             "mean, final, flagged, flags) VALUES (:project_id, :round, :hh_id, :cluster, :hamlet, "
-                             ":node, :n_groups, :mean, :final, :flagged, :flags)", inserts)
+                             "mean, final, flagged, flags, combined, validated_reason) VALUES (:project_id, :round, "
+                             ":hh_id, :cluster, :hamlet, :node, :n_groups, :mean, :final, :flagged, :flags, :combined, "
+                             ":validated_reason)", inserts)
         if moves:
             conn.executemany(
                 "INSERT INTO wb_counts (project_id, round, cluster, hamlet, node, final, n, n_flagged) "
@@ -895,7 +902,8 @@ class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries, MaintenanceQuerie
         for row in self._all("SELECT * FROM wb_households WHERE project_id = ? AND hh_id = ? AND node IS NOT ?",
                              [project_id, hh_id, node]):
             self.set_wb_household(project_id, row["round"], hh_id, {**{k: row[k] for k in (
-                "cluster", "hamlet", "n_groups", "mean", "final", "flagged", "flags")}, "node": node})
+                "cluster", "hamlet", "n_groups", "mean", "final", "flagged", "flags", "combined",
+                "validated_reason")}, "node": node})
 
     def household_node(self, project_id: int, hh_id: str) -> str:
         """The node a household belongs to: from its latest income interview, else from the household list."""
@@ -1062,7 +1070,7 @@ class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries, MaintenanceQuerie
     def clear_aggregates(self, project_id: int) -> None:
         with self.write() as db:
             for table in ("wb_ratings", "wb_households", "wb_counts", "hh_income", "income_counts", "income_lines",
-                          "node_records", "field_households", "wb_gone"):
+                          "node_records", "field_households", "wb_gone", "wb_validated"):
                 db.execute(f"DELETE FROM {table} WHERE project_id = ?", [project_id])
 
     def current_submissions(self, project_id: int, xml_form_id: str) -> Iterator[dict]:
@@ -1085,7 +1093,8 @@ class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries, MaintenanceQuerie
                                           ("income_counts", "round, cluster, hamlet, node", 5),
                                           ("hh_income", "round, hh_id", 0), ("node_records", "round, node_id", 0),
                                           ("field_households", "hh_id, submission_id", 0),
-                                          ("wb_gone", "hh_id, submission_id", 0)):
+                                          ("wb_gone", "hh_id, submission_id", 0),
+                                          ("wb_validated", "round, hh_id, submission_id", 0)):
             rows = self.db.execute(f"SELECT * FROM {table} WHERE project_id = ? ORDER BY {order}", [project_id])
             out[table] = [tuple(round(v, 6) if isinstance(v, float) else v for v in r) for r in rows
                           if not counts_from or any(abs(v) > 1e-9 for v in r[counts_from:])]

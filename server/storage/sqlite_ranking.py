@@ -57,3 +57,32 @@ class RankingQueries:
             "WHERE r.project_id = ? AND r.round = ? AND r.cluster = ? AND r.hamlet = ? AND r.group_id = ? "
             "AND r.submission_id != ? ORDER BY r.submission_id", [project_id, round_no, cluster, hamlet, group_id,
                                                                    submission_id])
+
+    def replace_wb_validated(self, project_id: int, submission_id: int, rows: list[dict]) -> set[tuple[int, str]]:
+        """Swap a validation meeting's outcomes; returns every (round, household) whose category may change."""
+        db = self.db
+        touched = {(r, h) for r, h in db.execute("SELECT round, hh_id FROM wb_validated WHERE submission_id = ?",
+                                                  [submission_id])}
+        db.execute("DELETE FROM wb_validated WHERE submission_id = ?", [submission_id])
+        db.conn.executemany(
+            "INSERT OR REPLACE INTO wb_validated (project_id, round, hh_id, submission_id, cluster, hamlet, category, "
+            "reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(project_id, r["round"], r["hh_id"], submission_id, r["cluster"], r["hamlet"], r["category"],
+              r["reason"]) for r in rows])
+        return touched | {(r["round"], r["hh_id"]) for r in rows}
+
+    def wb_validated_of_many(self, project_id: int, keys: Iterable[tuple[int, str]]) -> dict[tuple[int, str], dict]:
+        """The latest validation meeting's outcome for each (round, household) that has one."""
+        out: dict[tuple[int, str], dict] = {}
+        by_round: dict[int, list[str]] = {}
+        for round_no, hh_id in keys:
+            by_round.setdefault(round_no, []).append(hh_id)
+        for round_no, hh_ids in by_round.items():
+            wanted = sorted(set(hh_ids))
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start:start + 500]
+                for row in self._all(f"SELECT * FROM wb_validated WHERE project_id = ? AND round = ? AND hh_id IN "
+                                     f"({', '.join('?' * len(chunk))}) ORDER BY submission_id",
+                                     [project_id, round_no, *chunk]):
+                    out[(round_no, row["hh_id"])] = row
+        return out

@@ -415,3 +415,28 @@ def m012_field_households(db: Database) -> None:
         CREATE INDEX wb_gone_scope ON wb_gone(project_id, round, hamlet);
         """
     )
+
+
+@migrations()
+def m012b_validated_categories(db: Database) -> None:
+    """The community validation meeting's outcome per household (category agreed, and why), from the ranking form's
+    validation session. A household's `final` is the category that counts: the validated one where the meeting
+    agreed one, else the combination of the groups' ratings, which `combined` keeps in every case."""
+    db.executescript(
+        """
+        CREATE TABLE wb_validated (
+            project_id INTEGER NOT NULL,
+            round INTEGER NOT NULL,
+            hh_id TEXT NOT NULL,
+            submission_id INTEGER NOT NULL,
+            cluster TEXT, hamlet TEXT,
+            category TEXT NOT NULL CHECK (category IN ('happy', 'average', 'sad')),
+            reason TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (project_id, round, hh_id, submission_id)
+        );
+        CREATE INDEX wb_validated_submission ON wb_validated(submission_id);
+        ALTER TABLE wb_households ADD COLUMN combined TEXT;
+        ALTER TABLE wb_households ADD COLUMN validated_reason TEXT;
+        UPDATE wb_households SET combined = final;
+        """
+    )
