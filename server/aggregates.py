@@ -22,7 +22,7 @@ from .analysis.poverty import MissingLine, PovertyLines, land_class, social_grou
 from .analysis.wellbeing import Rating, combine
 from . import ranking
 from .catalog import FormCache
-from .quality import number
+from .quality import NODE_SHARES, number
 from .storage import SQLiteStore
 from .xforms import extract, parse_submission
 
@@ -138,8 +138,16 @@ def node_fact(record: Mapping[str, Any]) -> dict | None:
     if not record.get("node_id") or _int(record.get("round")) is None:
         return None
     keep = ("local_name", "value_chain_position", "est_households", "est_workers", "women_workers", "men_workers",
-            "capacity_score", "share_via_middlemen", "n_shgs", "n_shg_members", "has_federation")
+            "capacity_score", "share_via_middlemen", "n_shgs", "n_shg_members", "has_federation",
+            # from version 2026113001: what the counts cover, shares with "not known" left blank, the piece rate's
+            # unit and period
+            "size_coverage", "size_area", "women_pct", *NODE_SHARES["caste"], *NODE_SHARES["religion"],
+            "piece_rate", "piece_rate_unit", "piece_rate_unit_other", "piece_rate_period", "advance_tied",
+            "raw_material_by_buyer", "pct_bank_account", "pct_shg_members", "main_lender")
     data = {k: record.get(k) for k in keep}
+    for kind, names in NODE_SHARES.items():
+        known = [record[n] for n in names if isinstance(record.get(n), int)]
+        data[f"{kind}_unassigned_pct"] = 100 - sum(known) if known else None   # None: no share known at all
     data["problems"] = [{k: p.get(k) for k in ("problem_dimension", "problem_severity", "problem_description",
                                                "problem_months")} for p in record.get("problem") or []]
     data["actions"] = [{k: a.get(k) for k in ("action_text", "action_agency", "action_timeline", "action_target")}

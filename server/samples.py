@@ -208,7 +208,10 @@ def poverty_node(rng: random.Random, cluster: str = "chanderi", code: str = "con
         "local_name": "kaarigar (contract weaver)", "value_chain_position": "contract_worker",
         "est_households": workers // 2, "est_workers": workers, "size_source": "ppa_estimate",
         "women_workers": women, "men_workers": workers - women, "sg_st": 10, "sg_sc": 120, "sg_obc": 200,
-        "sg_muslim": 150, "sg_other": 20,
+        "sg_muslim": 150, "sg_other": 20,   # version 2026112201 (counts); the shares below from 2026113001 on
+        "size_coverage": "whole_cluster", "women_pct": round(100 * women / workers), "sg_st_pct": 2, "sg_sc_pct": 24,
+        "sg_obc_pct": 40, "rel_hindu_pct": 70, "rel_muslim_pct": 30, "piece_rate": 450.0, "piece_rate_unit": "sari",
+        "piece_rate_period": "year", "raw_material_by_buyer": 80,
         "n_problems": 2, "n_actions": 1,
         "problem": [{"problem_dimension": "market_access", "problem_description": "sells only through master weavers",
                      "problem_severity": "3", "problem_months": "jun jul aug"},
