@@ -86,7 +86,8 @@ def _ranking(record: Mapping[str, Any]) -> list[Flag]:
             flags.append(("many_dont_know", f"The group could not place {unknown} of {len(ratings)} households."))
     if record.get("n_listed_hh") == 0:
         flags.append(("no_household_list", "The hamlet had no household list on the phone: a ranking needs the "
-                                           "listing from the social map first (an earlier form version allowed it)."))
+                                           "listing from the social map first. The current form refuses this; "
+                                           "version 2026112201 did not."))
     if record.get("list_confirmed") == "no":
         flags.append(("list_unconfirmed", "The group did not confirm that the household list is complete."))
     unsorted, twice = ranking.sort_problems(record)
