@@ -20,8 +20,9 @@ from schemas import xform as form_schemas  # a module import: `import schemas` f
 
 from .analysis.poverty import MissingLine, PovertyLines, land_class, social_group_for_fgt
 from .analysis.wellbeing import Rating, combine
+from . import ranking
 from .catalog import FormCache
-from .quality import number
+from .quality import NODE_SHARES, number
 from .storage import SQLiteStore
 from .xforms import extract, parse_submission
 
@@ -59,14 +60,41 @@ def ranking_facts(record: Mapping[str, Any]) -> list[dict]:
     scope = {"round": round_no, "group_id": record.get("group_id") or "?", "cluster": record.get("cluster"),
              "hamlet": record.get("hamlet"), "piles": _int(record.get("n_piles"))}
     rows = []
-    placed = [(r.get("hh_id"), r.get("rating_pile")) for r in record.get("rating") or []]
-    placed += [(r.get("new_hh_id"), r.get("new_hh_pile")) for r in record.get("new_household") or []]
-    for hh_id, pile_answer in placed:
-        if not hh_id:
-            continue
+    for hh_id, pile_answer in ranking.placements(record):
         pile = _int(pile_answer) if pile_answer not in (None, "", "dk") else None
         rows.append({**scope, "hh_id": hh_id, "pile": pile, "level": levels.get(pile) if pile else None})
     return rows
+
+
+def gone_facts(record: Mapping[str, Any]) -> list[dict]:
+    """Listed households a group said are not a household any more (kept beside the ratings, not rated)."""
+    round_no = _int(record.get("round"))
+    scope = {"round": round_no, "cluster": record.get("cluster"), "hamlet": record.get("hamlet"),
+             "group_id": record.get("group_id") or ""}
+    return [{**scope, **g} for g in ranking.gone(record)]
+
+
+def field_household_facts(form_id: str, record: Mapping[str, Any]) -> list[dict]:
+    return [{**r, "round": _int(r["round"])} for r in ranking.field_households(form_id, record)]
+
+
+def validation_facts(record: Mapping[str, Any]) -> list[dict]:
+    round_no = _int(record.get("round"))
+    if round_no is None:
+        return []
+    return [{"round": round_no, "cluster": record.get("cluster"), "hamlet": record.get("hamlet"), **v}
+            for v in ranking.validations(record)]
+
+
+def with_validation(row: dict | None, validated: Mapping[str, Any] | None) -> dict | None:
+    """The category that counts: the community validation meeting's where it agreed one, else the combination of
+    the groups' ratings, which `combined` keeps either way (DOMAIN.md 1.2 step 6)."""
+    if row is None:
+        return None
+    row = {**row, "combined": row["final"], "validated_reason": None}
+    if validated is not None:
+        row.update(final=validated["category"], validated_reason=validated["reason"])
+    return row
 
 
 def income_fact(record: Mapping[str, Any]) -> dict | None:
@@ -110,8 +138,16 @@ def node_fact(record: Mapping[str, Any]) -> dict | None:
     if not record.get("node_id") or _int(record.get("round")) is None:
         return None
     keep = ("local_name", "value_chain_position", "est_households", "est_workers", "women_workers", "men_workers",
-            "capacity_score", "share_via_middlemen", "n_shgs", "n_shg_members", "has_federation")
+            "capacity_score", "share_via_middlemen", "n_shgs", "n_shg_members", "has_federation",
+            # from version 2026113001: what the counts cover, shares with "not known" left blank, the piece rate's
+            # unit and period
+            "size_coverage", "size_area", "women_pct", *NODE_SHARES["caste"], *NODE_SHARES["religion"],
+            "piece_rate", "piece_rate_unit", "piece_rate_unit_other", "piece_rate_period", "advance_tied",
+            "raw_material_by_buyer", "pct_bank_account", "pct_shg_members", "main_lender")
     data = {k: record.get(k) for k in keep}
+    for kind, names in NODE_SHARES.items():
+        known = [record[n] for n in names if isinstance(record.get(n), int)]
+        data[f"{kind}_unassigned_pct"] = 100 - sum(known) if known else None   # None: no share known at all
     data["problems"] = [{k: p.get(k) for k in ("problem_dimension", "problem_severity", "problem_description",
                                                "problem_months")} for p in record.get("problem") or []]
     data["actions"] = [{k: a.get(k) for k in ("action_text", "action_agency", "action_timeline", "action_target")}
@@ -162,11 +198,20 @@ def refresh(store: SQLiteStore, project_id: int, form_id: str, submission_id: in
             record: Mapping[str, Any] | None, settings: Settings | None = None) -> None:
     """Bring the aggregates in line with a submission's current record (None: it no longer counts)."""
     settings = settings or Settings.of(store, project_id)
+    if form_id in ("well_being_ranking", "household_income"):
+        store.replace_field_households(project_id, submission_id,
+                                       field_household_facts(form_id, record) if record is not None else [])
     if form_id == "well_being_ranking":
+        store.replace_wb_gone(project_id, submission_id, gone_facts(record) if record is not None else [])
         rows = ranking_facts(record) if record is not None else []
-        touched = sorted(store.replace_wb_ratings(project_id, submission_id, rows))
+        touched = store.replace_wb_ratings(project_id, submission_id, rows)
+        touched |= store.replace_wb_validated(project_id, submission_id,
+                                              validation_facts(record) if record is not None else [])
+        touched = sorted(touched)
         ratings = store.wb_ratings_of_many(project_id, touched)   # a hamlet's households in a few queries
-        combined = {key: combined_row(ratings.get(key, []), settings) for key in touched}
+        validated = store.wb_validated_of_many(project_id, touched)
+        combined = {key: with_validation(combined_row(ratings.get(key, []), settings), validated.get(key))
+                    for key in touched}
         nodes = store.household_nodes(project_id, {hh_id for (_, hh_id), row in combined.items() if row is not None})
         for (_, hh_id), row in combined.items():
             if row is not None:

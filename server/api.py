@@ -14,7 +14,7 @@ from typing import Iterable
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, session
 
-from . import errors, reports
+from . import errors, ranking, reports
 from .auth import user_of_session
 from .http_security import disposition, send
 from .permissions import Principal, can, clusters, load_principal
@@ -151,21 +151,57 @@ def export_ratings(project_id: int) -> Response:
 
 @bp.get("/projects/<int:project_id>/export/households.csv")
 def export_households(project_id: int) -> Response:
-    """One row per household: the input of `ppa analyse poverty` and `ppa analyse concordance`."""
+    """One row per household: the input of `ppa analyse poverty` and `ppa analyse concordance`. `category` is the
+    community validation meeting's where it agreed one, else the groups' combined one (kept in category_combined)."""
     allowed, filters = _allowed(project_id, "download"), _filters()
     store = _store()
     round_no = reports.latest_round(store, project_id, filters)
     cats = reports.categories(store, project_id, round_no, filters, allowed)
     columns = ["household_id", "income_monthly", "size", "line", "state", "sector", "category", "head_sex",
-               "social_group", "land_class", "node", "hamlet", "cluster"]
+               "social_group", "land_class", "node", "hamlet", "cluster", "category_combined", "validated_reason"]
 
     def rows():
         for cluster in reports.cluster_scopes(filters, allowed):
             for r in store.hh_income(project_id, round_no, cluster, filters.get("hamlet")):
+                cat = cats.get(r["hh_id"]) or {}
                 yield [r["hh_id"], r["income_monthly"], r["size"], r["line"], r["state"], r["sector"],
-                       (cats.get(r["hh_id"]) or {}).get("final") or "", r["head_sex"], r["social_group"],
-                       r["land_class"], r["node"], r["hamlet"], r["cluster"]]
+                       cat.get("final") or "", r["head_sex"], r["social_group"], r["land_class"], r["node"],
+                       r["hamlet"], r["cluster"], cat.get("combined") or "", cat.get("validated_reason") or ""]
     return _csv(columns, rows(), "households.csv")
+
+
+@bp.get("/projects/<int:project_id>/export/categories.csv")
+def export_categories(project_id: int) -> Response:
+    """One row per ranked household: the category that counts (the community validation meeting's where it agreed
+    one), the groups' combined category beside it, and the meeting's reason."""
+    allowed, filters = _allowed(project_id, "download"), _filters()
+    store = _store()
+    round_no = reports.latest_round(store, project_id, filters)
+
+    def rows():
+        for cluster in reports.cluster_scopes(filters, allowed) if round_no is not None else []:
+            for r in store.wb_households(project_id, round_no, cluster, filters.get("hamlet")):
+                yield [r["hh_id"], r["round"], r["cluster"], r["hamlet"], r["node"], r["n_groups"], r["mean"],
+                       r["combined"], r["final"], r["validated_reason"], r["flags"]]
+    return _csv(["household_id", "round", "cluster", "hamlet", "node", "n_groups", "mean", "category_combined",
+                 "category", "validated_reason", "flags"], rows(), "categories.csv")
+
+
+@bp.get("/projects/<int:project_id>/export/field_households.csv")
+def export_field_households(project_id: int) -> Response:
+    """One row per household added in the field: its card, every report of it, and whether the reports were
+    reconciled into one household and whether their head names disagree (ranking.reconcile)."""
+    allowed, filters = _allowed(project_id, "download"), _filters()
+    scope = allowed
+    if filters.get("cluster"):
+        scope = {filters["cluster"]} & (allowed if allowed is not None else {filters["cluster"]})
+    reports_ = _store().field_household_reports(project_id, scope, filters.get("hamlet"))
+    rows = ([h["hh_id"], h["hamlet"], h["cluster"], h["card"], len(h["reports"]),
+             " ".join(f"{r['form_id']}:{r['group_id'] or '-'}:{r['submission_id']}" for r in h["reports"]),
+             " / ".join(h["names"]), int(h["reconciled"]), int(h["disagree"])]
+            for h in ranking.reconcile(reports_))
+    return _csv(["household_id", "hamlet", "cluster", "card", "n_reports", "reports", "head_names", "reconciled",
+                 "names_disagree"], rows, "field_households.csv")
 
 
 @bp.get("/projects/<int:project_id>/forms/<form_id>/export.<fmt>")

@@ -24,11 +24,13 @@ import itertools
 from importlib import resources
 from typing import Callable, Iterable, Iterator, Mapping
 
+from . import ranking
+
 # The columns each list carries, in CSV order; 'name' is the value a form stores.
 LISTS: dict[str, list[str]] = {
     "clusters.csv": ["name", "label", "state", "district", "sector", "product"],
     "hamlets.csv": ["name", "label", "cluster", "sector"],
-    "households.csv": ["name", "label", "hamlet", "cluster", "node"],
+    "households.csv": ["name", "label", "hamlet", "cluster", "node", "card"],
     "nodes.csv": ["name", "label", "cluster"],
 }
 
@@ -127,25 +129,19 @@ def seed_clusters() -> list[tuple[str, dict]]:
 
 
 def items_from_submission(form_id: str, record: Mapping) -> dict[str, list[tuple[str, dict]]]:
-    """List items a submission adds: households listed in the field, and new poverty nodes (never one that bears
-    the reserved name)."""
+    """List items a submission adds: households listed in the field (with their card or map number), and new
+    poverty nodes. A household already on the list keeps its item (ranking.reconcile shows what disagrees).
+    Never an item that bears the reserved name."""
     found: dict[str, list[tuple[str, dict]]] = {}
-    cluster, hamlet = record.get("cluster"), record.get("hamlet")
-    if form_id == "well_being_ranking":
-        for row in record.get("new_household") or []:
-            if row.get("new_hh_id"):
-                found.setdefault("households.csv", []).append(
-                    (row["new_hh_id"], {"label": _household_label(row.get("new_hh_head"), row["new_hh_id"]),
-                                        "hamlet": hamlet, "cluster": cluster, "node": ""}))
-    elif form_id == "household_income":
-        if record.get("hh_on_list") == "no" and record.get("new_hh_id"):
-            found.setdefault("households.csv", []).append(
-                (record["new_hh_id"], {"label": _household_label(record.get("new_hh_head"), record["new_hh_id"]),
-                                       "hamlet": hamlet, "cluster": cluster, "node": record.get("node") or ""}))
-    elif form_id == "poverty_nodes":
-        if record.get("node_is_new") == "yes" and record.get("node_id"):
-            found.setdefault("nodes.csv", []).append(
-                (record["node_id"], {"label": record.get("local_name") or record["node_id"], "cluster": cluster}))
+    for hh in ranking.field_households(form_id, record):
+        node = (record.get("node") or "") if form_id == "household_income" else ""
+        found.setdefault("households.csv", []).append(
+            (hh["hh_id"], {"label": _household_label(hh["head"], hh["hh_id"]), "hamlet": hh["hamlet"],
+                           "cluster": hh["cluster"], "node": node, "card": hh["card"]}))
+    if form_id == "poverty_nodes" and record.get("node_is_new") == "yes" and record.get("node_id"):
+        found.setdefault("nodes.csv", []).append(
+            (record["node_id"], {"label": record.get("local_name") or record["node_id"],
+                                 "cluster": record.get("cluster")}))
     kept = {list_name: [item for item in items if not reserved(item[0])] for list_name, items in found.items()}
     return {list_name: items for list_name, items in kept.items() if items}
 

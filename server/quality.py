@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Callable, Mapping
 
+from . import ranking
+
 Flag = tuple[str, str]
 
 # Shortest plausible interview, in minutes, per form (a full household interview is 20-30 minutes).
@@ -77,26 +79,60 @@ def _household(record: Mapping[str, Any]) -> list[Flag]:
 
 def _ranking(record: Mapping[str, Any]) -> list[Flag]:
     flags: list[Flag] = []
-    ratings = [r.get("rating_pile") for r in record.get("rating") or []]
-    ratings += [r.get("new_hh_pile") for r in record.get("new_household") or []]
+    ratings = [pile for _, pile in ranking.placements(record)]
     if ratings:
-        unknown = sum(1 for r in ratings if r in (None, "dk"))
+        unknown = sum(1 for r in ratings if r in (None, ranking.DONT_KNOW))
         if unknown / len(ratings) > 0.5:
             flags.append(("many_dont_know", f"The group could not place {unknown} of {len(ratings)} households."))
+    if record.get("n_listed_hh") == 0:
+        flags.append(("no_household_list", "The hamlet had no household list on the phone: a ranking needs the "
+                                           "listing from the social map first. The current form refuses this; "
+                                           "version 2026112201 did not."))
     if record.get("list_confirmed") == "no":
         flags.append(("list_unconfirmed", "The group did not confirm that the household list is complete."))
+    unsorted, twice = ranking.sort_problems(record)
+    if unsorted or twice:
+        flags.append(("sort_incomplete", f"{unsorted} listed household(s) are in no pile and {twice} are in more "
+                                         "than one: the form's final check would have refused this."))
+    gone = ranking.gone(record)
+    if gone:
+        flags.append(("households_gone", f"{len(gone)} listed household(s) are not a household any more: "
+                                         + ", ".join(f"{g['hh_id']} ({g['reason']})" for g in gone) + "."))
     levels = {p.get("pile_level") for p in record.get("pile") or []}
     if record.get("pile") and len(levels) < 2:
         flags.append(("one_level", "Every pile maps to the same well-being level."))
     return flags
 
 
+# Node answers a group may not know (blank from version 2026113001 on): named to the reviewer, never read as 0.
+NODE_MAY_BE_UNKNOWN = {"women_pct": "women's share", "share_via_middlemen": "share sold through middlemen",
+                       "raw_material_by_buyer": "raw material from the buyer", "pct_bank_account": "bank accounts",
+                       "pct_shg_members": "SHG membership", "n_shgs": "number of SHGs",
+                       "n_shg_members": "SHG members"}
+# A node's households by caste category and, separately, by religion, as shares (%); a share not known is blank.
+NODE_SHARES = {"caste": ("sg_st_pct", "sg_sc_pct", "sg_obc_pct", "sg_general_pct"),
+               "religion": ("rel_hindu_pct", "rel_muslim_pct", "rel_other_pct")}
+
+
 def _nodes(record: Mapping[str, Any]) -> list[Flag]:
+    flags: list[Flag] = []
     women, men, workers = (number(record.get(k)) for k in ("women_workers", "men_workers", "est_workers"))
     if None not in (women, men, workers) and workers and abs(women + men - workers) > 0.1 * workers:
-        return [("worker_count", f"Women ({women:.0f}) and men ({men:.0f}) do not add up to the workers "
-                                 f"({workers:.0f}).")]
-    return []
+        flags.append(("worker_count", f"Women ({women:.0f}) and men ({men:.0f}) do not add up to the workers "
+                                      f"({workers:.0f})."))
+    if "size_coverage" not in record:      # an earlier version: every count was required
+        return flags
+    for kind, names in NODE_SHARES.items():
+        total = sum(number(record.get(n)) or 0 for n in names)
+        if total > 100:
+            flags.append(("shares_over_100", f"The {kind} shares add up to {total:.0f} %."))
+    unknown = [label for name, label in NODE_MAY_BE_UNKNOWN.items() if record.get(name) is None]
+    unknown += [f"{kind} (no share known)" for kind, names in NODE_SHARES.items()
+                if all(record.get(n) is None for n in names)]
+    if unknown:
+        flags.append(("not_known", "Not known to the group (left out of totals, not counted as 0): "
+                                   + ", ".join(unknown) + "."))
+    return flags
 
 
 CHECKS: dict[str, Callable[[Mapping[str, Any]], list[Flag]]] = {

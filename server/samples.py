@@ -164,10 +164,13 @@ def household_income(rng: random.Random, hh_id: str, cluster: str = "chanderi", 
 
 def well_being_ranking(rng: random.Random, households: list[str], group: str = "A", cluster: str = "chanderi",
                        hamlet: str = "chanderi-w03", round_no: int = 1, new: int = 0,
-                       levels: Mapping[str, int] | None = None) -> dict:
-    """One informant group's session: three piles (happy, average, sad) and a rating per listed household.
+                       levels: Mapping[str, int] | None = None, first_card: int = 900) -> dict:
+    """One informant group's session: three piles (happy, average, sad) holding the listed households.
 
-    levels: household -> 1/2/3 to fix ratings (1 = happy); others are drawn at random.
+    levels: household -> 1/2/3 to fix ratings (1 = happy); others are drawn at random, a few as don't know.
+    The answers fit both shapes of the form: each pile's households (`pile_hh`, pile-by-pile entry) and one
+    `rating` per household (earlier versions); serialising keeps only the fields the form version has.
+    New households get card numbers from first_card on, so their ids are <hamlet>-m<card>.
     """
     piles = [{"pile_no": 1, "pile_label": "khush (well off)", "pile_criteria": "own looms, sell directly",
               "pile_level": "happy"},
@@ -175,18 +178,25 @@ def well_being_ranking(rng: random.Random, households: list[str], group: str = "
               "pile_level": "average"},
              {"pile_no": 3, "pile_label": "dukhi (struggling)", "pile_criteria": "cannot save for the next day",
               "pile_level": "sad"}]
-    ratings = []
+    ratings, unknown = [], []
     for hh in households:
         level = (levels or {}).get(hh) or rng.choices([1, 2, 3, 0], weights=[25, 40, 30, 5])[0]
         ratings.append({"hh_id": hh, "rating_pile": str(level) if level else "dk"})
-    added = [{"new_hh_head": f"New head {i + 1}", "new_hh_sex": "female", "new_hh_pile": str(rng.randint(1, 3)),
-              "new_hh_id": f"{hamlet}-n{uuid.uuid4().hex[:8]}"} for i in range(new)]
+        if level:
+            piles[level - 1].setdefault("pile_hh", []).append(hh)
+        else:
+            unknown.append(hh)
+    added = [{"new_hh_card": str(first_card + i), "new_hh_head": f"New head {i + 1}", "new_hh_sex": "female",
+              "new_hh_pile": str(rng.randint(1, 3)), "new_hh_id": f"{hamlet}-m{first_card + i}"} for i in range(new)]
+    men, women = rng.randint(2, 8), rng.randint(2, 8)
     return {**_interview(rng, (60, 150)), "cluster": cluster, "hamlet": hamlet, "sector": "urban",
             "round": round_no, "exercise_date": "2026-11-20", "facilitator": "Anil K.", "gps": _gps(rng),
-            "group_id": group, "group_label": f"Group {group}", "n_men": rng.randint(2, 8),
-            "n_women": rng.randint(2, 8), "group_social": "sc obc muslim", "list_confirmed": "yes", "n_piles": 3,
-            "pile": piles, "n_listed_hh": len(households), "rating": ratings, "n_new_households": len(added),
-            "new_household": added}
+            "session_type": "group", "group_id": group, "group_label": f"Group {group}", "n_men": men,
+            "n_women": women,
+            "group_size": men + women, "age_min": 22, "age_max": 65, "self_happy": 1, "self_average": 2,
+            "self_sad": 1, "group_social": "sc obc muslim", "list_confirmed": "yes", "n_piles": 3,
+            "pile": piles, "n_listed_hh": len(households), "rating": ratings, "hh_unknown": unknown,
+            "sort_check": "OK", "n_new_households": len(added), "new_household": added}
 
 
 def poverty_node(rng: random.Random, cluster: str = "chanderi", code: str = "contract_weavers", round_no: int = 1,
@@ -198,7 +208,10 @@ def poverty_node(rng: random.Random, cluster: str = "chanderi", code: str = "con
         "local_name": "kaarigar (contract weaver)", "value_chain_position": "contract_worker",
         "est_households": workers // 2, "est_workers": workers, "size_source": "ppa_estimate",
         "women_workers": women, "men_workers": workers - women, "sg_st": 10, "sg_sc": 120, "sg_obc": 200,
-        "sg_muslim": 150, "sg_other": 20,
+        "sg_muslim": 150, "sg_other": 20,   # version 2026112201 (counts); the shares below from 2026113001 on
+        "size_coverage": "whole_cluster", "women_pct": round(100 * women / workers), "sg_st_pct": 2, "sg_sc_pct": 24,
+        "sg_obc_pct": 40, "rel_hindu_pct": 70, "rel_muslim_pct": 30, "piece_rate": 450.0, "piece_rate_unit": "sari",
+        "piece_rate_period": "year", "raw_material_by_buyer": 80,
         "n_problems": 2, "n_actions": 1,
         "problem": [{"problem_dimension": "market_access", "problem_description": "sells only through master weavers",
                      "problem_severity": "3", "problem_months": "jun jul aug"},

@@ -130,10 +130,11 @@ def receive(store: SQLiteStore, forms: FormCache, project_id: int, upload: Uploa
         _fill(store, def_id, upload, prepared.kinds)
         if old is not None:
             store.carry_attachments(old["id"], def_id)
-        store.add_flags(def_id, prepared.flags)
+        flags = prepared.flags + _group_clash(store, project_id, submission_id, formdef.form_id, prepared.record)
+        store.add_flags(def_id, flags)
         scope = prepared.record or {}
         store.set_submission_scope(submission_id, scope.get("cluster"), scope.get("hamlet"),
-                                   _round_of(scope), len(prepared.flags), parsed.instance_name)
+                                   _round_of(scope), len(flags), parsed.instance_name)
         if prepared.record is not None:
             # a new submission has no typed rows to replace (ids are never reused: submissions are only soft-deleted)
             tables = rows.layout(project_id, formdef) if old is not None else ()
@@ -146,9 +147,25 @@ def receive(store: SQLiteStore, forms: FormCache, project_id: int, upload: Uploa
         # slots come only from prepared.expected: none expected, none missing (and no query)
         missing = [a["name"] for a in store.attachments(def_id) if a["blob_sha256"] is None] \
             if prepared.expected else []
-        return Receipt(submission_id, def_id, parsed.instance_id, action, missing, prepared.flags)
+        return Receipt(submission_id, def_id, parsed.instance_id, action, missing, flags)
 
     return store.write_batched(write)
+
+
+def _group_clash(store: SQLiteStore, project_id: int, submission_id: int, form_id: str,
+                 record: dict | None) -> list[tuple[str, str]]:
+    """A flag when another current ranking of this hamlet and round used the same group letter: two groups given
+    one letter, or one session sent from two devices. The combination counts only the latest of them."""
+    if form_id != "well_being_ranking" or not record or _round_of(record) is None or not record.get("group_id"):
+        return []
+    others = store.group_clashes(project_id, submission_id, _round_of(record), record.get("cluster"),
+                                 record.get("hamlet"), record["group_id"])
+    if not others:
+        return []
+    named = ", ".join(f"{o['submission_id']} (device {o['device'] or 'not known'})" for o in others)
+    return [("duplicate_group", f"Group {record['group_id']} of {record.get('hamlet')} in round {_round_of(record)} "
+                                f"was also submitted as submission {named}. Only the latest counts in the combined "
+                                "category: give each group its own letter, or reject the duplicate.")]
 
 
 def _built_rows(project_id: int, form: FormDef, prepared: "_Prepared | None",

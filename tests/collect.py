@@ -12,9 +12,13 @@ from typing import Iterable
 from urllib.parse import urlsplit
 
 import requests
+from lxml import etree
 
 from server.samples import CONTENT_TYPES, Part, multipart, submission_parts  # noqa: F401 (re-exported)
+from server.xforms import md5_hash, parse_xform
 
+LIST_NS = {"x": "http://openrosa.org/xforms/xformsList"}
+MANIFEST_NS = {"m": "http://openrosa.org/xforms/xformsManifest"}
 COLLECT_UA = "org.odk.collect.android/v2026.3.0 Dalvik/2.1.0 (Linux; U; Android 14; Pixel 7 Build/UQ1A)"
 
 
@@ -76,6 +80,28 @@ class Collect:
 
     def form_list(self, **kwargs) -> Reply:
         return self.get("/formList", **kwargs)
+
+    def download_forms(self) -> dict[str, dict]:
+        """What Collect does on 'Download form': list, fetch each form and its media, check every hash.
+        {form_id: {"xml": bytes, "def": FormDef, "media": {filename: bytes}}}"""
+        listing = self.form_list()
+        assert listing.status == 200 and "text/xml" in listing.header("Content-Type")
+        forms = {}
+        for item in etree.fromstring(listing.body).findall("x:xform", LIST_NS):
+            form_id = item.findtext("x:formID", namespaces=LIST_NS)
+            xml = self.get(item.findtext("x:downloadUrl", namespaces=LIST_NS))
+            assert xml.status == 200 and md5_hash(xml.body) == item.findtext("x:hash", namespaces=LIST_NS)
+            media = {}
+            manifest_url = item.findtext("x:manifestUrl", namespaces=LIST_NS)
+            if manifest_url:
+                manifest = self.get(manifest_url)
+                assert manifest.status == 200 and manifest.header("X-OpenRosa-Version") == "1.0"
+                for entry in etree.fromstring(manifest.body).findall("m:mediaFile", MANIFEST_NS):
+                    file = self.get(entry.findtext("m:downloadUrl", namespaces=MANIFEST_NS))
+                    assert md5_hash(file.body) == entry.findtext("m:hash", namespaces=MANIFEST_NS)
+                    media[entry.findtext("m:filename", namespaces=MANIFEST_NS)] = file.body
+            forms[form_id] = {"xml": xml.body, "def": parse_xform(xml.body), "media": media}
+        return forms
 
     def post_parts(self, parts: list[Part], **kwargs) -> Reply:
         body, content_type = multipart(parts, self.okhttp)

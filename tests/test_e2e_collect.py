@@ -19,13 +19,11 @@ from lxml import etree
 from server import samples
 from server.serve_process import ServeProcess, free_port
 from server.storage import SQLiteStore
-from server.xforms import md5_hash, parse_xform
+from server.xforms import md5_hash
 
 from .collect import Collect
 
 ROOT = Path(__file__).parent.parent
-LIST_NS = {"x": "http://openrosa.org/xforms/xformsList"}
-MANIFEST_NS = {"m": "http://openrosa.org/xforms/xformsManifest"}
 PHOTO = (Path(__file__).parent / "data" / "1732262400123.jpg").read_bytes()
 
 
@@ -48,28 +46,6 @@ def phone(server):
     return Collect(server["url"], server["device"]["server_url"])
 
 
-def _download_forms(phone: Collect) -> dict[str, dict]:
-    """What Collect does on 'Download form': list, fetch each form and its media, check every hash."""
-    listing = phone.form_list()
-    assert listing.status == 200 and "text/xml" in listing.header("Content-Type")
-    forms = {}
-    for item in etree.fromstring(listing.body).findall("x:xform", LIST_NS):
-        form_id = item.findtext("x:formID", namespaces=LIST_NS)
-        xml = phone.get(item.findtext("x:downloadUrl", namespaces=LIST_NS))
-        assert xml.status == 200 and md5_hash(xml.body) == item.findtext("x:hash", namespaces=LIST_NS)
-        media = {}
-        manifest_url = item.findtext("x:manifestUrl", namespaces=LIST_NS)
-        if manifest_url:
-            manifest = phone.get(manifest_url)
-            assert manifest.status == 200 and manifest.header("X-OpenRosa-Version") == "1.0"
-            for entry in etree.fromstring(manifest.body).findall("m:mediaFile", MANIFEST_NS):
-                file = phone.get(entry.findtext("m:downloadUrl", namespaces=MANIFEST_NS))
-                assert md5_hash(file.body) == entry.findtext("m:hash", namespaces=MANIFEST_NS)
-                media[entry.findtext("m:filename", namespaces=MANIFEST_NS)] = file.body
-        forms[form_id] = {"xml": xml.body, "def": parse_xform(xml.body), "media": media}
-    return forms
-
-
 def _csv_lookup(media: dict[str, bytes]):
     def lookup(name: str, column: str) -> list[str]:
         rows = csv.DictReader(io.StringIO(media[name].decode("utf-8")))
@@ -78,7 +54,7 @@ def _csv_lookup(media: dict[str, bytes]):
 
 
 def test_collect_downloads_fills_and_sends_all_three_forms(server, phone):
-    forms = _download_forms(phone)
+    forms = phone.download_forms()
     assert set(forms) == {"well_being_ranking", "poverty_nodes", "household_income"}
     assert {"clusters.csv", "hamlets.csv", "households.csv"} <= set(forms["household_income"]["media"])
     rng = random.Random(7)
@@ -98,7 +74,7 @@ def test_collect_downloads_fills_and_sends_all_three_forms(server, phone):
 
     # 2. the household income form, refreshed, offers the new households; a 5-member household with a photo,
     #    sent as a split upload (Collect splits when the files exceed the advertised size)
-    hh = _download_forms(phone)["household_income"]
+    hh = phone.download_forms()["household_income"]
     offered = _csv_lookup(hh["media"])("households.csv", "name")
     assert set(new_households) <= set(offered)
     answers = samples.fill(hh["def"], samples.household_income(rng, new_households[0], cluster=hamlet["cluster"],

@@ -19,8 +19,11 @@ CONTRACT = {
     "well_being_ranking": {
         "cluster": "select1", "hamlet": "select1", "sector": "select1", "round": "int", "gps": "geopoint",
         "exercise_date": "date", "group_id": "select1", "n_men": "int", "n_women": "int", "n_piles": "int",
-        "pile_label": "string", "pile_level": "select1", "hh_id": "string", "rating_pile": "select1",
-        "new_hh_head": "string", "new_hh_pile": "select1", "new_hh_id": "string", "list_confirmed": "select1",
+        "pile_label": "string", "pile_level": "select1", "pile_hh": "select", "hh_unknown": "select",
+        "hh_gone": "select", "gone_hh_id": "string", "gone_reason": "select1", "gone_into": "select1",
+        "new_hh_card": "string", "new_hh_head": "string", "new_hh_pile": "select1", "new_hh_id": "string",
+        "list_confirmed": "select1", "n_listed_hh": "int", "group_size": "int", "age_min": "int", "age_max": "int",
+        "self_happy": "int", "self_average": "int", "self_sad": "int",
     },
     "poverty_nodes": {
         "cluster": "select1", "round": "int", "node_id": "string", "node_is_new": "select1",
@@ -36,10 +39,11 @@ CONTRACT = {
         "income_monthly": "string", "consumption_monthly": "string", "loan_source": "select1", "photo": "binary",
     },
 }
-REPEATS = {"well_being_ranking": {"pile", "rating", "new_household"}, "poverty_nodes": {"problem", "action"},
+REPEATS = {"well_being_ranking": {"pile", "gone", "new_household"}, "poverty_nodes": {"problem", "action"},
            "household_income": {"member", "wage", "enterprise", "loan"}}
 LIST_FIELDS = {"cluster": "clusters.csv", "hamlet": "hamlets.csv", "household": "households.csv",
-               "node": "nodes.csv", "node_existing": "nodes.csv"}
+               "node": "nodes.csv", "node_existing": "nodes.csv", "pile_hh": "households.csv",
+               "hh_unknown": "households.csv", "hh_gone": "households.csv", "gone_into": "households.csv"}
 
 
 def _form(form_id: str):
@@ -127,5 +131,5 @@ def test_a_household_filled_in_javarosa_is_accepted_with_typed_income(collect_cl
 
 def test_list_ids_with_spaces_are_refused():
     with pytest.raises(lists.ListFileError, match="row 2, column name"):
-        lists.read_csv(b"name,label,hamlet,cluster,node\nchanderi w03 001,X,chanderi-w03,chanderi,\n",
+        lists.read_csv(b"name,label,hamlet,cluster,node,card\nchanderi w03 001,X,chanderi-w03,chanderi,,1\n",
                        "households.csv")

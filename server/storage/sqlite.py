@@ -32,6 +32,7 @@ from .sqlite_people import PeopleQueries
 from .sqlite_review import ReviewQueries
 from .sqlite_exports import ExportQueries
 from .sqlite_maintenance import MaintenanceQueries
+from .sqlite_ranking import RankingQueries
 from .sqlite_schema import migrations
 
 
@@ -79,7 +80,12 @@ class _Ticket:
         self.done = False
 
 
-class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries, MaintenanceQueries):
+def _unvalidated(row: Mapping[str, Any]) -> dict:
+    """A household row given without a validation: the category that counts is the combined one."""
+    return {"combined": row.get("final"), "validated_reason": None}
+
+
+class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries, MaintenanceQueries, RankingQueries):
     """All persistence for one data folder."""
 
     def __init__(self, path: str | Path, synchronous: str = "NORMAL", busy_timeout_ms: int = 30_000):
@@ -490,9 +496,16 @@ class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries, MaintenanceQuerie
     # -- server-managed lists -----------------------------------------------
 
     def ensure_list(self, project_id: int, list_name: str, columns: Sequence[str]) -> None:
+        """Create the list, or give an existing one the columns a newer release added (e.g. households' card),
+        after its own; its items keep their data and serve the new column empty until the list is uploaded."""
         with self.write() as db:
             db.execute("INSERT OR IGNORE INTO lists (project_id, list_name, columns) VALUES (?, ?, ?)",
                        [project_id, list_name, json.dumps(list(columns))])
+            have = json.loads(db.execute("SELECT columns FROM lists WHERE project_id = ? AND list_name = ?",
+                                         [project_id, list_name]).fetchone()[0])
+            if any(c not in have for c in columns):
+                db.execute("UPDATE lists SET columns = ?, version = version + 1 WHERE project_id = ? AND list_name = ?",
+                           [json.dumps(have + [c for c in columns if c not in have]), project_id, list_name])
 
     def list_names(self, project_id: int) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT list_name FROM lists WHERE project_id = ? ORDER BY list_name",
@@ -826,10 +839,11 @@ class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries, MaintenanceQuerie
             db.execute("DELETE FROM wb_households WHERE project_id = ? AND round = ? AND hh_id = ?",
                        [project_id, round_no, hh_id])
         if row is not None:
-            new = {"project_id": project_id, "round": round_no, "hh_id": hh_id, **row}
+            new = {"project_id": project_id, "round": round_no, "hh_id": hh_id, **_unvalidated(row), **row}
             db.execute("INSERT INTO wb_households (project_id, round, hh_id, cluster, hamlet, node, n_groups, mean, "
-                       "final, flagged, flags) VALUES (:project_id, :round, :hh_id, :cluster, :hamlet, :node, "
-                       ":n_groups, :mean, :final, :flagged, :flags)", new)
+                       "final, flagged, flags, combined, validated_reason) VALUES (:project_id, :round, :hh_id, "
+                       ":cluster, :hamlet, :node, :n_groups, :mean, :final, :flagged, :flags, :combined, "
+                       ":validated_reason)", new)
             self._wb_count(project_id, new, +1)
 
     def set_wb_households(self, project_id: int, items: Sequence[tuple[int, str, Mapping[str, Any] | None]]) -> None:
@@ -861,15 +875,16 @@ class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries, MaintenanceQuerie
                 move(previous, -1)
                 deletes.append((project_id, round_no, hh_id))
             if row is not None:
-                new = {"project_id": project_id, "round": round_no, "hh_id": hh_id, **row}
+                new = {"project_id": project_id, "round": round_no, "hh_id": hh_id, **_unvalidated(row), **row}
                 inserts.append(new)
                 move(new, +1)
         if deletes:
             conn.executemany("DELETE FROM wb_households WHERE project_id = ? AND round = ? AND hh_id = ?", deletes)
         if inserts:
             conn.executemany("INSERT INTO wb_households (project_id, round, hh_id, cluster, hamlet, node, n_groups, "
-                             "mean, final, flagged, flags) VALUES (:project_id, :round, :hh_id, :cluster, :hamlet, "
-                             ":node, :n_groups, :mean, :final, :flagged, :flags)", inserts)
+                             "mean, final, flagged, flags, combined, validated_reason) VALUES (:project_id, :round, "
+                             ":hh_id, :cluster, :hamlet, :node, :n_groups, :mean, :final, :flagged, :flags, :combined, "
+                             ":validated_reason)", inserts)
         if moves:
             conn.executemany(
                 "INSERT INTO wb_counts (project_id, round, cluster, hamlet, node, final, n, n_flagged) "
@@ -895,7 +910,8 @@ class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries, MaintenanceQuerie
         for row in self._all("SELECT * FROM wb_households WHERE project_id = ? AND hh_id = ? AND node IS NOT ?",
                              [project_id, hh_id, node]):
             self.set_wb_household(project_id, row["round"], hh_id, {**{k: row[k] for k in (
-                "cluster", "hamlet", "n_groups", "mean", "final", "flagged", "flags")}, "node": node})
+                "cluster", "hamlet", "n_groups", "mean", "final", "flagged", "flags", "combined",
+                "validated_reason")}, "node": node})
 
     def household_node(self, project_id: int, hh_id: str) -> str:
         """The node a household belongs to: from its latest income interview, else from the household list."""
@@ -1062,7 +1078,7 @@ class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries, MaintenanceQuerie
     def clear_aggregates(self, project_id: int) -> None:
         with self.write() as db:
             for table in ("wb_ratings", "wb_households", "wb_counts", "hh_income", "income_counts", "income_lines",
-                          "node_records"):
+                          "node_records", "field_households", "wb_gone", "wb_validated"):
                 db.execute(f"DELETE FROM {table} WHERE project_id = ?", [project_id])
 
     def current_submissions(self, project_id: int, xml_form_id: str) -> Iterator[dict]:
@@ -1083,7 +1099,10 @@ class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries, MaintenanceQuerie
         for table, order, counts_from in (("wb_counts", "round, cluster, hamlet, node, final", 6),
                                           ("wb_households", "round, hh_id", 0),
                                           ("income_counts", "round, cluster, hamlet, node", 5),
-                                          ("hh_income", "round, hh_id", 0), ("node_records", "round, node_id", 0)):
+                                          ("hh_income", "round, hh_id", 0), ("node_records", "round, node_id", 0),
+                                          ("field_households", "hh_id, submission_id", 0),
+                                          ("wb_gone", "hh_id, submission_id", 0),
+                                          ("wb_validated", "round, hh_id, submission_id", 0)):
             rows = self.db.execute(f"SELECT * FROM {table} WHERE project_id = ? ORDER BY {order}", [project_id])
             out[table] = [tuple(round(v, 6) if isinstance(v, float) else v for v in r) for r in rows
                           if not counts_from or any(abs(v) > 1e-9 for v in r[counts_from:])]

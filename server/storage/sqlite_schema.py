@@ -410,3 +410,60 @@ def m010_sessions_and_nonce_counts(db: Database) -> None:
         CREATE INDEX sign_in_failures_account_address ON sign_in_failures(email, remote_addr, at);
         """
     )
+
+
+@migrations()
+def m012_field_households(db: Database) -> None:
+    """Households added in the field, one row per submission that added each (so the same household added by
+    several groups and forms is seen as one, and disagreeing details are shown), and listed households a group
+    said are not a household any more. Both are upkept at ingest like the other aggregates."""
+    db.executescript(
+        """
+        CREATE TABLE field_households (
+            project_id INTEGER NOT NULL,
+            hh_id TEXT NOT NULL,
+            submission_id INTEGER NOT NULL,
+            form_id TEXT NOT NULL,
+            cluster TEXT, hamlet TEXT, round INTEGER, group_id TEXT NOT NULL DEFAULT '',
+            card TEXT NOT NULL DEFAULT '', head TEXT NOT NULL DEFAULT '', sex TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (project_id, hh_id, submission_id)
+        );
+        CREATE INDEX field_households_submission ON field_households(submission_id);
+        CREATE INDEX field_households_scope ON field_households(project_id, cluster, hamlet);
+        CREATE TABLE wb_gone (
+            project_id INTEGER NOT NULL,
+            hh_id TEXT NOT NULL,
+            submission_id INTEGER NOT NULL,
+            round INTEGER, cluster TEXT, hamlet TEXT, group_id TEXT NOT NULL DEFAULT '',
+            reason TEXT NOT NULL DEFAULT '', into_hh TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (project_id, hh_id, submission_id)
+        );
+        CREATE INDEX wb_gone_submission ON wb_gone(submission_id);
+        CREATE INDEX wb_gone_scope ON wb_gone(project_id, round, hamlet);
+        """
+    )
+
+
+@migrations()
+def m012b_validated_categories(db: Database) -> None:
+    """The community validation meeting's outcome per household (category agreed, and why), from the ranking form's
+    validation session. A household's `final` is the category that counts: the validated one where the meeting
+    agreed one, else the combination of the groups' ratings, which `combined` keeps in every case."""
+    db.executescript(
+        """
+        CREATE TABLE wb_validated (
+            project_id INTEGER NOT NULL,
+            round INTEGER NOT NULL,
+            hh_id TEXT NOT NULL,
+            submission_id INTEGER NOT NULL,
+            cluster TEXT, hamlet TEXT,
+            category TEXT NOT NULL CHECK (category IN ('happy', 'average', 'sad')),
+            reason TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (project_id, round, hh_id, submission_id)
+        );
+        CREATE INDEX wb_validated_submission ON wb_validated(submission_id);
+        ALTER TABLE wb_households ADD COLUMN combined TEXT;
+        ALTER TABLE wb_households ADD COLUMN validated_reason TEXT;
+        UPDATE wb_households SET combined = final;
+        """
+    )

@@ -10,7 +10,7 @@ import datetime as dt
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 
-from .. import aggregates, errors, media_types, reports
+from .. import aggregates, errors, media_types, ranking, reports
 from ..http_security import disposition, send
 from ..permissions import clusters as allowed_clusters
 from ..storage.sqlite_review import REVIEW_STATES
@@ -252,11 +252,14 @@ def validation_sheet(project_id: int, hamlet: str):
     for pile in store().hamlet_piles(project_id, round_no, hamlet) if round_no is not None else []:
         group = groups.setdefault(pile["group_id"], {"label": pile["group_label"], "piles": []})
         group["piles"].append(pile)
-    labels = store().household_labels(project_id, [h["hh_id"] for h in households])
+    gone = store().wb_gone(project_id, round_no, hamlet) if round_no is not None else []
+    labels = store().household_labels(project_id, [h["hh_id"] for h in households] + [g["hh_id"] for g in gone])
     order = {"happy": 0, "average": 1, "sad": 2, None: 3}
     households.sort(key=lambda h: (order.get(h["final"], 3), labels.get(h["hh_id"], h["hh_id"])))
+    added = ranking.reconcile(store().field_household_reports(project_id, allowed, hamlet))
     return render_template("validation_sheet.html", project=project, hamlet=hamlet, round=round_no,
-                           households=households, labels=labels, groups=groups)
+                           households=households, labels=labels, groups=groups, added=added,
+                           added_counts=ranking.reconcile_counts(added), gone=gone)
 
 
 # -- downloads -----------------------------------------------------------------------------------------------
