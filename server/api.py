@@ -175,14 +175,7 @@ def export_form(project_id: int, form_id: str, fmt: str) -> Response:
     from .exports import ExportFilters, ExportOptions, export_response_parts
     allowed = _allowed(project_id, "download")
     args = request.args
-    chosen = frozenset(c for c in args.getlist("cluster") if c) or None
-    if allowed is not None and chosen and not chosen <= allowed:
-        raise errors.forbidden()
-    round_arg = args.get("round", "")
-    filters = ExportFilters(received_from=args.get("since") or None, received_to=args.get("until") or None,
-                            clusters=chosen, round=int(round_arg) if round_arg.isdigit() else None,
-                            review_states=frozenset(r for r in args.getlist("review_state") if r) or None,
-                            allowed_clusters=allowed)
+    filters = ExportFilters.from_args(args, allowed)
     options = ExportOptions(labels=args.get("labels") == "1", choice_labels=args.get("choice_labels") == "1",
                             media=args.get("media") == "1")
     filename, content_type, chunks = export_response_parts(_store(), current_app.extensions["ppa"].forms,

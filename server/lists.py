@@ -13,6 +13,8 @@ import io
 from importlib import resources
 from typing import Iterable, Iterator, Mapping
 
+from .permissions import in_scope
+
 # The columns each list carries, in CSV order; 'name' is the value a form stores.
 LISTS: dict[str, list[str]] = {
     "clusters.csv": ["name", "label", "state", "district", "sector", "product"],
@@ -98,6 +100,15 @@ def items_from_submission(form_id: str, record: Mapping) -> dict[str, list[tuple
             found.setdefault("nodes.csv", []).append(
                 (record["node_id"], {"label": record.get("local_name") or record["node_id"], "cluster": cluster}))
     return found
+
+
+def in_clusters(list_name: str, items: Iterable[tuple[str, Mapping]],
+                allowed: frozenset[str] | None) -> Iterator[tuple[str, Mapping]]:
+    """The items of a list that belong to the `allowed` clusters (None: all): clusters.csv's by their name,
+    every other list's by its cluster column. What an NDA's phone receives."""
+    for name, data in items:
+        if in_scope(allowed, name if list_name == "clusters.csv" else (data.get("cluster") or None)):
+            yield name, data
 
 
 def _household_label(head: str | None, hh_id: str) -> str:

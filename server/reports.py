@@ -17,9 +17,11 @@ from .analysis import change as change_stats
 from .analysis import concordance as concordance_stats
 from .analysis import poverty as poverty_stats
 from .analysis import wellbeing as wellbeing_stats
+from .permissions import in_scope
 from .storage import SQLiteStore
 
 SCOPES = ("cluster", "hamlet", "node")
+MULTI_GROUP_MIN = 3   # informant groups that Fleiss' kappa and Kendall's W need
 
 
 def num(value: Any) -> Any:
@@ -47,7 +49,7 @@ def cluster_scopes(filters: dict, allowed: frozenset[str] | None) -> list[str | 
     if allowed is None:
         return [asked]
     if asked is not None:
-        if asked not in allowed:
+        if not in_scope(allowed, asked):
             raise errors.forbidden()
         return [asked]
     return sorted(allowed)
@@ -122,7 +124,11 @@ def agreement(store: SQLiteStore, project_id: int, filters: dict, allowed: froze
                                                 if len(by_group) >= 2 else [])]}
     for pair in body["pairs"]:
         pair["band"] = agreement_stats.landis_koch(pair["kappa"]) if pair["kappa"] is not None else None
-    if len(by_group) >= 3:
+    # Fleiss' kappa and Kendall's W are defined for three or more groups: with fewer the keys are there, as None,
+    # and "multi_group_defined" says why (a page shows "not defined", never a number or an error).
+    body.update(fleiss_kappa=None, kendalls_w=None, n_rated_by_all=None,
+                multi_group_defined=len(by_group) >= MULTI_GROUP_MIN)
+    if body["multi_group_defined"]:
         households, table = agreement_stats.fleiss_table(by_group)
         body["fleiss_kappa"] = num(agreement_stats.fleiss_kappa(table)) if table else None
         body["kendalls_w"] = num(agreement_stats.kendalls_w(by_group))

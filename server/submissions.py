@@ -22,6 +22,7 @@ from schemas import xform as form_schemas  # a module import: `import schemas` f
 
 from . import aggregates, errors, lists, quality, rows
 from .catalog import FormCache
+from .permissions import in_scope
 from .storage import SQLiteStore
 from .xforms import FormDef, ParsedSubmission, extract, parse_submission
 
@@ -70,8 +71,13 @@ def check_part_name(name: str) -> None:
 
 
 def receive(store: SQLiteStore, forms: FormCache, project_id: int, upload: Upload, limits: Limits = Limits(),
-            may_submit: Callable[[dict], bool] = lambda form: True) -> Receipt:
-    """Validate and store one submission; raise a Problem (nothing stored) when it cannot be accepted."""
+            may_submit: Callable[[dict], bool] = lambda form: True,
+            scope: frozenset[str] | None = None) -> Receipt:
+    """Validate and store one submission; raise a Problem (nothing stored) when it cannot be accepted.
+
+    scope: the clusters the sender may write (an NDA's; None: any). The new data's cluster must be in it, and so
+    must the stored submission's that an edit replaces or a resubmission tops up: an edit can move a submission
+    neither into nor out of the sender's clusters."""
     if len(upload.xml) > limits.max_xml_bytes:
         raise errors.too_large(limits.max_xml_bytes, "submission XML")
     for name in upload.files:
@@ -97,6 +103,8 @@ def receive(store: SQLiteStore, forms: FormCache, project_id: int, upload: Uploa
         if existing is None or bytes(existing["xml"]) != upload.xml:
             raise
         prepared = None
+    if prepared is not None and not in_scope(scope, _cluster_of(prepared)):
+        raise errors.outside_clusters(_cluster_of(prepared))
 
     # Typed rows are built before taking the write lock; the ids they need are filled in under it.
     built = _built_rows(project_id, formdef, prepared, parsed.instance_id)
@@ -105,9 +113,13 @@ def receive(store: SQLiteStore, forms: FormCache, project_id: int, upload: Uploa
         nonlocal prepared, built
         existing = store.def_by_instance(form["id"], parsed.instance_id)  # again, under the write lock
         if existing is not None:
+            if not in_scope(scope, existing["cluster"]):
+                raise errors.outside_clusters(None)
             return _resubmission(store, existing, parsed, upload)
         if prepared is None:  # the row we compared with vanished between the checks
             prepared = _prepare(store, project_id, formdef, parsed)
+            if not in_scope(scope, _cluster_of(prepared)):
+                raise errors.outside_clusters(_cluster_of(prepared))
             built = _built_rows(project_id, formdef, prepared, parsed.instance_id)
         meta = {"instance_id": parsed.instance_id, "deprecated_id": parsed.deprecated_id,
                 "instance_name": parsed.instance_name, "encrypted": parsed.encrypted,
@@ -117,6 +129,8 @@ def receive(store: SQLiteStore, forms: FormCache, project_id: int, upload: Uploa
             old = store.def_by_instance(form["id"], parsed.deprecated_id)
             if old is None or old["deleted_at"]:
                 raise errors.deprecated_not_found(parsed.deprecated_id)
+            if not in_scope(scope, old["cluster"]):
+                raise errors.outside_clusters(None)
             if not old["is_current"]:
                 raise errors.edit_out_of_date(parsed.deprecated_id)
             submission_id = old["submission_id"]
@@ -131,9 +145,9 @@ def receive(store: SQLiteStore, forms: FormCache, project_id: int, upload: Uploa
         if old is not None:
             store.carry_attachments(old["id"], def_id)
         store.add_flags(def_id, prepared.flags)
-        scope = prepared.record or {}
-        store.set_submission_scope(submission_id, scope.get("cluster"), scope.get("hamlet"),
-                                   _round_of(scope), len(prepared.flags), parsed.instance_name)
+        record = prepared.record or {}
+        store.set_submission_scope(submission_id, _cluster_of(prepared), record.get("hamlet"),
+                                   _round_of(record), len(prepared.flags), parsed.instance_name)
         if prepared.record is not None:
             # a new submission has no typed rows to replace (ids are never reused: submissions are only soft-deleted)
             tables = rows.layout(project_id, formdef) if old is not None else ()
@@ -149,6 +163,12 @@ def receive(store: SQLiteStore, forms: FormCache, project_id: int, upload: Uploa
         return Receipt(submission_id, def_id, parsed.instance_id, action, missing, prepared.flags)
 
     return store.write_batched(write)
+
+
+def _cluster_of(prepared: "_Prepared") -> str | None:
+    """The cluster a submission's data name (None: encrypted, or a form without a cluster question), as
+    set_submission_scope keeps it."""
+    return (prepared.record or {}).get("cluster")
 
 
 def _built_rows(project_id: int, form: FormDef, prepared: "_Prepared | None",

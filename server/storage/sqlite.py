@@ -546,6 +546,11 @@ class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries, MaintenanceQuerie
         for name, data in cursor:
             yield name, json.loads(data)
 
+    def list_item(self, project_id: int, list_name: str, name: str) -> dict | None:
+        row = self.db.execute("SELECT data FROM list_items WHERE project_id = ? AND list_name = ? AND name = ?",
+                              [project_id, list_name, name]).fetchone()
+        return json.loads(row[0]) if row else None
+
     def list_values(self, project_id: int, list_name: str, column: str) -> frozenset[str]:
         """Every value a list column has held (items are never deleted), cached per list version."""
         version = self.list_version(project_id, list_name)
@@ -616,7 +621,7 @@ class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries, MaintenanceQuerie
 
     def def_by_instance(self, form_id: int, instance_id: str) -> dict | None:
         return self._one("SELECT d.id, d.submission_id, d.form_def_id, d.instance_id, d.is_current, d.xml, "
-                         "s.deleted_at FROM submission_defs d JOIN submissions s ON s.id = d.submission_id "
+                         "s.deleted_at, s.cluster FROM submission_defs d JOIN submissions s ON s.id = d.submission_id "
                          "WHERE d.form_id = ? AND d.instance_id = ?", [form_id, instance_id])
 
     def create_submission(self, project_id: int, form_id: int, instance_id: str) -> int:
