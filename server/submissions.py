@@ -103,8 +103,6 @@ def receive(store: SQLiteStore, forms: FormCache, project_id: int, upload: Uploa
         if existing is None or bytes(existing["xml"]) != upload.xml:
             raise
         prepared = None
-    if prepared is not None and not in_scope(scope, _cluster_of(prepared)):
-        raise errors.outside_clusters(_cluster_of(prepared))
 
     # Typed rows are built before taking the write lock; the ids they need are filled in under it.
     built = _built_rows(project_id, formdef, prepared, parsed.instance_id)
@@ -118,9 +116,9 @@ def receive(store: SQLiteStore, forms: FormCache, project_id: int, upload: Uploa
             return _resubmission(store, existing, parsed, upload)
         if prepared is None:  # the row we compared with vanished between the checks
             prepared = _prepare(store, project_id, formdef, parsed)
-            if not in_scope(scope, _cluster_of(prepared)):
-                raise errors.outside_clusters(_cluster_of(prepared))
             built = _built_rows(project_id, formdef, prepared, parsed.instance_id)
+        if not in_scope(scope, _cluster_of(prepared)):   # the new data's cluster; an edit's old one below
+            raise errors.outside_clusters(_cluster_of(prepared))
         meta = {"instance_id": parsed.instance_id, "deprecated_id": parsed.deprecated_id,
                 "instance_name": parsed.instance_name, "encrypted": parsed.encrypted,
                 "device_id": upload.device_id, "user_id": upload.user_id, "user_agent": upload.user_agent,

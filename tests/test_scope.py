@@ -429,3 +429,29 @@ def test_the_validation_sheet_shows_only_the_readers_clusters(app, store, projec
     assert "misfiled" in shown and "cannot save for the next day" in shown
     assert "Parule women" in admin.get(f"{live.url}/projects/1/hamlets/sindhudurg-parule/validation-sheet?round=1",
                                        timeout=60).text
+
+
+def test_an_nda_cannot_top_up_another_clusters_submission_that_todays_checks_refuse(world, monkeypatch):
+    """An identical resubmission is topped up even when today's checks refuse its data (a split upload's next part);
+    the stored submission's cluster is checked then, so an NDA cannot add files to another cluster's submission."""
+    from server import errors, submissions
+    store = world.app.extensions["ppa"].store
+    instance_id, xml = household_xml(world, "sindhudurg")
+    assert world.phone.submit(xml).status == 201            # sent without its photo: one slot left to fill
+    sub = store.submission_by_id(1, store.get_submission(store.get_form(1, "household_income")["id"],
+                                                         instance_id)["id"])
+
+    def refuse(*_args):
+        raise errors.invalid_submission({"income": ["no longer valid"]}, "household_income")
+    monkeypatch.setattr(submissions, "_prepare", refuse)
+    body, content_type = multipart(submission_parts(xml, {"1732262400123.jpg": PHOTO}))
+    refused = requests.post(f"{world.url}/v1/projects/1/submission", data=body, timeout=60,
+                            auth=requests.auth.HTTPDigestAuth(ROLE_USERS["nda"][0], PASSWORD),
+                            headers={"X-OpenRosa-Version": "1.0", "Content-Type": content_type})
+    assert refused.status_code == 403 and "clusters you are assigned to" in refused.text
+    assert [a["blob_sha256"] for a in store.attachments(sub["def_id"])] == [None]
+    topped = requests.post(f"{world.url}/v1/projects/1/submission", data=body, timeout=60,
+                           auth=requests.auth.HTTPDigestAuth(ROLE_USERS["admin"][0], PASSWORD),
+                           headers={"X-OpenRosa-Version": "1.0", "Content-Type": content_type})
+    assert topped.status_code == 201
+    assert [a["blob_sha256"] is not None for a in store.attachments(sub["def_id"])] == [True]
