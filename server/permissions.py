@@ -77,7 +77,6 @@ def in_scope(allowed: frozenset[str] | None, cluster: str | None) -> bool:
     return allowed is None or (cluster is not None and cluster in allowed)
 
 
-
 def visible_projects(user: Principal, all_project_ids: list[int]) -> list[int]:
     if user.is_admin:
         return all_project_ids

@@ -621,7 +621,8 @@ class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries, MaintenanceQuerie
 
     def def_by_instance(self, form_id: int, instance_id: str) -> dict | None:
         return self._one("SELECT d.id, d.submission_id, d.form_def_id, d.instance_id, d.is_current, d.xml, "
-                         "s.deleted_at, s.cluster FROM submission_defs d JOIN submissions s ON s.id = d.submission_id "
+                         "s.deleted_at, s.cluster FROM submission_defs d "
+                         "JOIN submissions s ON s.id = d.submission_id "
                          "WHERE d.form_id = ? AND d.instance_id = ?", [form_id, instance_id])
 
     def create_submission(self, project_id: int, form_id: int, instance_id: str) -> int:

@@ -132,7 +132,8 @@ class ReviewQueries:
             f'FROM "{table}" m JOIN "{table}__pile" p ON p._submission_id = m._submission_id '
             f'JOIN submissions s ON s.id = m._submission_id '
             f"WHERE s.project_id = ? AND s.deleted_at IS NULL AND s.review_state != 'rejected' "
-            f'AND m."hamlet" = ? AND m."round" = ? AND (? IS NULL OR s.cluster = ?) ORDER BY m."group_id", p."pile_no"',
+            f'AND m."hamlet" = ? AND m."round" = ? AND (? IS NULL OR s.cluster = ?) '
+            f'ORDER BY m."group_id", p."pile_no"',
             [project_id, hamlet, round_no, cluster, cluster])
 
     def household_labels(self, project_id: int, hh_ids: Iterable[str]) -> dict[str, str]:
