@@ -143,7 +143,7 @@ def nodes_summary(project_id: int) -> Response:
 def export_ratings(project_id: int) -> Response:
     """household_id,group_id,level: the input of `ppa analyse wellbeing`."""
     allowed, filters = _allowed(project_id, "download"), _filters()
-    round_no = reports.latest_round(_store(), project_id, filters)
+    round_no = reports.latest_round(_store(), project_id, filters, allowed)
     by_group = reports.ratings_by_group(_store(), project_id, round_no, filters, allowed)
     rows = ([hh, group, level] for group, levels in sorted(by_group.items()) for hh, level in sorted(levels.items()))
     return _csv(["household_id", "group_id", "level"], rows, "ratings.csv")
@@ -154,7 +154,7 @@ def export_households(project_id: int) -> Response:
     """One row per household: the input of `ppa analyse poverty` and `ppa analyse concordance`."""
     allowed, filters = _allowed(project_id, "download"), _filters()
     store = _store()
-    round_no = reports.latest_round(store, project_id, filters)
+    round_no = reports.latest_round(store, project_id, filters, allowed)
     cats = reports.categories(store, project_id, round_no, filters, allowed)
     columns = ["household_id", "income_monthly", "size", "line", "state", "sector", "category", "head_sex",
                "social_group", "land_class", "node", "hamlet", "cluster"]

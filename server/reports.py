@@ -55,10 +55,12 @@ def cluster_scopes(filters: dict, allowed: frozenset[str] | None) -> list[str | 
     return sorted(allowed)
 
 
-def latest_round(store: SQLiteStore, project_id: int, filters: dict) -> int | None:
+def latest_round(store: SQLiteStore, project_id: int, filters: dict,
+                 allowed: frozenset[str] | None = None) -> int | None:
+    """The round asked for, else the latest with data in the reader's clusters."""
     if filters.get("round") is not None:
         return filters["round"]
-    rounds = store.rounds(project_id)
+    rounds = store.rounds(project_id, allowed)
     return rounds[-1] if rounds else None
 
 
@@ -81,7 +83,7 @@ def shares_json(summary) -> dict:
 def wellbeing(store: SQLiteStore, project_id: int, filters: dict, by: Iterable[str],
               allowed: frozenset[str] | None) -> dict:
     """Happy / average / sad counts and shares per scope, with small-n marked."""
-    round_no = latest_round(store, project_id, filters)
+    round_no = latest_round(store, project_id, filters, allowed)
     scopes = cluster_scopes(filters, allowed)
     by = _by(by, scopes)
     groups: dict[tuple, dict] = {}
@@ -96,7 +98,7 @@ def wellbeing(store: SQLiteStore, project_id: int, filters: dict, by: Iterable[s
         summary = wellbeing_stats.shares({c: entry["counts"][c] for c in aggregates.CATEGORIES},
                                          n_flagged=entry["flagged"], n_unrated=entry["counts"]["unrated"])
         rows.append({**dict(zip(by, key)), **shares_json(summary)})
-    return {"project_id": project_id, "round": round_no, "by": by, "rows": rows, "rounds": store.rounds(project_id)}
+    return {"project_id": project_id, "round": round_no, "by": by, "rows": rows, "rounds": store.rounds(project_id, allowed)}
 
 
 def ratings_by_group(store: SQLiteStore, project_id: int, round_no: int | None, filters: dict,
@@ -116,7 +118,7 @@ def ratings_by_group(store: SQLiteStore, project_id: int, round_no: int | None, 
 
 
 def agreement(store: SQLiteStore, project_id: int, filters: dict, allowed: frozenset[str] | None) -> dict:
-    round_no = latest_round(store, project_id, filters)
+    round_no = latest_round(store, project_id, filters, allowed)
     by_group = ratings_by_group(store, project_id, round_no, filters, allowed)
     body: dict[str, Any] = {"project_id": project_id, "round": round_no, "groups": sorted(by_group),
                             "pairs": [{k: num(v) for k, v in asdict(p).items()}
@@ -141,7 +143,7 @@ def agreement(store: SQLiteStore, project_id: int, filters: dict, allowed: froze
 def poverty(store: SQLiteStore, project_id: int, filters: dict, by: Iterable[str],
             allowed: frozenset[str] | None) -> dict:
     """FGT P0, P1, P2, person- and household-weighted, per scope, from the sums kept at ingest."""
-    round_no = latest_round(store, project_id, filters)
+    round_no = latest_round(store, project_id, filters, allowed)
     scopes = cluster_scopes(filters, allowed)
     by = _by(by, scopes)
     rows, lines = [], {}
@@ -198,7 +200,7 @@ def households(store: SQLiteStore, project_id: int, round_no: int | None, filter
 
 def decomposition(store: SQLiteStore, project_id: int, filters: dict, by: str, alpha: int, weighting: str,
                   allowed: frozenset[str] | None) -> dict:
-    round_no = latest_round(store, project_id, filters)
+    round_no = latest_round(store, project_id, filters, allowed)
     people = households(store, project_id, round_no, filters, allowed)
     result = poverty_stats.decompose(people, lambda h: h.attrs.get(by) or "unknown", alpha, weighting) \
         if people else None
@@ -219,7 +221,7 @@ def categories(store: SQLiteStore, project_id: int, round_no: int | None, filter
 
 
 def concordance(store: SQLiteStore, project_id: int, filters: dict, allowed: frozenset[str] | None) -> dict:
-    round_no = latest_round(store, project_id, filters)
+    round_no = latest_round(store, project_id, filters, allowed)
     cats = categories(store, project_id, round_no, filters, allowed)
     records = [concordance_stats.Record(household=h.id, category=cats[h.id]["final"], poor=h.is_poor(),
                                         m=cats[h.id]["mean"], y=h.per_capita())
@@ -242,7 +244,7 @@ def change(store: SQLiteStore, project_id: int, filters: dict, base: int, follow
 
 def nodes(store: SQLiteStore, project_id: int, filters: dict, allowed: frozenset[str] | None) -> dict:
     """Each node's record with the well-being distribution of its households and its review trail."""
-    round_no = latest_round(store, project_id, filters)
+    round_no = latest_round(store, project_id, filters, allowed)
     reviews = store.node_reviews(project_id, round_no)
     out = []
     for cluster in cluster_scopes(filters, allowed):

@@ -455,3 +455,35 @@ def test_an_nda_cannot_top_up_another_clusters_submission_that_todays_checks_ref
                            headers={"X-OpenRosa-Version": "1.0", "Content-Type": content_type})
     assert topped.status_code == 201
     assert [a["blob_sha256"] is not None for a in store.attachments(sub["def_id"])] == [True]
+
+
+def test_an_nda_sees_only_the_rounds_of_their_clusters(app, store, project, collect_client, live):
+    """Round 2 exists only in sindhudurg: for the chanderi NDA the latest round is 1 and no page offers round 2."""
+    make_users(store, project["id"], store.create_project("Other")["id"])
+    ranking = app.extensions["ppa"].forms.get(store, store.get_form(1, "well_being_ranking")["current_def_id"])
+    for cluster, round_no in (("chanderi", 1), ("sindhudurg", 1), ("sindhudurg", 2)):
+        hamlet = HAMLETS[cluster]
+        store.upsert_list_items(1, "households.csv", [(f"{hamlet}-r1", {"label": "Head", "hamlet": hamlet,
+                                                                        "cluster": cluster, "node": ""})], "test")
+        answers = samples.well_being_ranking(random.Random(5), [f"{hamlet}-r1"], cluster=cluster, hamlet=hamlet,
+                                             round_no=round_no)
+        assert collect_client.submit(samples.instance_xml(ranking, answers)).status == 201
+    tokens = {}
+    for role in ("nda", "researcher"):
+        tokens[role] = new_token()
+        store.create_api_token(store.user_by_email(ROLE_USERS[role][0])["id"], hash_token(tokens[role]), "rounds")
+
+    def wellbeing(role):
+        return requests.get(f"{live.url}/api/v1/projects/1/wellbeing", timeout=60,
+                            headers={"Authorization": f"Bearer {tokens[role]}"}).json()
+
+    assert (wellbeing("nda")["rounds"], wellbeing("nda")["round"]) == ([1], 1)
+    assert (wellbeing("researcher")["rounds"], wellbeing("researcher")["round"]) == ([1, 2], 2)
+    assert sum(r["n_rated"] + r["n_unrated"] for r in wellbeing("nda")["rows"]) == 1   # chanderi's household
+    nda = requests.Session()
+    page = nda.get(f"{live.url}/login", timeout=60).text
+    nda.post(f"{live.url}/login", data={"email": ROLE_USERS["nda"][0], "password": PASSWORD,
+                                        "csrf_token": _csrf(page)}, timeout=60)
+    for path in ("/projects/1/clusters", "/projects/1/clusters/chanderi"):
+        assert re.findall(r'<option value="(\d+)"', nda.get(live.url + path, timeout=60).text) == ["1"], path
+    assert "<h1>Poverty nodes, round 1</h1>" in nda.get(f"{live.url}/projects/1/nodes", timeout=60).text

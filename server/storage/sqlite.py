@@ -937,9 +937,12 @@ class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries, MaintenanceQuerie
         return self._all(f"SELECT {cols}final, sum(n) AS n, sum(n_flagged) AS n_flagged FROM wb_counts "
                          f"WHERE {where} GROUP BY {cols}final HAVING sum(n) != 0 ORDER BY {cols}final", params)
 
-    def rounds(self, project_id: int) -> list[int]:
-        """The rounds with any counts, ascending. Each step seeks the next round in the primary key
-        (project_id, round, ...), so the cost grows with the number of rounds, not of count rows."""
+    def rounds(self, project_id: int, clusters: Iterable[str] | None = None) -> list[int]:
+        """The rounds with any counts (in these clusters; None: any), ascending. Each step seeks the next round in
+        the primary key (project_id, round, ...), so the cost grows with the number of rounds, not of count rows;
+        with clusters, the project's count rows are read (one per round, cluster, hamlet, node and category)."""
+        if clusters is not None:
+            return self._cluster_rounds(project_id, sorted(clusters))
         found: set[int] = set()
         for table in ("wb_counts", "income_counts"):
             found.update(r[0] for r in self.db.execute(
@@ -947,6 +950,15 @@ class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries, MaintenanceQuerie
                 f"UNION ALL SELECT (SELECT min(round) FROM {table} WHERE project_id = :p AND round > step.round) "
                 f"FROM step WHERE step.round IS NOT NULL) SELECT round FROM step WHERE round IS NOT NULL",
                 {"p": project_id}))
+        return sorted(found)
+
+    def _cluster_rounds(self, project_id: int, clusters: list[str]) -> list[int]:
+        found: set[int] = set()
+        for table in ("wb_counts", "income_counts"):
+            for chunk in _chunks(clusters):
+                found.update(r[0] for r in self.db.execute(
+                    f"SELECT DISTINCT round FROM {table} WHERE project_id = ? "
+                    f"AND cluster IN ({', '.join('?' * len(chunk))})", [project_id, *chunk]))
         return sorted(found)
 
     @staticmethod

@@ -90,7 +90,7 @@ def nodes(project_id: int):
     body = reports.nodes(store(), project_id, {"round": _round_arg(), "cluster": request.args.get("cluster") or None},
                          allowed)
     return render_template("nodes.html", project=project, nodes=body["nodes"], round=body["round"],
-                           rounds=store().rounds(project_id))
+                           rounds=store().rounds(project_id, allowed))
 
 
 @bp.post("/projects/<int:project_id>/nodes/<node_id>/review")
@@ -247,7 +247,7 @@ def validation_sheet(project_id: int, hamlet: str):
     hamlet_row = store().list_item(project_id, "hamlets.csv", hamlet)
     if hamlet_row is not None and not in_scope(allowed, hamlet_row.get("cluster") or None):
         raise errors.forbidden()
-    round_no = _round_arg() or reports.latest_round(store(), project_id, {})
+    round_no = _round_arg() or reports.latest_round(store(), project_id, {}, allowed)
     households: list[dict] = []
     groups: dict[str, dict] = {}
     # Only data of the reader's clusters, whatever the hamlet: a hamlet missing from the list, or named in two
