@@ -98,7 +98,8 @@ def wellbeing(store: SQLiteStore, project_id: int, filters: dict, by: Iterable[s
         summary = wellbeing_stats.shares({c: entry["counts"][c] for c in aggregates.CATEGORIES},
                                          n_flagged=entry["flagged"], n_unrated=entry["counts"]["unrated"])
         rows.append({**dict(zip(by, key)), **shares_json(summary)})
-    return {"project_id": project_id, "round": round_no, "by": by, "rows": rows, "rounds": store.rounds(project_id, allowed)}
+    return {"project_id": project_id, "round": round_no, "by": by, "rows": rows,
+            "rounds": store.rounds(project_id, allowed)}
 
 
 def ratings_by_group(store: SQLiteStore, project_id: int, round_no: int | None, filters: dict,
