@@ -143,7 +143,7 @@ def nodes_summary(project_id: int) -> Response:
 def export_ratings(project_id: int) -> Response:
     """household_id,group_id,level: the input of `ppa analyse wellbeing`."""
     allowed, filters = _allowed(project_id, "download"), _filters()
-    round_no = reports.latest_round(_store(), project_id, filters)
+    round_no = reports.latest_round(_store(), project_id, filters, allowed)
     by_group = reports.ratings_by_group(_store(), project_id, round_no, filters, allowed)
     rows = ([hh, group, level] for group, levels in sorted(by_group.items()) for hh, level in sorted(levels.items()))
     return _csv(["household_id", "group_id", "level"], rows, "ratings.csv")
@@ -155,7 +155,7 @@ def export_households(project_id: int) -> Response:
     community validation meeting's where it agreed one, else the groups' combined one (kept in category_combined)."""
     allowed, filters = _allowed(project_id, "download"), _filters()
     store = _store()
-    round_no = reports.latest_round(store, project_id, filters)
+    round_no = reports.latest_round(store, project_id, filters, allowed)
     cats = reports.categories(store, project_id, round_no, filters, allowed)
     columns = ["household_id", "income_monthly", "size", "line", "state", "sector", "category", "head_sex",
                "social_group", "land_class", "node", "hamlet", "cluster", "category_combined", "validated_reason"]
@@ -211,14 +211,7 @@ def export_form(project_id: int, form_id: str, fmt: str) -> Response:
     from .exports import ExportFilters, ExportOptions, export_response_parts
     allowed = _allowed(project_id, "download")
     args = request.args
-    chosen = frozenset(c for c in args.getlist("cluster") if c) or None
-    if allowed is not None and chosen and not chosen <= allowed:
-        raise errors.forbidden()
-    round_arg = args.get("round", "")
-    filters = ExportFilters(received_from=args.get("since") or None, received_to=args.get("until") or None,
-                            clusters=chosen, round=int(round_arg) if round_arg.isdigit() else None,
-                            review_states=frozenset(r for r in args.getlist("review_state") if r) or None,
-                            allowed_clusters=allowed)
+    filters = ExportFilters.from_args(args, allowed)
     options = ExportOptions(labels=args.get("labels") == "1", choice_labels=args.get("choice_labels") == "1",
                             media=args.get("media") == "1")
     filename, content_type, chunks = export_response_parts(_store(), current_app.extensions["ppa"].forms,

@@ -95,6 +95,15 @@ def forbidden() -> Problem:
     return Problem("403.1", "You are not allowed to do this.")
 
 
+def outside_clusters(cluster: str | None) -> Problem:
+    """A named user sent (or edited) a submission of a cluster they are not assigned to. The cluster is named
+    only when the sender's own XML gave it: a stored submission's cluster is not told to someone outside it."""
+    what = f"the cluster {cluster!r}" if cluster else "a cluster that is not one of yours"
+    return Problem("403.2", f"This submission is for {what}: you may only send and edit submissions of the "
+                   "clusters you are assigned to. Nothing was stored. Ask your project manager if this is wrong.",
+                   {"cluster": cluster})
+
+
 # 404 ----------------------------------------------------------------------
 
 def not_found(what: str = "resource") -> Problem:

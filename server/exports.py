@@ -40,6 +40,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from . import errors, rows
 from .catalog import FormCache
+from .permissions import in_scope
 from .storage.sqlite_exports import META_COLUMNS, ExportSnapshot, SubmissionFilter
 from .xform_labels import ChoiceSource, read_labels
 from .xforms import FormDef
@@ -75,8 +76,9 @@ class ExportFilters:
     received_from / received_to: the date (a whole day, UTC) or date-time the server first received a
     submission, both inclusive; ISO text is accepted ('2026-11-20', '2026-11-20T10:00:00+05:30').
     clusters: the clusters asked for (None: all). allowed_clusters: the clusters the user may see (an NDA's
-    restriction; None: no restriction); the export holds the intersection, and a form without a cluster
-    question exports nothing to a restricted user.
+    restriction; None: no restriction); the export holds the intersection (over HTTP, asking for a cluster
+    outside them is refused: `from_args`), and a form without a cluster question exports nothing to a
+    restricted user.
     """
 
     received_from: str | dt.date | None = None
@@ -85,6 +87,19 @@ class ExportFilters:
     round: int | None = None
     review_states: frozenset[str] | None = None
     allowed_clusters: frozenset[str] | None = None
+
+    @classmethod
+    def from_args(cls, args, allowed: frozenset[str] | None) -> "ExportFilters":
+        """The filters of a query string (since, until, cluster and review_state repeatable, round), as the
+        Downloads page and the API take them; a cluster outside `allowed` is refused (403), not exported empty."""
+        chosen = frozenset(c for c in args.getlist("cluster") if c) or None
+        if chosen is not None and not all(in_scope(allowed, c) for c in chosen):
+            raise errors.forbidden()
+        round_arg = args.get("round", "")
+        return cls(received_from=args.get("since") or None, received_to=args.get("until") or None,
+                   clusters=chosen, round=int(round_arg) if round_arg.isdigit() else None,
+                   review_states=frozenset(r for r in args.getlist("review_state") if r) or None,
+                   allowed_clusters=allowed)
 
 
 @dataclass

@@ -26,6 +26,8 @@ from typing import Callable, Iterable, Iterator, Mapping
 
 from . import ranking
 
+from .permissions import in_scope
+
 # The columns each list carries, in CSV order; 'name' is the value a form stores.
 LISTS: dict[str, list[str]] = {
     "clusters.csv": ["name", "label", "state", "district", "sector", "product"],
@@ -144,6 +146,15 @@ def items_from_submission(form_id: str, record: Mapping) -> dict[str, list[tuple
                                  "cluster": record.get("cluster")}))
     kept = {list_name: [item for item in items if not reserved(item[0])] for list_name, items in found.items()}
     return {list_name: items for list_name, items in kept.items() if items}
+
+
+def in_clusters(list_name: str, items: Iterable[tuple[str, Mapping]],
+                allowed: frozenset[str] | None) -> Iterator[tuple[str, Mapping]]:
+    """The items of a list that belong to the `allowed` clusters (None: all): clusters.csv's by their name,
+    every other list's by its cluster column. What an NDA's phone receives."""
+    for name, data in items:
+        if in_scope(allowed, name if list_name == "clusters.csv" else (data.get("cluster") or None)):
+            yield name, data
 
 
 def _household_label(head: str | None, hh_id: str) -> str:

@@ -1,12 +1,14 @@
 """Blueprint 'openrosa': what ODK Collect (and Enketo) talk to, exactly as ODK Central answers.
 
 Mounted twice: under /v1/key/<token>/projects/<id> for devices (token in the URL) and under
-/v1/projects/<id> for named users with HTTP Digest. Only HTTP lives here: headers, status
+/v1/projects/<id> for named users with HTTP Digest. A named user limited to clusters (an NDA) receives lists of
+those clusters and may send and edit only their submissions. Only HTTP lives here: headers, status
 codes and XML replies; the work is done by catalog, submissions and the store.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from urllib.parse import quote
 
@@ -16,7 +18,7 @@ from . import errors, lists, openrosa_xml
 from .api import principal
 from .auth import token_well_formed
 from .http_security import disposition
-from .permissions import can
+from .permissions import can, clusters
 from .submissions import Limits, Upload, UploadedFile, receive
 from .xforms import md5_hash
 
@@ -46,7 +48,7 @@ def _pull_prefix(endpoint: str | None, values: dict | None) -> None:
 @bp.before_request
 def _authenticate() -> Response | None:
     ppa = _ppa()
-    g.device = g.user = None
+    g.device = g.user = g.scope = None
     if g.token is not None:
         device = ppa.store.device_by_token(g.token) if token_well_formed(g.token) else None
         if device is None or device["revoked_at"] or device["project_id"] != g.project_id:
@@ -58,8 +60,12 @@ def _authenticate() -> Response | None:
         if denied is not None:
             return denied
         g.user = ppa.store.user_by_email(ppa.digest.username())
-        if g.user is None or not can(principal(g.user), "collect", g.project_id):
+        who = principal(g.user) if g.user is not None else None
+        if who is None or not can(who, "collect", g.project_id):
             raise errors.forbidden()
+        # The clusters this user may read and write, as on the pages (None: all). A device belongs to a whole
+        # project and has no cluster limit (it is given forms, not clusters): g.scope stays None.
+        g.scope = clusters(who, g.project_id)
     g.project = ppa.store.get_project(g.project_id)
     if g.project is None:
         raise errors.not_found("project")
@@ -119,17 +125,26 @@ def _form_or_404(xml_form_id: str) -> dict:
 
 
 def _media(form: dict) -> list[dict]:
-    """The attachments a form's current version expects and the server has, with their hashes."""
+    """The attachments a form's current version expects and the server has, with their hashes and a way to read
+    them. A caller limited to clusters gets the managed lists cut to those clusters (made for each request: few
+    people are limited, and their lists are small); everyone else the stored copy."""
     ppa = _ppa()
     formdef = ppa.forms.get(ppa.store, form["current_def_id"])
     static = ppa.store.form_attachments(form["current_def_id"])
     files = []
     for name in formdef.media:
         if name in lists.LISTS and ppa.store.list_version(g.project_id, name) is not None:
+            if g.scope is not None:
+                body = lists.render_served(ppa.store.list_columns(g.project_id, name), lists.in_clusters(
+                    name, ppa.store.list_items(g.project_id, name), g.scope))
+                files.append({"filename": name, "md5": hashlib.md5(body).hexdigest(), "read": lambda b=body: b})
+                continue
             blob = ppa.store.list_csv(g.project_id, name, lists.render_served)
-            files.append({"filename": name, "md5": blob["md5"], "sha256": blob["sha256"]})
+            files.append({"filename": name, "md5": blob["md5"],
+                          "read": lambda sha=blob["sha256"]: ppa.store.get_blob(sha)})
         elif name in static:
-            files.append({"filename": name, "md5": static[name]["md5"], "sha256": static[name]["blob_sha256"]})
+            files.append({"filename": name, "md5": static[name]["md5"],
+                          "read": lambda sha=static[name]["blob_sha256"]: ppa.store.get_blob(sha)})
     return files
 
 
@@ -174,7 +189,7 @@ def attachment(xml_form_id: str, name: str) -> Response:
     match = next((f for f in _media(form) if f["filename"] == name), None)
     if match is None:
         raise errors.not_found("attachment")
-    body = _ppa().store.get_blob(match["sha256"])
+    body = match["read"]()
     kind = "text/csv; charset=utf-8" if name.endswith(".csv") else "application/octet-stream"
     response = _cacheable(body, match["md5"], kind)
     response.headers["Content-Disposition"] = disposition(name)   # a download, whoever opens the link
@@ -217,7 +232,7 @@ def submission() -> Response:
                     user_id=g.user["id"] if g.user else None, user_agent=request.headers.get("User-Agent"),
                     device_ref=request.args.get("deviceID"))
     receipt = receive(_ppa().store, _ppa().forms, g.project_id, upload,
-                      Limits(config["MAX_XML_BYTES"], config["MAX_XML_DEPTH"]), may_submit=_given)
+                      Limits(config["MAX_XML_BYTES"], config["MAX_XML_DEPTH"]), may_submit=_given, scope=g.scope)
     # said in the request's own log line (one line a request: logging costs CPU on the busiest path)
     g.log_extra = {"action": receipt.action, "instance_id": receipt.instance_id,
                    "missing": len(receipt.missing_attachments)}

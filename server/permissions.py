@@ -3,9 +3,15 @@
 Roles:
 - admin: everything, in every project.
 - manager: a project's forms, devices, lists and people, and all its data.
-- nda: reads and reviews the data of the clusters assigned to them, nothing else.
+- nda: reads, reviews and submits the data of the clusters assigned to them, nothing else.
 - researcher: reads and downloads a project's data; no review.
-Devices are not users: they submit to the forms they are given (server.openrosa).
+Devices are not users: they submit to the forms they are given (server.openrosa), in any cluster of their project.
+
+Cluster scope, one rule (`in_scope`) applied once per kind of access: summaries, lists and exports read cluster by
+cluster through `reports.cluster_scopes` (or `ExportFilters.allowed_clusters`); one submission (its page, XML,
+attachments, comments, history, review) through `web.review._submission`; a submission or edit over OpenRosa
+through `submissions.receive(scope=...)`, which checks the old and the new cluster; form media lists through
+`openrosa._media`.
 """
 
 from __future__ import annotations
@@ -64,8 +70,10 @@ def clusters(user: Principal, project_id: int) -> frozenset[str] | None:
     return user.projects.get(project_id, frozenset())
 
 
-def may_see_cluster(user: Principal, project_id: int, cluster: str | None) -> bool:
-    allowed = clusters(user, project_id)
+def in_scope(allowed: frozenset[str] | None, cluster: str | None) -> bool:
+    """The cluster rule, the one every read and write applies: with a scope (an NDA's clusters), only data of a
+    cluster in it; data of no known cluster (an encrypted submission, a form without a cluster question) are
+    outside every scope. `allowed` is what `clusters` returned (None: no limit)."""
     return allowed is None or (cluster is not None and cluster in allowed)
 
 

@@ -17,9 +17,11 @@ from .analysis import change as change_stats
 from .analysis import concordance as concordance_stats
 from .analysis import poverty as poverty_stats
 from .analysis import wellbeing as wellbeing_stats
+from .permissions import in_scope
 from .storage import SQLiteStore
 
 SCOPES = ("cluster", "hamlet", "node")
+MULTI_GROUP_MIN = 3   # informant groups that Fleiss' kappa and Kendall's W need
 
 
 def num(value: Any) -> Any:
@@ -47,16 +49,18 @@ def cluster_scopes(filters: dict, allowed: frozenset[str] | None) -> list[str | 
     if allowed is None:
         return [asked]
     if asked is not None:
-        if asked not in allowed:
+        if not in_scope(allowed, asked):
             raise errors.forbidden()
         return [asked]
     return sorted(allowed)
 
 
-def latest_round(store: SQLiteStore, project_id: int, filters: dict) -> int | None:
+def latest_round(store: SQLiteStore, project_id: int, filters: dict,
+                 allowed: frozenset[str] | None = None) -> int | None:
+    """The round asked for, else the latest with data in the reader's clusters."""
     if filters.get("round") is not None:
         return filters["round"]
-    rounds = store.rounds(project_id)
+    rounds = store.rounds(project_id, allowed)
     return rounds[-1] if rounds else None
 
 
@@ -79,7 +83,7 @@ def shares_json(summary) -> dict:
 def wellbeing(store: SQLiteStore, project_id: int, filters: dict, by: Iterable[str],
               allowed: frozenset[str] | None) -> dict:
     """Happy / average / sad counts and shares per scope, with small-n marked."""
-    round_no = latest_round(store, project_id, filters)
+    round_no = latest_round(store, project_id, filters, allowed)
     scopes = cluster_scopes(filters, allowed)
     by = _by(by, scopes)
     groups: dict[tuple, dict] = {}
@@ -94,7 +98,8 @@ def wellbeing(store: SQLiteStore, project_id: int, filters: dict, by: Iterable[s
         summary = wellbeing_stats.shares({c: entry["counts"][c] for c in aggregates.CATEGORIES},
                                          n_flagged=entry["flagged"], n_unrated=entry["counts"]["unrated"])
         rows.append({**dict(zip(by, key)), **shares_json(summary)})
-    return {"project_id": project_id, "round": round_no, "by": by, "rows": rows, "rounds": store.rounds(project_id)}
+    return {"project_id": project_id, "round": round_no, "by": by, "rows": rows,
+            "rounds": store.rounds(project_id, allowed)}
 
 
 def ratings_by_group(store: SQLiteStore, project_id: int, round_no: int | None, filters: dict,
@@ -114,7 +119,7 @@ def ratings_by_group(store: SQLiteStore, project_id: int, round_no: int | None, 
 
 
 def agreement(store: SQLiteStore, project_id: int, filters: dict, allowed: frozenset[str] | None) -> dict:
-    round_no = latest_round(store, project_id, filters)
+    round_no = latest_round(store, project_id, filters, allowed)
     by_group = ratings_by_group(store, project_id, round_no, filters, allowed)
     body: dict[str, Any] = {"project_id": project_id, "round": round_no, "groups": sorted(by_group),
                             "pairs": [{k: num(v) for k, v in asdict(p).items()}
@@ -122,7 +127,11 @@ def agreement(store: SQLiteStore, project_id: int, filters: dict, allowed: froze
                                                 if len(by_group) >= 2 else [])]}
     for pair in body["pairs"]:
         pair["band"] = agreement_stats.landis_koch(pair["kappa"]) if pair["kappa"] is not None else None
-    if len(by_group) >= 3:
+    # Fleiss' kappa and Kendall's W are defined for three or more groups: with fewer the keys are there, as None,
+    # and "multi_group_defined" says why (a page shows "not defined", never a number or an error).
+    body.update(fleiss_kappa=None, kendalls_w=None, n_rated_by_all=None,
+                multi_group_defined=len(by_group) >= MULTI_GROUP_MIN)
+    if body["multi_group_defined"]:
         households, table = agreement_stats.fleiss_table(by_group)
         body["fleiss_kappa"] = num(agreement_stats.fleiss_kappa(table)) if table else None
         body["kendalls_w"] = num(agreement_stats.kendalls_w(by_group))
@@ -135,7 +144,7 @@ def agreement(store: SQLiteStore, project_id: int, filters: dict, allowed: froze
 def poverty(store: SQLiteStore, project_id: int, filters: dict, by: Iterable[str],
             allowed: frozenset[str] | None) -> dict:
     """FGT P0, P1, P2, person- and household-weighted, per scope, from the sums kept at ingest."""
-    round_no = latest_round(store, project_id, filters)
+    round_no = latest_round(store, project_id, filters, allowed)
     scopes = cluster_scopes(filters, allowed)
     by = _by(by, scopes)
     rows, lines = [], {}
@@ -192,7 +201,7 @@ def households(store: SQLiteStore, project_id: int, round_no: int | None, filter
 
 def decomposition(store: SQLiteStore, project_id: int, filters: dict, by: str, alpha: int, weighting: str,
                   allowed: frozenset[str] | None) -> dict:
-    round_no = latest_round(store, project_id, filters)
+    round_no = latest_round(store, project_id, filters, allowed)
     people = households(store, project_id, round_no, filters, allowed)
     result = poverty_stats.decompose(people, lambda h: h.attrs.get(by) or "unknown", alpha, weighting) \
         if people else None
@@ -213,7 +222,7 @@ def categories(store: SQLiteStore, project_id: int, round_no: int | None, filter
 
 
 def concordance(store: SQLiteStore, project_id: int, filters: dict, allowed: frozenset[str] | None) -> dict:
-    round_no = latest_round(store, project_id, filters)
+    round_no = latest_round(store, project_id, filters, allowed)
     cats = categories(store, project_id, round_no, filters, allowed)
     records = [concordance_stats.Record(household=h.id, category=cats[h.id]["final"], poor=h.is_poor(),
                                         m=cats[h.id]["mean"], y=h.per_capita())
@@ -236,7 +245,7 @@ def change(store: SQLiteStore, project_id: int, filters: dict, base: int, follow
 
 def nodes(store: SQLiteStore, project_id: int, filters: dict, allowed: frozenset[str] | None) -> dict:
     """Each node's record with the well-being distribution of its households and its review trail."""
-    round_no = latest_round(store, project_id, filters)
+    round_no = latest_round(store, project_id, filters, allowed)
     reviews = store.node_reviews(project_id, round_no)
     out = []
     for cluster in cluster_scopes(filters, allowed):

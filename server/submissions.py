@@ -22,6 +22,7 @@ from schemas import xform as form_schemas  # a module import: `import schemas` f
 
 from . import aggregates, errors, lists, media_types, quality, rows
 from .catalog import FormCache
+from .permissions import in_scope
 from .storage import SQLiteStore
 from .xforms import FormDef, ParsedSubmission, extract, parse_submission
 
@@ -70,8 +71,13 @@ def check_part_name(name: str) -> None:
 
 
 def receive(store: SQLiteStore, forms: FormCache, project_id: int, upload: Upload, limits: Limits = Limits(),
-            may_submit: Callable[[dict], bool] = lambda form: True) -> Receipt:
-    """Validate and store one submission; raise a Problem (nothing stored) when it cannot be accepted."""
+            may_submit: Callable[[dict], bool] = lambda form: True,
+            scope: frozenset[str] | None = None) -> Receipt:
+    """Validate and store one submission; raise a Problem (nothing stored) when it cannot be accepted.
+
+    scope: the clusters the sender may write (an NDA's; None: any). The new data's cluster must be in it, and so
+    must the stored submission's that an edit replaces or a resubmission tops up: an edit can move a submission
+    neither into nor out of the sender's clusters."""
     if len(upload.xml) > limits.max_xml_bytes:
         raise errors.too_large(limits.max_xml_bytes, "submission XML")
     for name in upload.files:
@@ -105,10 +111,14 @@ def receive(store: SQLiteStore, forms: FormCache, project_id: int, upload: Uploa
         nonlocal prepared, built
         existing = store.def_by_instance(form["id"], parsed.instance_id)  # again, under the write lock
         if existing is not None:
+            if not in_scope(scope, existing["cluster"]):
+                raise errors.outside_clusters(None)
             return _resubmission(store, existing, parsed, upload, _kinds(formdef, parsed, prepared))
         if prepared is None:  # the row we compared with vanished between the checks
             prepared = _prepare(store, project_id, formdef, parsed)
             built = _built_rows(project_id, formdef, prepared, parsed.instance_id)
+        if not in_scope(scope, _cluster_of(prepared)):   # the new data's cluster; an edit's old one below
+            raise errors.outside_clusters(_cluster_of(prepared))
         meta = {"instance_id": parsed.instance_id, "deprecated_id": parsed.deprecated_id,
                 "instance_name": parsed.instance_name, "encrypted": parsed.encrypted,
                 "device_id": upload.device_id, "user_id": upload.user_id, "user_agent": upload.user_agent,
@@ -117,6 +127,8 @@ def receive(store: SQLiteStore, forms: FormCache, project_id: int, upload: Uploa
             old = store.def_by_instance(form["id"], parsed.deprecated_id)
             if old is None or old["deleted_at"]:
                 raise errors.deprecated_not_found(parsed.deprecated_id)
+            if not in_scope(scope, old["cluster"]):
+                raise errors.outside_clusters(None)
             if not old["is_current"]:
                 raise errors.edit_out_of_date(parsed.deprecated_id)
             submission_id = old["submission_id"]
@@ -132,9 +144,9 @@ def receive(store: SQLiteStore, forms: FormCache, project_id: int, upload: Uploa
             store.carry_attachments(old["id"], def_id)
         flags = prepared.flags + _group_clash(store, project_id, submission_id, formdef.form_id, prepared.record)
         store.add_flags(def_id, flags)
-        scope = prepared.record or {}
-        store.set_submission_scope(submission_id, scope.get("cluster"), scope.get("hamlet"),
-                                   _round_of(scope), len(flags), parsed.instance_name)
+        record = prepared.record or {}
+        store.set_submission_scope(submission_id, _cluster_of(prepared), record.get("hamlet"),
+                                   _round_of(record), len(flags), parsed.instance_name)
         if prepared.record is not None:
             # a new submission has no typed rows to replace (ids are never reused: submissions are only soft-deleted)
             tables = rows.layout(project_id, formdef) if old is not None else ()
@@ -166,6 +178,12 @@ def _group_clash(store: SQLiteStore, project_id: int, submission_id: int, form_i
     return [("duplicate_group", f"Group {record['group_id']} of {record.get('hamlet')} in round {_round_of(record)} "
                                 f"was also submitted as submission {named}. Only the latest counts in the combined "
                                 "category: give each group its own letter, or reject the duplicate.")]
+
+
+def _cluster_of(prepared: "_Prepared") -> str | None:
+    """The cluster a submission's data name (None: encrypted, or a form without a cluster question), as
+    set_submission_scope keeps it."""
+    return (prepared.record or {}).get("cluster")
 
 
 def _built_rows(project_id: int, form: FormDef, prepared: "_Prepared | None",

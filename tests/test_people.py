@@ -1,5 +1,5 @@
 """People, roles and one-scan device setup: the QR code decodes to settings that configure Collect completely;
-every role meets every protected endpoint as the role table says; an NDA never sees another cluster; revoked
+an NDA never sees another cluster (every route: test_scope.py); revoked
 devices, disabled users and revoked tokens are refused on their next request; sign-ins are throttled."""
 
 from __future__ import annotations
@@ -96,96 +96,7 @@ def test_a_device_receives_and_may_submit_only_the_forms_it_is_given(app, store,
     assert refused.status == 403 and b"OpenRosaResponse" in refused.body
 
 
-# -- the role table: every role against every protected endpoint ----------------------------------------------
-
-ALLOW, DENY, LOGIN = 200, 403, "login"
-#   (method, path, {role: expected}); roles not listed are refused (403), anonymous pages redirect to sign-in
-TABLE = [
-    ("GET", "/projects/1", {"admin": ALLOW, "manager": ALLOW, "nda": ALLOW, "researcher": ALLOW}),
-    ("GET", "/projects/1/clusters", {"admin": ALLOW, "manager": ALLOW, "nda": ALLOW, "researcher": ALLOW}),
-    ("GET", "/projects/1/clusters/chanderi", {"admin": ALLOW, "manager": ALLOW, "nda": ALLOW, "researcher": ALLOW}),
-    ("GET", "/projects/1/clusters/sindhudurg", {"admin": ALLOW, "manager": ALLOW, "researcher": ALLOW}),
-    ("GET", "/projects/1/nodes", {"admin": ALLOW, "manager": ALLOW, "nda": ALLOW, "researcher": ALLOW}),
-    ("GET", "/projects/1/submissions", {"admin": ALLOW, "manager": ALLOW, "nda": ALLOW, "researcher": ALLOW}),
-    ("GET", "/projects/1/submissions/{chanderi}", {"admin": ALLOW, "manager": ALLOW, "nda": ALLOW,
-                                                   "researcher": ALLOW}),
-    ("GET", "/projects/1/submissions/{sindhudurg}", {"admin": ALLOW, "manager": ALLOW, "researcher": ALLOW}),
-    ("GET", "/projects/1/submissions/{chanderi}.xml", {"admin": ALLOW, "manager": ALLOW, "nda": ALLOW,
-                                                       "researcher": ALLOW}),
-    ("GET", "/projects/1/hamlets/chanderi-w03/validation-sheet", {"admin": ALLOW, "manager": ALLOW, "nda": ALLOW,
-                                                                  "researcher": ALLOW}),
-    ("GET", "/projects/1/downloads", {"admin": ALLOW, "manager": ALLOW, "nda": ALLOW, "researcher": ALLOW}),
-    ("GET", "/projects/1/downloads/household_income.csv", {"admin": ALLOW, "manager": ALLOW, "nda": ALLOW,
-                                                           "researcher": ALLOW}),
-    ("GET", "/projects/1/downloads/household_income.csv?cluster=sindhudurg", {"admin": ALLOW, "manager": ALLOW,
-                                                                              "researcher": ALLOW}),
-    ("GET", "/projects/1/devices", {"admin": ALLOW, "manager": ALLOW}),
-    ("GET", "/projects/1/forms", {"admin": ALLOW, "manager": ALLOW}),
-    ("GET", "/projects/1/lists", {"admin": ALLOW, "manager": ALLOW}),
-    ("GET", "/projects/1/lists/households.csv", {"admin": ALLOW, "manager": ALLOW}),
-    ("GET", "/projects/1/people", {"admin": ALLOW, "manager": ALLOW}),
-    ("GET", "/admin/users", {"admin": ALLOW}),
-    ("GET", "/admin/audit", {"admin": ALLOW}),
-    ("POST", "/projects/1/submissions/{chanderi}/review", {"admin": 302, "manager": 302, "nda": 302}),
-    ("POST", "/projects/1/submissions/{sindhudurg}/review", {"admin": 302, "manager": 302}),
-    ("GET", "/api/v1/projects/1/wellbeing", {"admin": ALLOW, "manager": ALLOW, "nda": ALLOW, "researcher": ALLOW}),
-    ("GET", "/api/v1/projects/1/poverty?cluster=sindhudurg", {"admin": ALLOW, "manager": ALLOW, "researcher": ALLOW}),
-    ("GET", "/api/v1/projects/1/export/households.csv", {"admin": ALLOW, "manager": ALLOW, "nda": ALLOW,
-                                                         "researcher": ALLOW}),
-    ("GET", "/api/v1/projects/1/forms/household_income/export.csv", {"admin": ALLOW, "manager": ALLOW, "nda": ALLOW,
-                                                                     "researcher": ALLOW}),
-    ("GET", "/api/v1/projects/1/forms/household_income/export.xlsx?cluster=sindhudurg",
-     {"admin": ALLOW, "manager": ALLOW, "researcher": ALLOW}),
-    ("GET", "/v1/projects/1/formList", {"admin": ALLOW, "manager": ALLOW, "nda": ALLOW}),
-]
-ROLES = ["admin", "manager", "nda", "researcher", "outsider", None]
-
-
-def test_every_role_against_every_protected_endpoint(app, store, world):
-    """Walks the whole table; anonymous callers are sent to sign-in (pages), 401 (API, OpenRosa Digest with a
-    challenge) or 400 (a form POST without its CSRF token)."""
-    import requests
-    from .conftest import LiveServer
-    clients = {role: client_for(app, role) for role in ROLES}
-    tokens = {}
-    for role in ROLES[:-1]:
-        tokens[role] = new_token()
-        store.create_api_token(store.user_by_email(ROLE_USERS[role][0])["id"], hash_token(tokens[role]), "table")
-    server = LiveServer(app)
-    failures = []
-    try:
-        for method, template, expected in TABLE:
-            path = template.format(**world["submissions"])
-            for role in ROLES:
-                status = _call(clients[role], tokens.get(role), server.url, role, method, path, requests)
-                if role is None:
-                    want = 401 if path.startswith(("/api/", "/v1/")) else (400 if method == "POST" else 302)
-                else:
-                    want = expected.get(role, DENY)
-                if status != want:
-                    failures.append(f"{role} {method} {path}: {status}, expected {want}")
-    finally:
-        server.stop()
-    assert failures == []
-
-
-def _call(client, token, live_url, role, method, path, requests) -> int:
-    if path.startswith("/v1/"):  # OpenRosa for named users: HTTP Digest over real HTTP
-        auth = requests.auth.HTTPDigestAuth(ROLE_USERS[role][0], PASSWORD) if role else None
-        response = requests.get(live_url + path, auth=auth, headers={"X-OpenRosa-Version": "1.0"}, timeout=10)
-        assert response.status_code != 401 or "WWW-Authenticate" in response.headers
-        return response.status_code
-    if path.startswith("/api/"):
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return client.open(path, method=method, headers=headers).status_code
-    if method == "POST":
-        page = client.get("/account").get_data(as_text=True) if role else ""
-        data = {"state": "hasIssues", "comment": "checked", "csrf_token": csrf(page) if role else ""}
-        return client.post(path, data=data).status_code
-    response = client.get(path)
-    response.get_data()  # run streamed downloads to the end
-    return response.status_code
-
+# -- the role table: every role against every route, with NDAs' clusters, is tests/test_scope.py ------------------
 
 # -- an NDA never sees another cluster's data, anywhere ---------------------------------------------------------
 

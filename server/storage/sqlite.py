@@ -559,6 +559,11 @@ class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries, MaintenanceQuerie
         for name, data in cursor:
             yield name, json.loads(data)
 
+    def list_item(self, project_id: int, list_name: str, name: str) -> dict | None:
+        row = self.db.execute("SELECT data FROM list_items WHERE project_id = ? AND list_name = ? AND name = ?",
+                              [project_id, list_name, name]).fetchone()
+        return json.loads(row[0]) if row else None
+
     def list_values(self, project_id: int, list_name: str, column: str) -> frozenset[str]:
         """Every value a list column has held (items are never deleted), cached per list version."""
         version = self.list_version(project_id, list_name)
@@ -637,7 +642,8 @@ class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries, MaintenanceQuerie
 
     def def_by_instance(self, form_id: int, instance_id: str) -> dict | None:
         return self._one("SELECT d.id, d.submission_id, d.form_def_id, d.instance_id, d.is_current, d.xml, "
-                         "s.deleted_at FROM submission_defs d JOIN submissions s ON s.id = d.submission_id "
+                         "s.deleted_at, s.cluster FROM submission_defs d "
+                         "JOIN submissions s ON s.id = d.submission_id "
                          "WHERE d.form_id = ? AND d.instance_id = ?", [form_id, instance_id])
 
     def create_submission(self, project_id: int, form_id: int, instance_id: str) -> int:
@@ -955,9 +961,12 @@ class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries, MaintenanceQuerie
         return self._all(f"SELECT {cols}final, sum(n) AS n, sum(n_flagged) AS n_flagged FROM wb_counts "
                          f"WHERE {where} GROUP BY {cols}final HAVING sum(n) != 0 ORDER BY {cols}final", params)
 
-    def rounds(self, project_id: int) -> list[int]:
-        """The rounds with any counts, ascending. Each step seeks the next round in the primary key
-        (project_id, round, ...), so the cost grows with the number of rounds, not of count rows."""
+    def rounds(self, project_id: int, clusters: Iterable[str] | None = None) -> list[int]:
+        """The rounds with any counts (in these clusters; None: any), ascending. Each step seeks the next round in
+        the primary key (project_id, round, ...), so the cost grows with the number of rounds, not of count rows;
+        with clusters, the project's count rows are read (one per round, cluster, hamlet, node and category)."""
+        if clusters is not None:
+            return self._cluster_rounds(project_id, sorted(clusters))
         found: set[int] = set()
         for table in ("wb_counts", "income_counts"):
             found.update(r[0] for r in self.db.execute(
@@ -965,6 +974,15 @@ class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries, MaintenanceQuerie
                 f"UNION ALL SELECT (SELECT min(round) FROM {table} WHERE project_id = :p AND round > step.round) "
                 f"FROM step WHERE step.round IS NOT NULL) SELECT round FROM step WHERE round IS NOT NULL",
                 {"p": project_id}))
+        return sorted(found)
+
+    def _cluster_rounds(self, project_id: int, clusters: list[str]) -> list[int]:
+        found: set[int] = set()
+        for table in ("wb_counts", "income_counts"):
+            for chunk in _chunks(clusters):
+                found.update(r[0] for r in self.db.execute(
+                    f"SELECT DISTINCT round FROM {table} WHERE project_id = ? "
+                    f"AND cluster IN ({', '.join('?' * len(chunk))})", [project_id, *chunk]))
         return sorted(found)
 
     @staticmethod

@@ -42,10 +42,12 @@ class RankingQueries:
             [(project_id, r["hh_id"], submission_id, r["round"], r["cluster"], r["hamlet"], r["group_id"],
               r["reason"], r["into"]) for r in rows])
 
-    def wb_gone(self, project_id: int, round_no: int, hamlet: str) -> list[dict]:
+    def wb_gone(self, project_id: int, round_no: int, hamlet: str, cluster: str | None) -> list[dict]:
+        """Households a group of this hamlet (in `cluster`, None: any) said are not a household any more."""
         return self._all("SELECT g.* FROM wb_gone g JOIN submissions s ON s.id = g.submission_id "
-                         "WHERE g.project_id = ? AND g.round = ? AND g.hamlet = ? AND s.deleted_at IS NULL "
-                         "AND s.review_state != 'rejected' ORDER BY g.hh_id, g.group_id", [project_id, round_no, hamlet])
+                         "WHERE g.project_id = ? AND g.round = ? AND g.hamlet = ? AND (? IS NULL OR g.cluster = ?) "
+                         "AND s.deleted_at IS NULL AND s.review_state != 'rejected' ORDER BY g.hh_id, g.group_id",
+                         [project_id, round_no, hamlet, cluster, cluster])
 
     def group_clashes(self, project_id: int, submission_id: int, round_no: int, cluster: str, hamlet: str,
                       group_id: str) -> list[dict]:

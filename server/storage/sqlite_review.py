@@ -120,8 +120,9 @@ class ReviewQueries:
 
     # -- the community validation sheet ------------------------------------------------------------
 
-    def hamlet_piles(self, project_id: int, round_no: int, hamlet: str) -> list[dict]:
-        """Each informant group's own piles (label, criteria, level) for a hamlet and round."""
+    def hamlet_piles(self, project_id: int, round_no: int, hamlet: str, cluster: str | None = None) -> list[dict]:
+        """Each informant group's own piles (label, criteria, level) for a hamlet and round (and cluster: the
+        submission's, as the submissions list filters it; None: any)."""
         table = f"data_{project_id}_well_being_ranking"
         if not self.db[table].exists() or not self.db[f"{table}__pile"].exists():
             return []
@@ -131,8 +132,9 @@ class ReviewQueries:
             f'FROM "{table}" m JOIN "{table}__pile" p ON p._submission_id = m._submission_id '
             f'JOIN submissions s ON s.id = m._submission_id '
             f"WHERE s.project_id = ? AND s.deleted_at IS NULL AND s.review_state != 'rejected' "
-            f'AND m."hamlet" = ? AND m."round" = ? ORDER BY m."group_id", p."pile_no"',
-            [project_id, hamlet, round_no])
+            f'AND m."hamlet" = ? AND m."round" = ? AND (? IS NULL OR s.cluster = ?) '
+            f'ORDER BY m."group_id", p."pile_no"',
+            [project_id, hamlet, round_no, cluster, cluster])
 
     def household_labels(self, project_id: int, hh_ids: Iterable[str]) -> dict[str, str]:
         ids = sorted(set(hh_ids))

@@ -13,6 +13,7 @@ from flask import Response, abort, current_app, flash, redirect, render_template
 from .. import aggregates, errors, media_types, ranking, reports
 from ..http_security import disposition, send
 from ..permissions import clusters as allowed_clusters
+from ..permissions import in_scope
 from ..storage.sqlite_review import REVIEW_STATES
 from ..xforms import extract, parse_submission
 from . import bp, login_required, require, session_user, store
@@ -62,7 +63,7 @@ def clusters(project_id: int):
 @login_required
 def cluster(project_id: int, cluster: str):
     project, allowed = _project(project_id)
-    if allowed is not None and cluster not in allowed:
+    if not in_scope(allowed, cluster):
         raise errors.forbidden()
     s = store()
     filters = {"cluster": cluster, "round": _round_arg()}
@@ -90,7 +91,7 @@ def nodes(project_id: int):
     body = reports.nodes(store(), project_id, {"round": _round_arg(), "cluster": request.args.get("cluster") or None},
                          allowed)
     return render_template("nodes.html", project=project, nodes=body["nodes"], round=body["round"],
-                           rounds=store().rounds(project_id))
+                           rounds=store().rounds(project_id, allowed))
 
 
 @bp.post("/projects/<int:project_id>/nodes/<node_id>/review")
@@ -127,7 +128,7 @@ def _list_filters() -> dict:
 def submissions(project_id: int):
     project, allowed = _project(project_id)
     filters = _list_filters()
-    if allowed is not None and filters["cluster"] and filters["cluster"] not in allowed:
+    if filters["cluster"] and not in_scope(allowed, filters["cluster"]):
         raise errors.forbidden()
     before = request.args.get("before", "")
     rows = store().submission_page(project_id, filters, allowed, limit=PAGE + 1,
@@ -141,11 +142,13 @@ def submissions(project_id: int):
 
 
 def _submission(project_id: int, submission_id: int, action: str = "read") -> tuple[dict, dict]:
+    """One submission, if the user may do `action` on it: every page, file and write about one submission
+    (answers, XML, attachments, comments, history, review) comes through here, and so through the cluster rule."""
     project, allowed = _project(project_id, action)
     sub = store().submission_by_id(project_id, submission_id)
     if sub is None:
         raise errors.not_found("submission")
-    if allowed is not None and sub["cluster"] not in allowed:
+    if not in_scope(allowed, sub["cluster"]):
         raise errors.forbidden()
     return project, sub
 
@@ -244,15 +247,21 @@ def validation_sheet(project_id: int, hamlet: str):
     """For the meeting where the community checks the result: each household's final category, and each
     informant group's own categories and criteria (the PPA method's validation step)."""
     project, allowed = _project(project_id)
-    round_no = _round_arg() or reports.latest_round(store(), project_id, {})
-    households = store().wb_households(project_id, round_no, None, hamlet) if round_no is not None else []
-    if allowed is not None and any(h["cluster"] not in allowed for h in households):
+    hamlet_row = store().list_item(project_id, "hamlets.csv", hamlet)
+    if hamlet_row is not None and not in_scope(allowed, hamlet_row.get("cluster") or None):
         raise errors.forbidden()
+    round_no = _round_arg() or reports.latest_round(store(), project_id, {}, allowed)
+    households: list[dict] = []
     groups: dict[str, dict] = {}
-    for pile in store().hamlet_piles(project_id, round_no, hamlet) if round_no is not None else []:
-        group = groups.setdefault(pile["group_id"], {"label": pile["group_label"], "piles": []})
-        group["piles"].append(pile)
-    gone = store().wb_gone(project_id, round_no, hamlet) if round_no is not None else []
+    # Only data of the reader's clusters, whatever the hamlet: a hamlet missing from the list, or named in two
+    # clusters, shows nothing of a cluster outside the scope.
+    gone: list[dict] = []
+    for cluster in reports.cluster_scopes({}, allowed) if round_no is not None else []:
+        households += store().wb_households(project_id, round_no, cluster, hamlet)
+        for pile in store().hamlet_piles(project_id, round_no, hamlet, cluster):
+            group = groups.setdefault(pile["group_id"], {"label": pile["group_label"], "piles": []})
+            group["piles"].append(pile)
+        gone += store().wb_gone(project_id, round_no, hamlet, cluster)
     labels = store().household_labels(project_id, [h["hh_id"] for h in households] + [g["hh_id"] for g in gone])
     order = {"happy": 0, "average": 1, "sad": 2, None: 3}
     households.sort(key=lambda h: (order.get(h["final"], 3), labels.get(h["hh_id"], h["hh_id"])))
@@ -282,8 +291,8 @@ def download(project_id: int, form_id: str, fmt: str):
     _project_row, allowed = _project(project_id, "download")
     if fmt not in FORMATS:
         abort(404)
-    from ..exports import ExportOptions, export_response_parts  # streams in constant memory
-    filters = _export_filters(allowed)
+    from ..exports import ExportFilters, ExportOptions, export_response_parts  # streams in constant memory
+    filters = ExportFilters.from_args(request.args, allowed)
     options = ExportOptions(labels=request.args.get("labels") == "1",
                             choice_labels=request.args.get("choice_labels") == "1",
                             media=request.args.get("media") == "1")
@@ -291,16 +300,5 @@ def download(project_id: int, form_id: str, fmt: str):
                                                            form_id, fmt, filters, options)
     audit("export", f"{project_id}/{form_id}", {"format": fmt, "clusters": sorted(filters.clusters or []),
                                                 "round": filters.round})
-    return Response(chunks, content_type=content_type, headers={"Content-Disposition": disposition(filename)})
-
-
-def _export_filters(allowed: frozenset[str] | None):
-    from ..exports import ExportFilters
-    args = request.args
-    chosen = frozenset(c for c in args.getlist("cluster") if c) or None
-    if allowed is not None and chosen and not chosen <= allowed:
-        raise errors.forbidden()
-    return ExportFilters(received_from=args.get("since") or None, received_to=args.get("until") or None,
-                         clusters=chosen, round=_round_arg(),
-                         review_states=frozenset(r for r in args.getlist("review_state") if r) or None,
-                         allowed_clusters=allowed)
+    return Response(chunks, content_type=content_type,
+                    headers={"Content-Disposition": disposition(filename)})
