@@ -8,7 +8,6 @@ are produced so the server is tested against each (PROTOCOL.md 3.3).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable
 from urllib.parse import urlsplit
 
 import requests

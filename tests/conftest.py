@@ -87,3 +87,19 @@ def collect(app, request, project, token):
 @pytest.fixture
 def collect_client(app, request, project, token):
     return _collect(app, request, project, token, "client")
+
+
+@pytest.fixture
+def phone(live, project, token):
+    """A Collect-shaped client of the live server, on the project's device token."""
+    from .collect import Collect
+    return Collect(live.url, f"{live.url}/v1/key/{token}/projects/{project['id']}")
+
+
+@pytest.fixture
+def browser(tmp_path):
+    """Headless Chromium (tests/chromium.py), closed at the end of the test."""
+    from . import chromium
+    driver = chromium.start(tmp_path)
+    yield driver
+    driver.quit()

@@ -30,7 +30,6 @@ from server.auth import NONCE_LIFETIME_S, NonceSigner, new_token, sign_in_delay,
 from server.bootstrap import create_user
 
 from .live_server import ServerProcess, cli, free_port, prepare, server_env
-from .test_browser import browser  # noqa: F401  (the headless Chromium fixture)
 from .web import PASSWORD, csrf
 
 ROOT = Path(__file__).parent.parent

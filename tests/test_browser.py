@@ -5,42 +5,17 @@ The DOM is asserted; nothing depends on screenshots."""
 from __future__ import annotations
 
 import io
-import shutil
 import time
 import zipfile
 
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as shown
 from selenium.webdriver.support.ui import WebDriverWait
 
 from .test_aggregates import EXAMPLE3, HAMLET, hh, rank
+from .chromium import sign_in
 from .web import PASSWORD, make_users
-
-CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-
-
-@pytest.fixture
-def browser(tmp_path):
-    assert CHROMIUM and DRIVER, ("chromium or chromedriver is not on PATH: install Debian's chromium and "
-                                 "chromium-driver (scripts/test does, when run as root)")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run",
-                 "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
-                 "--window-size=1280,1600"):
-        options.add_argument(flag)
-    options.add_experimental_option("prefs", {"download.default_directory": str(tmp_path / "downloads"),
-                                              "download.prompt_for_download": False})
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})   # the console, where CSP violations go
-    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
-    driver.set_page_load_timeout(60)
-    driver.implicitly_wait(15)   # a loaded two-core machine may render slowly: wait for elements, never sleep
-    yield driver
-    driver.quit()
-
 
 @pytest.fixture
 def site(app, store, project, collect_client, live):
@@ -121,16 +96,6 @@ def _violations(driver) -> list[str]:
     return [e["message"] for e in driver.get_log("browser") if "Content Security Policy" in e["message"]]
 
 
-def _sign_in(driver, base: str, email: str) -> None:
-    driver.get(f"{base}/login")
-    driver.find_element(By.ID, "email").send_keys(email)
-    driver.find_element(By.ID, "password").send_keys(PASSWORD)
-    page = driver.find_element(By.TAG_NAME, "html")
-    driver.find_element(By.ID, "sign-in").click()
-    WebDriverWait(driver, 30).until(shown.staleness_of(page))
-    assert not driver.current_url.endswith("/login")
-
-
 def test_every_main_page_runs_under_the_csp_without_a_violation_and_its_scripts_work(browser, site, store, token,
                                                                                      tmp_path):
     from .collect import Collect
@@ -141,7 +106,7 @@ def test_every_main_page_runs_under_the_csp_without_a_violation_and_its_scripts_
     device = store.list_devices(1)[0]["id"]
     browser.get(f"{site}/login")
     assert browser.find_element(By.ID, "sign-in") and _violations(browser) == []
-    _sign_in(browser, site, "admin@example.org")
+    sign_in(browser, site, "admin@example.org")
     pages = ["/", "/projects/1", "/projects/1/clusters", "/projects/1/clusters/chanderi", "/projects/1/nodes",
              "/projects/1/submissions", f"/projects/1/submissions/{photo}",
              f"/projects/1/hamlets/{HAMLET}/validation-sheet", "/projects/1/downloads", "/projects/1/devices",
@@ -200,7 +165,7 @@ def test_a_hostile_file_name_is_saved_under_a_harmless_name(browser, site, store
     phone = Collect(site, f"{site}/v1/key/{token}/projects/1")
     submission = store.get_submission(store.get_form(1, "ppa_community")["id"],
                                       _send_photo(phone, HOSTILE, HTML, "image/jpeg"))["id"]
-    _sign_in(browser, site, "manager@example.org")
+    sign_in(browser, site, "manager@example.org")
     target = tmp_path / "downloads"
     try:
         browser.get(f"{site}/projects/1/submissions/{submission}/attachments/{quote(HOSTILE, safe='')}")

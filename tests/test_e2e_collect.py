@@ -19,7 +19,6 @@ from lxml import etree
 from server import samples
 from server.serve_process import ServeProcess, free_port
 from server.storage import SQLiteStore
-from server.xforms import md5_hash
 
 from .collect import Collect
 

@@ -1,11 +1,11 @@
 """A brand-new project on the phones: every form opens in JavaRosa with its lists exactly as the server serves them.
 
 JavaRosa takes a CSV holding only its header for a missing file, and Collect refuses to open a form whose list is
-missing; households.csv is empty until the first ranking in a hamlet fills it. The server therefore serves a list
-without items with one reserved row that no choice filter matches (server/lists.py). Here a project is made with
-the real `ppa` command, a phone downloads each form and its media over OpenRosa (real HTTP), and JavaRosa, the
-engine inside Collect, loads the three forms and fills the first ranking of a new hamlet, whose households then
-reach the next informant group's phone.
+missing; households.csv is empty until the manager imports the hamlets' listings from the social map. The server
+therefore serves a list without items with one reserved row that no choice filter matches (server/lists.py). Here a
+project is made with the real `ppa` command, a phone downloads each form and its media over OpenRosa (real HTTP),
+and JavaRosa, the engine inside Collect, loads the three forms; a new hamlet can be ranked once its listing is on
+the server, and not before.
 """
 
 from __future__ import annotations
@@ -28,44 +28,35 @@ from .conftest import LiveServer
 from .helpers import assert_success
 from .javarosa import JavaRosaError, fill, load_form
 from .live_server import cli, server_env
+from .test_ranking_form import GROUP_B
 
 FORMS = Path(__file__).parent.parent / "forms"
 FORM_IDS = ["household_income", "poverty_nodes", "well_being_ranking"]
 
 
 class Phone:
-    """A phone on a fresh project: what it downloads, it keeps in a folder per form, as Collect does."""
+    """A phone on a fresh project: the forms and media it downloaded, as Collect keeps them."""
 
     def __init__(self, collect: Collect, folder: Path):
         self.collect = collect
         self.folder = folder
+        self.forms: dict[str, dict] = {}
 
     def download(self) -> dict[str, Path]:
         """Every form in the form list with its media, as served; returns the form files by form id."""
-        reply = self.collect.form_list()
-        assert reply.status == 200, reply.text
-        forms = {}
-        for xform in etree.fromstring(reply.body).xpath("//*[local-name() = 'xform']"):
-            form_id = xform.xpath("string(*[local-name() = 'formID'])")
-            folder = self.folder / form_id
-            media = folder / "media"
-            media.mkdir(parents=True, exist_ok=True)
-            form = self.collect.get(xform.xpath("string(*[local-name() = 'downloadUrl'])"))
-            assert form.status == 200
-            (folder / "form.xml").write_bytes(form.body)
-            manifest = self.collect.get(xform.xpath("string(*[local-name() = 'manifestUrl'])"))
-            for file in etree.fromstring(manifest.body).xpath("//*[local-name() = 'mediaFile']"):
-                got = self.collect.get(file.xpath("string(*[local-name() = 'downloadUrl'])"))
-                assert got.status == 200
-                (media / file.xpath("string(*[local-name() = 'filename'])")).write_bytes(got.body)
-            forms[form_id] = folder / "form.xml"
-        return forms
+        self.forms = self.collect.download_forms()
+        self.folder.mkdir(parents=True, exist_ok=True)
+        paths = {}
+        for form_id, got in self.forms.items():
+            paths[form_id] = self.folder / f"{form_id}.xml"
+            paths[form_id].write_bytes(got["xml"])
+        return paths
 
-    def media(self, form_id: str) -> Path:
-        return self.folder / form_id / "media"
+    def media(self, form_id: str) -> dict[str, bytes]:
+        return self.forms[form_id]["media"]
 
     def rows(self, form_id: str, list_name: str) -> list[dict]:
-        return list(csv.DictReader(io.StringIO((self.media(form_id) / list_name).read_text(encoding="utf-8"))))
+        return list(csv.DictReader(io.StringIO(self.media(form_id)[list_name].decode("utf-8"))))
 
 
 @pytest.fixture(scope="module")
@@ -114,28 +105,24 @@ def bare_project(made, tmp_path):
     app.extensions["ppa"].store.close()
 
 
-def _ranking(hamlet: str, group: str, ratings: list[str], new: list[tuple[str, str, str]]) -> list[tuple[str, str]]:
-    script = [("cluster", "chanderi"), ("round", "1"), ("hamlet", hamlet), ("sector", "urban"),
-              ("exercise_date", "2026-11-20"), ("facilitator", "Meena"), ("group_id", group),
-              ("group_label", "Women weavers"), ("n_men", "0"), ("n_women", "9"), ("group_social", "sc obc"),
-              ("list_confirmed", "yes"), ("n_piles", "2"),
-              ("pile_label", "well off"), ("pile_level", "happy"), ("pile_label", "poor"), ("pile_level", "sad")]
-    script += [("rating_pile", pile) for pile in ratings]
-    script.append(("n_new_households", str(len(new))))
-    for head, sex, pile in new:
-        script += [("new_hh_head", head), ("new_hh_sex", sex), ("new_hh_pile", pile)]
-    return script
+def _import_listing(app, hamlet: str) -> list[str]:
+    """The manager imports the hamlet's listing from the social map (the sample list's rows of that hamlet)."""
+    _columns, items = lists.read_csv((FORMS / "households.csv").read_bytes(), "households.csv")
+    listing = [(name, row) for name, row in items if row["hamlet"] == hamlet]
+    app.extensions["ppa"].store.upsert_list_items(1, "households.csv", listing, source="listing")
+    return [name for name, _ in listing]
 
 
 def test_every_list_served_to_a_phone_has_a_row_on_the_first_day(first_day):
     _app, phone = first_day
     phone.download()
     for form_id in FORM_IDS:
-        for path in phone.media(form_id).glob("*.csv"):
-            assert phone.rows(form_id, path.name), f"{form_id}: {path.name} has no rows"
+        for name in phone.media(form_id):
+            if name.endswith(".csv"):
+                assert phone.rows(form_id, name), f"{form_id}: {name} has no rows"
     households = phone.rows("well_being_ranking", "households.csv")
-    assert households == [{"name": lists.RESERVED_NAME, "label": lists.RESERVED_VALUE, "hamlet": lists.RESERVED_VALUE,
-                           "cluster": lists.RESERVED_VALUE, "node": lists.RESERVED_VALUE}]
+    assert households == [{column: lists.RESERVED_NAME if column == "name" else lists.RESERVED_VALUE
+                           for column in lists.LISTS["households.csv"]}]
 
 
 @pytest.mark.parametrize("form_id", FORM_IDS)
@@ -164,32 +151,19 @@ def test_the_reserved_row_is_never_offered_as_a_hamlet(bare_project):
     assert lists.RESERVED_NAME not in str(refused.value).split("\t")[-1]   # the choices offered: none
 
 
-def test_the_first_ranking_in_a_new_hamlet_adds_households_that_the_next_group_rates(first_day):
+def test_a_new_hamlet_is_ranked_once_its_listing_from_the_social_map_is_imported(first_day):
     app, phone = first_day
     forms = phone.download()
-    first = fill(forms["well_being_ranking"], phone.media("well_being_ranking"),
-                 _ranking("chanderi-w03", "A", [], [("Kamla Bai", "female", "2"), ("Mohan Lal", "male", "1")]))
-    assert not any("/rating_in/" in p for p in first.prompts)            # 0 households listed: nothing to rate
-    root = etree.fromstring(first.xml)
-    assert root.findtext("household_list/n_listed_hh") == "0"
-    assert root.findtext("household_list/hh_ids_all") == ""
-    assert root.findall("ratings/rating/rating_in") == []                 # no rating, not even an empty one
-    assert root.findtext("ratings/n_rated") == "0" and root.findtext("ratings/n_dk") == "0"
-    new_ids = [n.findtext("new_household_in/new_hh_id") for n in root.findall("new_households/new_household")]
-    assert len(new_ids) == 2 and all(i.startswith("chanderi-w03-n") for i in new_ids)
-    assert_success(phone.collect.submit(first.xml))
+    with pytest.raises(JavaRosaError) as refused:                         # no listing: no ranking
+        fill(forms["well_being_ranking"], phone.media("well_being_ranking"), GROUP_B)
+    assert refused.value.kind == "constraint" and "/hamlet" in str(refused.value)
+    listed = _import_listing(app, "chanderi-w03")
 
-    phone.download()                                                      # the second group's phone
+    phone.download()                                                      # blank forms again, as the message says
     households = phone.rows("well_being_ranking", "households.csv")
-    assert [h["name"] for h in households] == new_ids                     # the reserved row has gone
-    assert households[0]["label"] == f"Kamla Bai ({new_ids[0]})"
-    second = fill(forms["well_being_ranking"], phone.media("well_being_ranking"),
-                  _ranking("chanderi-w03", "B", ["1", "dk"], []))
-    root = etree.fromstring(second.xml)
-    assert root.findtext("household_list/n_listed_hh") == "2"
-    assert [(r.findtext("rating_in/hh_id"), r.findtext("rating_in/rating_pile"))
-            for r in root.findall("ratings/rating")] == [(new_ids[0], "1"), (new_ids[1], "dk")]
-    assert_success(phone.collect.submit(second.xml))
+    assert [h["name"] for h in households] == listed                      # the reserved row has gone
+    filled = fill(forms["well_being_ranking"], phone.media("well_being_ranking"), GROUP_B)
+    assert_success(phone.collect.submit(filled.xml))
     store: SQLiteStore = app.extensions["ppa"].store
     assert lists.RESERVED_NAME not in {name for name, _ in store.list_items(1, "households.csv")}
 
@@ -212,10 +186,10 @@ def test_a_household_interview_in_a_new_hamlet_takes_a_new_household_only(first_
 
 
 def test_the_server_refuses_the_reserved_row_as_an_answer(first_day):
-    _app, phone = first_day
+    app, phone = first_day
+    _import_listing(app, "chanderi-w03")
     forms = phone.download()
-    filled = fill(forms["well_being_ranking"], phone.media("well_being_ranking"),
-                  _ranking("chanderi-w03", "A", [], [("Kamla Bai", "female", "2")]))
+    filled = fill(forms["well_being_ranking"], phone.media("well_being_ranking"), GROUP_B)
     forged = filled.xml.replace(b"<hamlet>chanderi-w03</hamlet>", f"<hamlet>{lists.RESERVED_NAME}</hamlet>".encode())
     assert forged != filled.xml
     reply = phone.collect.submit(forged)
@@ -225,8 +199,9 @@ def test_the_server_refuses_the_reserved_row_as_an_answer(first_day):
 
 def test_lists_export_prints_the_list_as_phones_receive_it(first_day, tmp_path):
     printed = cli(server_env(tmp_path / "data", 8080), "lists", "export", "--project", "1", "households.csv").stdout
-    assert printed == (f"name,label,hamlet,cluster,node\n{lists.RESERVED_NAME},"
-                       + ",".join([lists.RESERVED_VALUE] * 4) + "\n")
+    columns = lists.LISTS["households.csv"]
+    assert printed == (",".join(columns) + f"\n{lists.RESERVED_NAME},"
+                       + ",".join([lists.RESERVED_VALUE] * (len(columns) - 1)) + "\n")
 
 
 def test_an_import_cannot_use_the_reserved_name():
@@ -243,7 +218,7 @@ def test_a_submission_adds_no_item_of_the_reserved_name():
 def test_a_list_cached_as_a_header_alone_by_an_older_server_is_served_with_the_reserved_row(store):
     project = ensure_default_project(store, "Upgraded", FORMS, validate=False).project_id
     old = store.list_csv(project, "households.csv", lists.render_csv)      # what an older server cached
-    assert store.get_blob(old["sha256"]) == b"name,label,hamlet,cluster,node\n"
+    assert store.get_blob(old["sha256"]) == (",".join(lists.LISTS["households.csv"]) + "\n").encode()
     ensure_default_project(store, "Upgraded", FORMS, validate=False)      # `ppa serve` after the upgrade
     served = store.list_csv(project, "households.csv", lists.render_served)
     assert store.get_blob(served["sha256"]).splitlines()[1].startswith(f"{lists.RESERVED_NAME},".encode())

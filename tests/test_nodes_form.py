@@ -18,9 +18,8 @@ from server.catalog import publish
 from server.xforms import parse_xform
 
 from .javarosa import JavaRosaError, fill
-from .test_browser import browser  # noqa: F401 (the headless Chromium fixture)
-from .test_ranking_form import phone  # noqa: F401 (a Collect-shaped client of the live server)
-from .web import PASSWORD, make_users
+from . import chromium
+from .web import make_users
 
 FORMS = Path(__file__).parent.parent / "forms"
 OLD_FORM = Path(__file__).parent / "data" / "poverty_nodes_2026112201.xml"
@@ -109,11 +108,7 @@ def test_the_export_carries_the_shares(sent, app, store, project):
 
 def test_the_nodes_page_shows_shares_and_what_is_not_known(sent, browser, live, store, project):  # noqa: F811
     make_users(store, project["id"], store.create_project("Other")["id"])
-    browser.get(f"{live.url}/login")
-    browser.find_element(By.ID, "email").send_keys("manager@example.org")
-    browser.find_element(By.ID, "password").send_keys(PASSWORD)
-    browser.find_element(By.ID, "sign-in").click()
-    browser.find_element(By.TAG_NAME, "h1")
+    chromium.sign_in(browser, live.url, "manager@example.org")
     browser.get(f"{live.url}/projects/{project['id']}/nodes?round=1")
     node = browser.find_element(By.ID, "node-chanderi-contract_weavers")
     shares = node.find_element(By.CLASS_NAME, "node-shares").text

@@ -16,7 +16,7 @@ from selenium.webdriver.common.by import By
 from server import samples
 from server.auth import new_token
 
-from .test_browser import browser  # noqa: F401  (the headless Chromium fixture)
+from . import chromium
 from .web import PASSWORD, ROLE_USERS, make_users
 
 CLUSTER, HAMLET = "chanderi", "chanderi-w03"
@@ -161,11 +161,7 @@ def test_the_cluster_page_of_a_two_group_round_in_the_browser(browser, app, stor
                                                               collect_client, live):
     build_mix(app, store, project["id"], collect_client, 2, 0, 1)
     make_users(store, project["id"], store.create_project("Other")["id"])
-    browser.get(f"{live.url}/login")
-    browser.find_element(By.ID, "email").send_keys(ROLE_USERS["manager"][0])
-    browser.find_element(By.ID, "password").send_keys(PASSWORD)
-    browser.find_element(By.ID, "sign-in").click()
-    browser.find_element(By.TAG_NAME, "nav")
+    chromium.sign_in(browser, live.url, ROLE_USERS["manager"][0])
     browser.get(f"{live.url}/projects/1/clusters/{CLUSTER}")
     said = browser.find_element(By.ID, "multi-group").text
     assert said == ("Fleiss' kappa and Kendall's W: not defined (need 3 or more informant groups; this round "

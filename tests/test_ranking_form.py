@@ -26,8 +26,8 @@ from server.xforms import parse_xform
 
 from .collect import Collect
 from .javarosa import JavaRosaError, fill
-from .test_browser import browser  # noqa: F401 (the headless Chromium fixture)
-from .web import PASSWORD, make_users, sign_in
+from . import chromium
+from .web import make_users, sign_in
 
 FORMS = Path(__file__).parent.parent / "forms"
 OLD_FORM = Path(__file__).parent / "data" / "well_being_ranking_2026112201.xml"
@@ -76,11 +76,6 @@ def listing(store, project):
     """The hamlet's listing from the social map, with card numbers, uploaded by the manager before any ranking."""
     _columns, items = lists.read_csv((FORMS / "households.csv").read_bytes(), "households.csv")
     store.upsert_list_items(project["id"], "households.csv", items, source="listing")
-
-
-@pytest.fixture
-def phone(live, project, token):
-    return Collect(live.url, f"{live.url}/v1/key/{token}/projects/{project['id']}")
 
 
 @pytest.fixture
@@ -237,11 +232,7 @@ def test_the_validation_sheet_shows_the_reconciliation_in_the_browser(two_groups
                                                                       project):
     other = store.create_project("Other")
     make_users(store, project["id"], other["id"])
-    browser.get(f"{live.url}/login")
-    browser.find_element(By.ID, "email").send_keys("manager@example.org")
-    browser.find_element(By.ID, "password").send_keys(PASSWORD)
-    browser.find_element(By.ID, "sign-in").click()
-    browser.find_element(By.TAG_NAME, "h1")
+    chromium.sign_in(browser, live.url, "manager@example.org")
     browser.get(f"{live.url}/projects/{project['id']}/hamlets/{HAMLET}/validation-sheet?round=1")
     counts = browser.find_element(By.ID, "field-households-counts").text
     assert counts.startswith("1 household(s) added in the field") and "1 added by more than one" in counts
@@ -413,11 +404,7 @@ def test_the_categories_export_shows_both(validated, live, project, api_token):
 def test_the_validation_sheet_shows_the_meeting_beside_the_groups(validated, browser, live, store,  # noqa: F811
                                                                    project):
     make_users(store, project["id"], store.create_project("Other")["id"])
-    browser.get(f"{live.url}/login")
-    browser.find_element(By.ID, "email").send_keys("manager@example.org")
-    browser.find_element(By.ID, "password").send_keys(PASSWORD)
-    browser.find_element(By.ID, "sign-in").click()
-    browser.find_element(By.TAG_NAME, "h1")
+    chromium.sign_in(browser, live.url, "manager@example.org")
     browser.get(f"{live.url}/projects/{project['id']}/hamlets/{HAMLET}/validation-sheet?round=1")
     cells = [c.text for c in browser.find_elements(By.CSS_SELECTOR, f'#validation-households tr[data-hh="{hh(6)}"] td')]
     assert cells[1:3] == ["happy", "average"] and cells[5] == "happy: two looms of his own since Diwali"
