@@ -156,15 +156,15 @@ def export_households(project_id: int) -> Response:
     store = _store()
     round_no = reports.latest_round(store, project_id, filters)
     cats = reports.categories(store, project_id, round_no, filters, allowed)
-    columns = ["household_id", "income_monthly", "size", "line", "state", "sector", "category", "head_sex",
-               "social_group", "land_class", "node", "hamlet", "cluster"]
+    columns = ["household_id", "income_monthly", "income_complete", "size", "line", "state", "sector", "category",
+               "head_sex", "social_group", "land_class", "node", "hamlet", "cluster"]
 
     def rows():
         for cluster in reports.cluster_scopes(filters, allowed):
             for r in store.hh_income(project_id, round_no, cluster, filters.get("hamlet")):
-                yield [r["hh_id"], r["income_monthly"], r["size"], r["line"], r["state"], r["sector"],
-                       (cats.get(r["hh_id"]) or {}).get("final") or "", r["head_sex"], r["social_group"],
-                       r["land_class"], r["node"], r["hamlet"], r["cluster"]]
+                yield [r["hh_id"], r["income_monthly"], "yes" if r["income_complete"] else "no", r["size"], r["line"],
+                       r["state"], r["sector"], (cats.get(r["hh_id"]) or {}).get("final") or "", r["head_sex"],
+                       r["social_group"], r["land_class"], r["node"], r["hamlet"], r["cluster"]]
     return _csv(columns, rows(), "households.csv")
 
 

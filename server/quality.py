@@ -27,6 +27,32 @@ def number(value: Any) -> float | None:
         return None
 
 
+# Amount statuses (household income form from version 2026113001): an amount is reported, estimated, not known
+# (dk) or refused. Not known and refused amounts are absent, stay out of the totals, and make the household's income
+# (or consumption) incomplete. Earlier versions have no statuses: every amount was required, so they are complete.
+UNKNOWN_STATUSES = ("dk", "refused")
+INCOME_STATUS_FIELDS = {"farm_status": "farm", "tr_pension_status": "pension", "tr_scheme_status": "scheme cash",
+                        "tr_remittances_status": "remittances", "oth_rent_status": "rent",
+                        "oth_interest_status": "interest", "oth_other_status": "other income"}
+INCOME_STATUS_REPEATS = {"wage": ("w_pay_status", "wage job"), "enterprise": ("ent_status", "enterprise")}
+CONSUMPTION_STATUS_FIELDS = {"cons_30_status": "last 30 days", "cons_365_status": "last 365 days"}
+
+
+def unknown_income_items(record: Mapping[str, Any]) -> list[str]:
+    """The income amounts of a household that were not known or refused, e.g. ['wage job 2', 'pension']."""
+    found = []
+    for repeat, (status, what) in INCOME_STATUS_REPEATS.items():
+        for n, item in enumerate(record.get(repeat) or [], start=1):
+            if item.get(status) in UNKNOWN_STATUSES:
+                found.append(f"{what} {n}")
+    found += [what for name, what in INCOME_STATUS_FIELDS.items() if record.get(name) in UNKNOWN_STATUSES]
+    return found
+
+
+def unknown_consumption_items(record: Mapping[str, Any]) -> list[str]:
+    return [what for name, what in CONSUMPTION_STATUS_FIELDS.items() if record.get(name) in UNKNOWN_STATUSES]
+
+
 def interview_minutes(record: Mapping[str, Any]) -> float | None:
     try:
         start = dt.datetime.fromisoformat(record["start"])
@@ -68,6 +94,13 @@ def _household(record: Mapping[str, Any]) -> list[Flag]:
                                              "will be bottom-coded at 0."))
         elif income / size > MAX_MONTHLY_INCOME_PER_HEAD:
             flags.append(("income_outlier", f"Monthly income per head is Rs {income / size:,.0f}."))
+    unknown = unknown_income_items(record)
+    if unknown:
+        flags.append(("income_incomplete", f"Income amounts not known or refused: {', '.join(unknown)}. The household "
+                                           "is left out of the poverty measures."))
+    unknown = unknown_consumption_items(record)
+    if unknown:
+        flags.append(("consumption_incomplete", f"Consumption not known or refused for the {' and the '.join(unknown)}."))
     consumption = number(record.get("consumption_monthly"))
     if income is not None and consumption and income > 0 and consumption > 5 * income:
         flags.append(("consumption_vs_income", f"Monthly consumption (Rs {consumption:,.0f}) is over five times "

@@ -117,7 +117,7 @@ def test_csv_zip_has_one_row_per_submission_and_rosters_joined_through_parent_ke
         assert int(household["n_members"]) == len(roster)
     assert roster[0]["m_name"] == "Head 5" and roster[0]["m_relation"] == "1"
     first = main[0]
-    assert first["ReviewState"] == "received" and first["FormVersion"] == "2026112201"
+    assert first["ReviewState"] == "received" and first["FormVersion"] == "2026113001"
     assert first["SubmitterName"] == "Enumerator 1 phone" and first["DeviceID"] == "collect:Xk3v9QpLm2Zt8RwA"
     assert first["SubmissionDate"].endswith("Z") and first["Edits"] == "0"
     assert main[1]["AttachmentsPresent"] == "1" and main[1]["AttachmentsExpected"] == "1"

@@ -957,7 +957,7 @@ class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries, MaintenanceQuerie
 
     _INCOME_COLUMNS = ("cluster", "hamlet", "node", "state", "sector", "size", "income_monthly", "consumption_monthly",
                        "head_sex", "social_group", "land_class", "line", "line_label", "poor", "gap", "gap2",
-                       "neg_income")
+                       "neg_income", "income_complete")
 
     def replace_hh_income(self, project_id: int, submission_id: int, row: Mapping[str, Any] | None) -> set[str]:
         """Swap the income facts a submission contributes; a later interview of the same household and round wins.
@@ -982,8 +982,12 @@ class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries, MaintenanceQuerie
         return {r["hh_id"] for r in old_rows} | ({row["hh_id"]} if row is not None else set())
 
     def _income_count(self, project_id: int, row: Mapping[str, Any], sign: int) -> None:
+        """Move a scope's counts by one household: measured (a line and a complete income), without a line, or left
+        out for incomplete income (a line, but an amount not known). Only measured households enter the sums."""
         size, has_line = row["size"], row["line"] is not None
-        if has_line:
+        incomplete = has_line and not row["income_complete"]
+        measured = has_line and not incomplete
+        if measured:
             self.db.execute(
                 "INSERT INTO income_lines (project_id, round, cluster, hamlet, node, line_label, line, n_hh) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (project_id, round, cluster, hamlet, node, line_label) "
@@ -993,16 +997,17 @@ class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries, MaintenanceQuerie
         poor = row["poor"] or 0
         self.db.execute(
             "INSERT INTO income_counts (project_id, round, cluster, hamlet, node, n_hh, n_persons, n_no_line, "
-            "poor_hh, poor_persons, gap_hh, gap_persons, gap2_hh, gap2_persons) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "n_incomplete, poor_hh, poor_persons, gap_hh, gap_persons, gap2_hh, gap2_persons) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (project_id, round, cluster, hamlet, node) DO UPDATE SET "
             "n_hh = n_hh + excluded.n_hh, n_persons = n_persons + excluded.n_persons, "
-            "n_no_line = n_no_line + excluded.n_no_line, poor_hh = poor_hh + excluded.poor_hh, "
+            "n_no_line = n_no_line + excluded.n_no_line, n_incomplete = n_incomplete + excluded.n_incomplete, "
+            "poor_hh = poor_hh + excluded.poor_hh, "
             "poor_persons = poor_persons + excluded.poor_persons, gap_hh = gap_hh + excluded.gap_hh, "
             "gap_persons = gap_persons + excluded.gap_persons, gap2_hh = gap2_hh + excluded.gap2_hh, "
             "gap2_persons = gap2_persons + excluded.gap2_persons",
             [project_id, row["round"], row["cluster"] or "", row["hamlet"] or "", row["node"] or "",
-             sign * int(has_line), sign * size * int(has_line), sign * int(not has_line),
+             sign * int(measured), sign * size * int(measured), sign * int(not has_line), sign * int(incomplete),
              sign * poor, sign * poor * size, sign * (row["gap"] or 0), sign * (row["gap"] or 0) * size,
              sign * (row["gap2"] or 0), sign * (row["gap2"] or 0) * size])
 
@@ -1013,8 +1018,9 @@ class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries, MaintenanceQuerie
             where, params = where + " AND node = ?", params + [node]
         groups = [c for c in by if c in {"cluster", "hamlet", "node"}]
         cols = "".join(f"{c}, " for c in groups)
-        sums = ", ".join(f"sum({c}) AS {c}" for c in ("n_hh", "n_persons", "n_no_line", "poor_hh", "poor_persons",
-                                                      "gap_hh", "gap_persons", "gap2_hh", "gap2_persons"))
+        sums = ", ".join(f"sum({c}) AS {c}" for c in ("n_hh", "n_persons", "n_no_line", "n_incomplete", "poor_hh",
+                                                      "poor_persons", "gap_hh", "gap_persons", "gap2_hh",
+                                                      "gap2_persons"))
         group_by = f" GROUP BY {', '.join(groups)} ORDER BY {', '.join(groups)}" if groups else ""
         return self._all(f"SELECT {cols}{sums} FROM income_counts WHERE {where}{group_by}", params)
 

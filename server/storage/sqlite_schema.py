@@ -383,3 +383,16 @@ def m009_wellbeing_node_index(db: Database) -> None:
         CREATE INDEX wb_households_household ON wb_households(project_id, hh_id, node);
         """
     )
+
+
+@migrations()
+def m011_income_completeness(db: Database) -> None:
+    """Amounts not known (household income form 2026113001): a household whose income misses an amount is kept with
+    income_complete = 0 and counted apart in n_incomplete, never measured as if the amount were zero. Rows written
+    before are complete: earlier form versions required every amount."""
+    db.executescript(
+        """
+        ALTER TABLE hh_income ADD COLUMN income_complete INTEGER NOT NULL DEFAULT 1;
+        ALTER TABLE income_counts ADD COLUMN n_incomplete INTEGER NOT NULL DEFAULT 0;
+        """
+    )
