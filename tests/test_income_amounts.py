@@ -21,6 +21,7 @@ from server.analyse_cli import analyse
 from server.api import hash_token
 from server.auth import new_token
 from server.bootstrap import create_user, ensure_default_project
+from server.xforms import parse_xform
 
 from .conftest import _collect
 from .javarosa import JavaRosaError, fill
@@ -30,6 +31,7 @@ from .web import PASSWORD, make_users
 DATA = Path(__file__).parent / "data"
 FORMS = Path(__file__).resolve().parent.parent / "forms"
 OLD_VERSION = "2026112201"
+CURRENT_VERSION = parse_xform((FORMS / "household_income.xml").read_bytes()).version
 
 
 @pytest.fixture
@@ -84,13 +86,13 @@ def script(household: str, wage_status: str = "reported", pension_status: str = 
         ("cluster", "chanderi"), ("round", "1"), ("hamlet", "chanderi-w03"), ("sector", "urban"),
         ("hh_on_list", "yes"), ("household", household), ("node", ""),
         ("enumerator", "Anita Sharma"), ("interview_date", "2026-11-30"), ("gps", "24.719 78.1392 451.0 4.0"),
-        ("consent", "yes"), ("respondent_name", "Kamla Koli"), ("n_members", "2"),
+        ("consent", "yes"), ("n_members", "2"),
         ("m_name", "Ramesh Koli"), ("m_relation", "1"), ("m_sex", "1"), ("m_age", "42"), ("m_marital", "2"),
         ("m_education", "06"), ("m_activity", "51"), ("m_occupation", "weaving"), ("m_days_30", "26"),
         ("m_months_12", "12"), ("m_shg", "no"),
         ("m_name", "Kamla Koli"), ("m_relation", "2"), ("m_sex", "2"), ("m_age", "38"), ("m_marital", "2"),
         ("m_education", "05"), ("m_activity", "21"), ("m_occupation", "pre_loom"), ("m_days_30", "20"),
-        ("m_months_12", "10"), ("m_shg", "yes"),
+        ("m_months_12", "10"), ("m_shg", "yes"), ("respondent_no", "2"),
         ("religion", "1"), ("social_group", "3"), ("hh_type", "23"), ("ration_card", "phh"), ("mgnrega_card", "no"),
         ("pmjay_card", "yes"), ("artisan_card", "yes"), ("bank_account", "yes"), ("any_land", "no"),
         ("n_wage_jobs", "2"),
@@ -139,7 +141,7 @@ def test_an_unknown_wage_leaves_the_household_out_of_poverty_and_says_so(store, 
     reply = phone.submit(filled("chanderi-w03-017", wage_status="dk"))
     assert reply.status == 201, reply.text
     main = store.rows(f"data_{project['id']}_household_income")[0]
-    assert (main["_form_version"], main["income_complete"], main["income_unknown"]) == ("2026113001", "no", 1)
+    assert (main["_form_version"], main["income_complete"], main["income_unknown"]) == (CURRENT_VERSION, "no", 1)
     assert [w["w_pay_status"] for w in store.rows(f"data_{project['id']}_household_income__wage")] == \
         ["reported", "dk"]
     assert "income_incomplete" in {f["code"] for f in store.flags(main["_def_id"])}

@@ -1,0 +1,62 @@
+"""Household income form, filled in JavaRosa: consent before anything else, the location after consent, the
+modules in the order of the issue, and people (respondent, wage earners) chosen from the roster by member number."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from lxml import etree
+
+from .javarosa import JavaRosaError, fill
+from .test_income_amounts import FORMS, filled, project, script  # noqa: F401 (project is a fixture)
+
+FORM = FORMS / "household_income.xml"
+
+
+def _prompts(answers) -> list[str]:
+    return fill(FORM, FORMS, answers).prompts
+
+
+def _first(prompts: list[str], pattern: str) -> int:
+    return next(i for i, p in enumerate(prompts) if re.search(pattern, p))
+
+
+def test_the_consent_script_is_read_before_consent_and_the_location_is_taken_after_it():
+    prompts = _prompts(script("chanderi-w03-017"))
+    assert _first(prompts, r"/consent_script\[") + 1 == _first(prompts, r"/consent\[")
+    assert _first(prompts, r"/consent\[") < _first(prompts, r"/gps\[")
+    assert prompts[_first(prompts, r"/gps\[")].startswith("/data/interview[1]/a_location[1]/")
+
+
+def test_without_consent_no_location_is_asked_or_stored():
+    before_consent = [a for a in script("chanderi-w03-017") if a[0] in (
+        "cluster", "round", "hamlet", "sector", "hh_on_list", "household", "node", "enumerator", "interview_date")]
+    with pytest.raises(JavaRosaError) as refused:
+        fill(FORM, FORMS, before_consent + [("consent", "no"), ("gps", "24.719 78.1392 451.0 4.0")])
+    assert refused.value.kind == "unused"
+    root = etree.fromstring(fill(FORM, FORMS, before_consent + [("consent", "no")]).xml)
+    assert root.find(".//gps") is None and root.find(".//interview") is None
+
+
+def test_modules_run_roster_housing_land_consumption_income_loans_savings():
+    prompts = _prompts(script("chanderi-w03-017"))
+    order = [_first(prompts, f"/{module}\\[") for module in
+             ("mod_b", "mod_c", "mod_i", "mod_d", "mod_f", "mod_e", "mod_g", "mod_h", "mod_j")]
+    assert order == sorted(order)
+
+
+def test_the_respondent_is_chosen_from_the_roster_by_member_number():
+    root = etree.fromstring(filled("chanderi-w03-017"))
+    assert (root.findtext(".//respondent_no"), root.findtext(".//respondent_name")) == ("2", "Kamla Koli")
+    with pytest.raises(JavaRosaError) as refused:
+        fill(FORM, FORMS, [(n, "3" if n == "respondent_no" else v) for n, v in script("chanderi-w03-017")])
+    assert refused.value.kind == "no_choice" and "1 2" in str(refused.value)   # only the two members are offered
+
+
+def test_the_respondent_and_location_reach_the_typed_rows(store, project, collect_client):
+    reply = collect_client.submit(filled("chanderi-w03-017"))
+    assert reply.status == 201, reply.text
+    row = store.rows(f"data_{project['id']}_household_income")[0]
+    assert (row["respondent_no"], row["respondent_name"], row["consent"]) == ("2", "Kamla Koli", "yes")
+    assert row["gps"].startswith("24.719 78.1392")
