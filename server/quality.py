@@ -94,6 +94,9 @@ def _household(record: Mapping[str, Any]) -> list[Flag]:
                                              "will be bottom-coded at 0."))
         elif income / size > MAX_MONTHLY_INCOME_PER_HEAD:
             flags.append(("income_outlier", f"Monthly income per head is Rs {income / size:,.0f}."))
+    missing = _wage_members_not_on_roster(record, members)
+    if missing:
+        flags.append(("wage_member", f"Wage job(s) {', '.join(missing)} point to no member of the roster."))
     unknown = unknown_income_items(record)
     if unknown:
         flags.append(("income_incomplete", f"Income amounts not known or refused: {', '.join(unknown)}. The household "
@@ -106,6 +109,21 @@ def _household(record: Mapping[str, Any]) -> list[Flag]:
         flags.append(("consumption_vs_income", f"Monthly consumption (Rs {consumption:,.0f}) is over five times "
                                                 f"income (Rs {income:,.0f})."))
     return flags
+
+
+def _wage_members_not_on_roster(record: Mapping[str, Any], members: list) -> list[str]:
+    """Wage jobs whose earner is not on the roster: by member number (2026113003 on) or, in earlier versions, by
+    name (where a corrected spelling orphans the job)."""
+    names = {m.get("m_name") for m in members}
+    missing = []
+    for n, job in enumerate(record.get("wage") or [], start=1):
+        number_ = number(job.get("w_member_no"))
+        if number_ is not None:
+            if not 1 <= number_ <= len(members):
+                missing.append(f"{n} (member {number_:.0f})")
+        elif job.get("w_member") is not None and job["w_member"] not in names:
+            missing.append(f"{n} ({job['w_member']})")
+    return missing
 
 
 def _ranking(record: Mapping[str, Any]) -> list[Flag]:

@@ -73,7 +73,7 @@ def phone(app, request, project, token):
 
 def script(household: str, wage_status: str = "reported", pension_status: str = "estimated") -> list[tuple[str, str]]:
     """Answers for a two-member weaver household: one piece-rate job, the wife's daily-wage job, a pension."""
-    wife_job = [("w_member", "Kamla Koli"), ("w_type", "nonagri_wage"), ("w_basis", "daily"),
+    wife_job = [("w_member_no", "2"), ("w_type", "nonagri_wage"), ("w_basis", "daily"),
                 ("w_pay_status", wage_status)]
     if wage_status in ("dk", "refused"):
         wife_job += [("w_range", "10k_25k"), ("w_peak_months", "6"), ("w_lean_months", "0")]
@@ -96,7 +96,7 @@ def script(household: str, wage_status: str = "reported", pension_status: str = 
         ("religion", "1"), ("social_group", "3"), ("hh_type", "23"), ("ration_card", "phh"), ("mgnrega_card", "no"),
         ("pmjay_card", "yes"), ("artisan_card", "yes"), ("bank_account", "yes"), ("any_land", "no"),
         ("n_wage_jobs", "2"),
-        ("w_member", "Ramesh Koli"), ("w_type", "nonagri_wage"), ("w_basis", "piece"), ("w_pay_status", "reported"),
+        ("w_member_no", "1"), ("w_type", "nonagri_wage"), ("w_basis", "piece"), ("w_pay_status", "reported"),
         ("w_peak_months", "8"), ("w_lean_months", "4"), ("w_peak_units", "4"), ("w_peak_rate", "1500"),
         ("w_lean_units", "2"), ("w_lean_rate", "1500"),
         *wife_job,

@@ -8,6 +8,8 @@ import re
 import pytest
 from lxml import etree
 
+from server import quality
+
 from .javarosa import JavaRosaError, fill
 from .test_income_amounts import FORMS, filled, project, script  # noqa: F401 (project is a fixture)
 
@@ -60,3 +62,29 @@ def test_the_respondent_and_location_reach_the_typed_rows(store, project, collec
     row = store.rows(f"data_{project['id']}_household_income")[0]
     assert (row["respondent_no"], row["respondent_name"], row["consent"]) == ("2", "Kamla Koli", "yes")
     assert row["gps"].startswith("24.719 78.1392")
+
+
+def test_wage_jobs_point_to_members_by_number_even_when_two_share_a_name():
+    answers = script("chanderi-w03-017")
+    answers = [(n, "Ramesh Koli" if (n, v) == ("m_name", "Kamla Koli") else v) for n, v in answers]
+    root = etree.fromstring(fill(FORM, FORMS, answers).xml)
+    jobs = [(w.findtext(".//w_member_no"), w.findtext(".//w_member_name")) for w in root.iter("wage")]
+    assert jobs == [("1", "Ramesh Koli"), ("2", "Ramesh Koli")]
+    assert root.findtext(".//m_lbl_2") == "2. Ramesh Koli"             # the label tells the two apart
+
+
+def test_a_wage_job_pointing_to_no_member_is_flagged_in_both_form_versions():
+    members = [{"m_name": "Ramesh Koli"}, {"m_name": "Kamla Koli"}]
+    new = dict(quality.flags("household_income", {"member": members, "wage": [{"w_member_no": "3"}]}))
+    assert new["wage_member"] == "Wage job(s) 1 (member 3) point to no member of the roster."
+    old = dict(quality.flags("household_income", {"member": members, "wage": [{"w_member": "Kamla"}]}))
+    assert "1 (Kamla)" in old["wage_member"]
+    assert "wage_member" not in dict(quality.flags("household_income",
+                                                   {"member": members, "wage": [{"w_member_no": "2"}]}))
+
+
+def test_wage_rows_carry_the_member_number(store, project, collect_client):
+    reply = collect_client.submit(filled("chanderi-w03-017"))
+    assert reply.status == 201, reply.text
+    wages = store.rows(f"data_{project['id']}_household_income__wage")
+    assert [(w["w_member_no"], w["w_member_name"]) for w in wages] == [("1", "Ramesh Koli"), ("2", "Kamla Koli")]
