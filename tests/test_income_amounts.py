@@ -71,14 +71,22 @@ def phone(app, request, project, token):
     return _collect(app, request, project, token, "http")
 
 
-def script(household: str, wage_status: str = "reported", pension_status: str = "estimated") -> list[tuple[str, str]]:
-    """Answers for a two-member weaver household: one piece-rate job, the wife's daily-wage job, a pension."""
-    wife_job = [("w_member_no", "2"), ("w_type", "nonagri_wage"), ("w_basis", "daily"),
-                ("w_pay_status", wage_status)]
+def script(household: str, wage_status: str = "reported", pension_status: str = "estimated",
+           salaried: bool = False) -> list[tuple[str, str]]:
+    """Answers for a two-member weaver household: one piece-rate job, the wife's daily-wage (or salaried) job, a
+    pension."""
+    wife_job = [("w_member_no", "2"), ("w_type", "salary" if salaried else "nonagri_wage"),
+                ("w_basis", "monthly" if salaried else "daily"), ("w_pay_status", wage_status)]
     if wage_status in ("dk", "refused"):
-        wife_job += [("w_range", "10k_25k"), ("w_peak_months", "6"), ("w_lean_months", "0")]
+        wife_job.append(("w_range", "10k_25k"))
+    if salaried:
+        wife_job.append(("w_salary_months", "12"))
+        if wage_status not in ("dk", "refused"):
+            wife_job.append(("w_salary", "9000"))
     else:
-        wife_job += [("w_peak_months", "6"), ("w_lean_months", "0"), ("w_peak_days", "20"), ("w_peak_wage", "150")]
+        wife_job += [("w_peak_months", "6"), ("w_lean_months", "0")]
+        if wage_status not in ("dk", "refused"):
+            wife_job += [("w_peak_days", "20"), ("w_peak_wage", "150")]
     pension = [("tr_pension_status", pension_status)]
     if pension_status in ("reported", "estimated"):
         pension.append(("tr_pension", "6000"))
@@ -88,11 +96,10 @@ def script(household: str, wage_status: str = "reported", pension_status: str = 
         ("enumerator", "Anita Sharma"), ("interview_date", "2026-11-30"), ("gps", "24.719 78.1392 451.0 4.0"),
         ("consent", "yes"), ("n_members", "2"),
         ("m_name", "Ramesh Koli"), ("m_relation", "1"), ("m_sex", "1"), ("m_age", "42"), ("m_marital", "2"),
-        ("m_education", "06"), ("m_activity", "51"), ("m_occupation", "weaving"), ("m_days_30", "26"),
-        ("m_months_12", "12"), ("m_shg", "no"),
+        ("m_education", "06"), ("m_activity", "51"), ("m_occupation", "weaving"), ("m_shg", "no"),
         ("m_name", "Kamla Koli"), ("m_relation", "2"), ("m_sex", "2"), ("m_age", "38"), ("m_marital", "2"),
-        ("m_education", "05"), ("m_activity", "21"), ("m_occupation", "pre_loom"), ("m_days_30", "20"),
-        ("m_months_12", "10"), ("m_shg", "yes"), ("respondent_no", "2"),
+        ("m_education", "05"), ("m_activity", "21"), ("m_occupation", "pre_loom"), ("m_shg", "yes"),
+        ("respondent_no", "2"),
         ("religion", "1"), ("social_group", "3"), ("hh_type", "23"), ("ration_card", "phh"), ("mgnrega_card", "no"),
         ("pmjay_card", "yes"), ("artisan_card", "yes"), ("bank_account", "yes"), ("any_land", "no"),
         ("n_wage_jobs", "2"),

@@ -11,7 +11,7 @@ from lxml import etree
 from server import quality
 
 from .javarosa import JavaRosaError, fill
-from .test_income_amounts import FORMS, filled, project, script  # noqa: F401 (project is a fixture)
+from .test_income_amounts import DATA, FORMS, filled, phone, project, script  # noqa: F401 (fixtures)
 
 FORM = FORMS / "household_income.xml"
 
@@ -88,3 +88,38 @@ def test_wage_rows_carry_the_member_number(store, project, collect_client):
     assert reply.status == 201, reply.text
     wages = store.rows(f"data_{project['id']}_household_income__wage")
     assert [(w["w_member_no"], w["w_member_name"]) for w in wages] == [("1", "Ramesh Koli"), ("2", "Kamla Koli")]
+
+
+def test_a_salaried_job_is_asked_as_months_times_pay():
+    root = etree.fromstring(filled("chanderi-w03-017", salaried=True))
+    salaried = list(root.iter("wage"))[1]
+    assert (salaried.findtext(".//w_salary_months"), salaried.findtext(".//w_salary")) == ("12", "9000.0")
+    assert salaried.findtext(".//w_annual") == "108000" and salaried.findtext(".//w_lean_contrib") == "9000"
+    with pytest.raises(JavaRosaError) as refused:      # no peak and lean split for a salary
+        fill(FORM, FORMS, script("chanderi-w03-017", salaried=True) + [("w_peak_months", "12")])
+    assert refused.value.kind == "unused"
+
+
+def test_days_and_months_worked_are_not_asked_again_per_member():
+    with pytest.raises(JavaRosaError) as refused:
+        fill(FORM, FORMS, script("chanderi-w03-017") + [("m_days_30", "26")])
+    assert refused.value.kind == "unused"
+
+
+def test_the_name_is_asked_on_the_members_first_screen():
+    prompts = _prompts(script("chanderi-w03-017"))
+    name, relation = _first(prompts, r"/m_name\["), _first(prompts, r"/m_relation\[")
+    assert prompts[name].rsplit("/", 1)[0] == prompts[relation].rsplit("/", 1)[0]   # one field-list: m_basic
+    assert "/m_basic[1]/" in prompts[name]
+
+
+def test_the_audit_log_is_sent_and_stored_with_the_household(store, project, phone):
+    xml = filled("chanderi-w03-017")
+    assert b"<audit />" in xml                        # the form asks Collect for an audit log
+    xml = xml.replace(b"<audit />", b"<audit>audit.csv</audit>")   # the file name Collect writes into the field
+    audit = (DATA / "audit.csv").read_bytes()
+    reply = phone.submit(xml, {"audit.csv": audit})
+    assert reply.status == 201, reply.text
+    (row,) = store.rows(f"data_{project['id']}_household_income")
+    files = {a["name"]: store.get_blob(a["blob_sha256"]) for a in store.attachments(row["_def_id"])}
+    assert files == {"audit.csv": audit}
