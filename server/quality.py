@@ -97,6 +97,13 @@ def _household(record: Mapping[str, Any]) -> list[Flag]:
     missing = _wage_members_not_on_roster(record, members)
     if missing:
         flags.append(("wage_member", f"Wage job(s) {', '.join(missing)} point to no member of the roster."))
+    inside = [n for n, job in enumerate(record.get("wage") or [], start=1) if job.get("w_inside") == "yes"]
+    earning = [job for job in record.get("wage") or [] if job.get("w_inside") == "no"] + \
+        list(record.get("enterprise") or [])
+    if inside and not earning:
+        flags.append(("income_inside_nothing", f"Wage job(s) {', '.join(map(str, inside))} are said to be paid "
+                                               "inside another member's earnings, but no other job or enterprise "
+                                               "is recorded: that income is missing."))
     unknown = unknown_income_items(record)
     if unknown:
         flags.append(("income_incomplete", f"Income amounts not known or refused: {', '.join(unknown)}. The household "

@@ -72,21 +72,21 @@ def phone(app, request, project, token):
 
 
 def script(household: str, wage_status: str = "reported", pension_status: str = "estimated",
-           salaried: bool = False) -> list[tuple[str, str]]:
+           salaried: bool = False, inside: bool = False) -> list[tuple[str, str]]:
     """Answers for a two-member weaver household: one piece-rate job, the wife's daily-wage (or salaried) job, a
     pension."""
-    wife_job = [("w_member_no", "2"), ("w_type", "salary" if salaried else "nonagri_wage"),
-                ("w_basis", "monthly" if salaried else "daily"), ("w_pay_status", wage_status)]
-    if wage_status in ("dk", "refused"):
-        wife_job.append(("w_range", "10k_25k"))
-    if salaried:
-        wife_job.append(("w_salary_months", "12"))
-        if wage_status not in ("dk", "refused"):
-            wife_job.append(("w_salary", "9000"))
+    known = wage_status not in ("dk", "refused")
+    if inside:   # winding yarn for her husband's saris, paid through him: no amount is asked
+        wife_job = [("w_member_no", "2"), ("w_type", "nonagri_wage"), ("w_basis", "piece"), ("w_inside", "yes")]
+    elif salaried:
+        wife_job = [("w_member_no", "2"), ("w_type", "salary"), ("w_basis", "monthly"), ("w_inside", "no"),
+                    ("w_pay_status", wage_status), *([] if known else [("w_range", "10k_25k")]),
+                    ("w_salary_months", "12"), *([("w_salary", "9000")] if known else [])]
     else:
-        wife_job += [("w_peak_months", "6"), ("w_lean_months", "0")]
-        if wage_status not in ("dk", "refused"):
-            wife_job += [("w_peak_days", "20"), ("w_peak_wage", "150")]
+        wife_job = [("w_member_no", "2"), ("w_type", "nonagri_wage"), ("w_basis", "daily"), ("w_inside", "no"),
+                    ("w_pay_status", wage_status), *([] if known else [("w_range", "10k_25k")]),
+                    ("w_peak_months", "6"), ("w_lean_months", "0"),
+                    *([("w_peak_days", "20"), ("w_peak_wage", "150")] if known else [])]
     pension = [("tr_pension_status", pension_status)]
     if pension_status in ("reported", "estimated"):
         pension.append(("tr_pension", "6000"))
@@ -103,7 +103,8 @@ def script(household: str, wage_status: str = "reported", pension_status: str = 
         ("religion", "1"), ("social_group", "3"), ("hh_type", "23"), ("ration_card", "phh"), ("mgnrega_card", "no"),
         ("pmjay_card", "yes"), ("artisan_card", "yes"), ("bank_account", "yes"), ("any_land", "no"),
         ("n_wage_jobs", "2"),
-        ("w_member_no", "1"), ("w_type", "nonagri_wage"), ("w_basis", "piece"), ("w_pay_status", "reported"),
+        ("w_member_no", "1"), ("w_type", "nonagri_wage"), ("w_basis", "piece"), ("w_inside", "no"),
+        ("w_pay_status", "reported"),
         ("w_peak_months", "8"), ("w_lean_months", "4"), ("w_peak_units", "4"), ("w_peak_rate", "1500"),
         ("w_lean_units", "2"), ("w_lean_rate", "1500"),
         *wife_job,

@@ -123,3 +123,27 @@ def test_the_audit_log_is_sent_and_stored_with_the_household(store, project, pho
     (row,) = store.rows(f"data_{project['id']}_household_income")
     files = {a["name"]: store.get_blob(a["blob_sha256"]) for a in store.attachments(row["_def_id"])}
     assert files == {"audit.csv": audit}
+
+
+def test_a_job_paid_inside_another_members_earnings_is_not_asked_or_counted_again():
+    root = etree.fromstring(filled("chanderi-w03-017", inside=True))
+    wife = list(root.iter("wage"))[1]
+    assert (wife.findtext(".//w_inside"), wife.findtext(".//w_annual")) == ("yes", "0")
+    assert wife.find(".//w_pay_status") is None
+    assert root.findtext(".//wage_total") == "60000" and root.findtext(".//income_complete") == "yes"
+    with pytest.raises(JavaRosaError) as refused:
+        fill(FORM, FORMS, script("chanderi-w03-017", inside=True) + [("w_pay_status", "reported")])
+    assert refused.value.kind == "unused"
+
+
+def test_a_job_inside_earnings_that_nobody_else_has_is_flagged():
+    alone = {"member": [{"m_name": "A"}, {"m_name": "B"}], "wage": [{"w_member_no": "2", "w_inside": "yes"}]}
+    assert "income_inside_nothing" in dict(quality.flags("household_income", alone))
+    with_earner = {**alone, "wage": [{"w_member_no": "1", "w_inside": "no"}, *alone["wage"]]}
+    assert "income_inside_nothing" not in dict(quality.flags("household_income", with_earner))
+
+
+def test_the_hints_state_the_rules_against_counting_income_twice():
+    xml = FORM.read_text(encoding="utf-8")
+    assert "paid by the piece, is wage work, even on the household's own loom" in xml
+    assert "Remittances come only from people who are not members." in xml
