@@ -35,7 +35,13 @@ INCOME_STATUS_FIELDS = {"farm_status": "farm", "tr_pension_status": "pension", "
                         "tr_remittances_status": "remittances", "oth_rent_status": "rent",
                         "oth_interest_status": "interest", "oth_other_status": "other income"}
 INCOME_STATUS_REPEATS = {"wage": ("w_pay_status", "wage job"), "enterprise": ("ent_status", "enterprise")}
-CONSUMPTION_STATUS_FIELDS = {"cons_30_status": "last 30 days", "cons_365_status": "last 365 days"}
+CONSUMPTION_ITEMS = {"cereal": "cereals and pulses", "pds": "PDS ration", "milk": "milk", "oil": "oil",
+                     "veg": "vegetables and fruit", "meat": "meat, fish and eggs", "sugar": "sugar, spices and tea",
+                     "fuel": "fuel and light", "medicine": "medicines", "rent": "rent",
+                     "transport": "transport and phone", "other": "other daily items"}
+CONSUMPTION_STATUS_FIELDS = {"cons_30_status": "last 30 days",          # 2026113001-05: one block of 30 days
+                             **{f"cons_{code}_status": what for code, what in CONSUMPTION_ITEMS.items()},
+                             "cons_365_status": "last 365 days"}
 
 
 def unknown_income_items(record: Mapping[str, Any]) -> list[str]:
@@ -110,7 +116,7 @@ def _household(record: Mapping[str, Any]) -> list[Flag]:
                                            "is left out of the poverty measures."))
     unknown = unknown_consumption_items(record)
     if unknown:
-        flags.append(("consumption_incomplete", f"Consumption not known or refused for the {' and the '.join(unknown)}."))
+        flags.append(("consumption_incomplete", f"Consumption not known or refused: {', '.join(unknown)}."))
     consumption = number(record.get("consumption_monthly"))
     if income is not None and consumption and income > 0 and consumption > 5 * income:
         flags.append(("consumption_vs_income", f"Monthly consumption (Rs {consumption:,.0f}) is over five times "

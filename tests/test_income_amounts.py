@@ -109,8 +109,7 @@ def script(household: str, wage_status: str = "reported", pension_status: str = 
         ("w_lean_units", "2"), ("w_lean_rate", "1500"),
         *wife_job,
         ("n_enterprises", "0"), ("has_farm", "no"), ("other_income_sources", "pension"), *pension,
-        ("cons_30_status", "reported"), ("cons_purchase", "6000"), ("cons_home_produced", "0"),
-        ("cons_exchange", "0"), ("cons_gifts_loans", "0"), ("cons_free_collection", "0"),
+        *CONSUMPTION_30,
         ("cons_365_status", "estimated"), ("cons_clothing", "4000"), ("cons_education", "2000"),
         ("cons_medical", "0"), ("cons_durables", "1000"),
         ("has_loans", "yes"), ("n_loans", "1"), ("loan_source", "master_weaver_trader"),
@@ -123,6 +122,18 @@ def script(household: str, wage_status: str = "reported", pension_status: str = 
         ("looms_working", "1"), ("assets", "mobile"), ("shocks", "illness"), ("shock_cost_status", "refused"),
         ("photo_consent", "no"),
     ]
+
+
+# Last 30 days, item by item: (item, status, bought, other sources); Rs 6,700 in all.
+CONSUMPTION_ITEMS = [("cereal", "reported", 1500, 0), ("pds", "reported", 100, 400), ("milk", "estimated", 900, 0),
+                     ("oil", "reported", 400, 0), ("veg", "estimated", 800, 0), ("meat", "none", None, None),
+                     ("sugar", "estimated", 300, 0), ("fuel", "reported", 900, 200),
+                     ("medicine", "estimated", 300, 0), ("rent", "none", None, None),
+                     ("transport", "reported", 500, 0), ("other", "estimated", 400, 0)]
+CONSUMPTION_30 = [answer for item, status, bought, other in CONSUMPTION_ITEMS
+                  for answer in [(f"cons_{item}_status", status)]
+                  + ([(f"cons_{item}_bought", str(bought)), (f"cons_{item}_other", str(other))] if bought is not None
+                     else [])]
 
 
 def filled(household: str, **statuses: str) -> bytes:
@@ -184,11 +195,11 @@ def test_a_refused_pension_makes_the_income_incomplete_too(store, project, colle
 
 def test_quality_flags_name_the_amounts_not_known():
     record = {"wage": [{"w_pay_status": "reported"}, {"w_pay_status": "dk"}], "tr_pension_status": "refused",
-              "cons_30_status": "dk", "cons_365_status": "estimated"}
+              "cons_milk_status": "dk", "cons_rent_status": "none", "cons_365_status": "estimated"}
     assert quality.unknown_income_items(record) == ["wage job 2", "pension"]
     found = dict(quality.flags("household_income", record))
     assert "wage job 2, pension" in found["income_incomplete"]
-    assert "last 30 days" in found["consumption_incomplete"]
+    assert found["consumption_incomplete"] == "Consumption not known or refused: milk."
     assert quality.unknown_income_items({"wage": [{"w_member": "old version, no status"}]}) == []
 
 

@@ -147,3 +147,23 @@ def test_the_hints_state_the_rules_against_counting_income_twice():
     xml = FORM.read_text(encoding="utf-8")
     assert "paid by the piece, is wage work, even on the household's own loom" in xml
     assert "Remittances come only from people who are not members." in xml
+
+
+def test_consumption_is_asked_item_by_item_bought_and_from_other_sources():
+    root = etree.fromstring(filled("chanderi-w03-017"))
+    assert root.findtext(".//cons_pds_other") == "400.0" and root.find(".//cons_meat_bought") is None
+    assert root.findtext(".//consumption_monthly") == str(round(6700 + 7000 / 12, 2))
+    assert root.findtext(".//consumption_complete") == "yes"
+    prompts = _prompts(script("chanderi-w03-017"))
+    assert sum(1 for p in prompts if p.endswith("_status[1]") and "/mod_f[1]/" in p) == 13   # 12 items + 365 days
+
+
+def test_a_consumption_item_not_known_leaves_consumption_incomplete(store, project, collect_client):
+    answers = [(n, "dk" if n == "cons_milk_status" else v) for n, v in script("chanderi-w03-017")
+               if n not in ("cons_milk_bought", "cons_milk_other")]
+    root = etree.fromstring(fill(FORM, FORMS, answers).xml)
+    assert root.findtext(".//consumption_complete") == "no" and root.findtext(".//consumption_monthly") == ""
+    reply = collect_client.submit(etree.tostring(root))
+    assert reply.status == 201, reply.text
+    (row,) = store.hh_income(project["id"], 1)
+    assert row["consumption_monthly"] is None and row["income_complete"] == 1
