@@ -44,6 +44,37 @@ CONSUMPTION_STATUS_FIELDS = {"cons_30_status": "last 30 days",          # 202611
                              "cons_365_status": "last 365 days"}
 
 
+# Plausible bounds (household income form 2026113007 on): above them an amount is possible but worth a second look.
+# The form shows a warning the enumerator must acknowledge (`<field>_check`), and the server flags the submission; a
+# test checks that the form's warnings use these numbers. The form's hard limits (constraints) only stop typing slips
+# such as an extra zero or two.
+SOFT_BOUNDS: dict[str, tuple[float, str]] = {
+    "w_peak_wage": (1_000, "Rs per day"), "w_lean_wage": (1_000, "Rs per day"),
+    "w_peak_rate": (5_000, "Rs per unit"), "w_lean_rate": (5_000, "Rs per unit"),
+    "w_salary": (50_000, "Rs per month"), "ent_sales_month": (200_000, "Rs per month"),
+    "farm_sales": (1_000_000, "Rs a year"), "tr_pension_month": (10_000, "Rs per payment"),
+    "tr_scheme_month": (10_000, "Rs per payment"), "loan_interest_pct_month": (10, "% per month"),
+    **{f"cons_{code}_{part}": (20_000, "Rs in 30 days") for code in CONSUMPTION_ITEMS for part in ("bought", "other")},
+}
+SOFT_BOUND_REPEATS = ("wage", "enterprise", "loan")
+
+
+def unusual_amounts(record: Mapping[str, Any]) -> list[str]:
+    """Amounts above their plausible bound, e.g. ['w_peak_wage 1,500 Rs per day (job 1; above 1,000)']."""
+    found = []
+
+    def check(scope: Mapping[str, Any], where: str) -> None:
+        for name, (bound, unit) in SOFT_BOUNDS.items():
+            value = number(scope.get(name))
+            if value is not None and value > bound:
+                found.append(f"{name} {value:,.0f} {unit} ({where}above {bound:,.0f})")
+    check(record, "")
+    for repeat in SOFT_BOUND_REPEATS:
+        for n, item in enumerate(record.get(repeat) or [], start=1):
+            check(item, f"{repeat} {n}; ")
+    return found
+
+
 def unknown_income_items(record: Mapping[str, Any]) -> list[str]:
     """The income amounts of a household that were not known or refused, e.g. ['wage job 2', 'pension']."""
     found = []
@@ -110,6 +141,9 @@ def _household(record: Mapping[str, Any]) -> list[Flag]:
         flags.append(("income_inside_nothing", f"Wage job(s) {', '.join(map(str, inside))} are said to be paid "
                                                "inside another member's earnings, but no other job or enterprise "
                                                "is recorded: that income is missing."))
+    unusual = unusual_amounts(record)
+    if unusual:
+        flags.append(("unusual_amount", f"Amounts above their plausible bounds: {'; '.join(unusual)}."))
     unknown = unknown_income_items(record)
     if unknown:
         flags.append(("income_incomplete", f"Income amounts not known or refused: {', '.join(unknown)}. The household "

@@ -89,7 +89,7 @@ def script(household: str, wage_status: str = "reported", pension_status: str = 
                     *([("w_peak_days", "20"), ("w_peak_wage", "150")] if known else [])]
     pension = [("tr_pension_status", pension_status)]
     if pension_status in ("reported", "estimated"):
-        pension.append(("tr_pension", "6000"))
+        pension += [("tr_pension_month", "500"), ("tr_pension_months", "12")]
     return [
         ("cluster", "chanderi"), ("round", "1"), ("hamlet", "chanderi-w03"), ("sector", "urban"),
         ("hh_on_list", "yes"), ("household", household), ("node", ""),

@@ -167,3 +167,61 @@ def test_a_consumption_item_not_known_leaves_consumption_incomplete(store, proje
     assert reply.status == 201, reply.text
     (row,) = store.hh_income(project["id"], 1)
     assert row["consumption_monthly"] is None and row["income_complete"] == 1
+
+
+def test_a_pension_is_asked_per_payment_times_payments():
+    root = etree.fromstring(filled("chanderi-w03-017"))
+    assert (root.findtext(".//tr_pension_month"), root.findtext(".//tr_pension_months")) == ("500.0", "12")
+    assert root.findtext(".//tr_pension") == "6000" and root.findtext(".//transfers_total") == "6000"
+
+
+def _with_wage(daily_wage: str, confirm: bool) -> list[tuple[str, str]]:
+    out = []
+    for name, value in script("chanderi-w03-017"):
+        out.append((name, daily_wage if name == "w_peak_wage" else value))
+        if name == "w_peak_wage" and confirm:
+            out.append(("w_peak_wage_check", "OK"))
+    return out
+
+
+def test_an_unusual_daily_wage_is_a_soft_warning_the_enumerator_confirms(store, project, collect_client):
+    with pytest.raises(JavaRosaError) as refused:
+        fill(FORM, FORMS, _with_wage("1500", confirm=False))
+    assert refused.value.kind == "required" and "w_peak_wage_check" in str(refused.value)
+    with pytest.raises(JavaRosaError) as refused:         # a plausible wage raises no warning to confirm
+        fill(FORM, FORMS, _with_wage("400", confirm=True))
+    assert refused.value.kind == "unused"
+    with pytest.raises(JavaRosaError) as refused:         # the hard limit still stops an extra zero
+        fill(FORM, FORMS, _with_wage("15000", confirm=True))
+    assert refused.value.kind == "constraint"
+    reply = collect_client.submit(fill(FORM, FORMS, _with_wage("1500", confirm=True)).xml)
+    assert reply.status == 201, reply.text
+    (row,) = store.rows(f"data_{project['id']}_household_income")
+    flags = {f["code"]: f["message"] for f in store.flags(row["_def_id"])}
+    assert "w_peak_wage 1,500 Rs per day (wage 2; above 1,000)" in flags["unusual_amount"]
+
+
+def test_the_forms_warnings_use_the_servers_plausible_bounds():
+    root = etree.parse(str(FORM)).getroot()
+    binds = {b.get("nodeset").rsplit("/", 1)[1]: b.get("relevant") for b in root.iter("{*}bind")}
+    for field, (bound, _unit) in quality.SOFT_BOUNDS.items():
+        relevant = binds[f"{field}_check"]
+        assert re.fullmatch(rf"\s*\S+/{field}\s*>\s*{bound:.0f}\s*", relevant), (field, relevant)
+
+
+def test_every_rupee_amount_shows_thousands_separators():
+    root = etree.parse(str(FORM)).getroot()
+    decimals = {b.get("nodeset").rsplit("/", 1)[1] for b in root.iter("{*}bind") if b.get("type") == "decimal"
+                and b.get("calculate") is None}
+    not_rupees = {"bigha_in_acres", "land_owned", "land_operated", "land_irrigated", "w_peak_units", "w_lean_units",
+                  "loan_interest_pct_month"}
+    shown = {i.get("ref").rsplit("/", 1)[1]: i.get("appearance") for i in root.iter("{*}input")}
+    assert {n for n in decimals - not_rupees if shown.get(n) != "thousands-sep"} == set()
+
+
+def test_the_income_and_debt_totals_are_shown_in_lakh():
+    root = etree.fromstring(filled("chanderi-w03-017"))
+    assert root.findtext(".//income_annual") == "84000" and root.findtext(".//income_annual_lakh") == "0.84"
+    assert root.findtext(".//debt_lakh") == "0.2"
+    text = FORM.read_text(encoding="utf-8")
+    assert "Rs <output value=\" /data/interview/mod_e/income_annual_lakh \"/> lakh" in text
