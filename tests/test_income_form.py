@@ -8,7 +8,7 @@ import re
 import pytest
 from lxml import etree
 
-from server import quality
+from server import lists, quality
 
 from .javarosa import JavaRosaError, fill
 from .test_income_amounts import DATA, FORMS, filled, phone, project, script  # noqa: F401 (fixtures)
@@ -225,3 +225,102 @@ def test_the_income_and_debt_totals_are_shown_in_lakh():
     assert root.findtext(".//debt_lakh") == "0.2"
     text = FORM.read_text(encoding="utf-8")
     assert "Rs <output value=\" /data/interview/mod_e/income_annual_lakh \"/> lakh" in text
+
+
+def _with_land(answers: list[tuple[str, str]], hamlet: str | None = None, household: str | None = None
+               ) -> list[tuple[str, str]]:
+    out = []
+    for name, value in answers:
+        if name == "any_land":
+            out.append((name, "yes"))
+            out += LAND
+            continue
+        if hamlet and name == "hamlet":
+            value = hamlet
+        if household and name == "household":
+            value = household
+        if hamlet and name == "sector":
+            value = "rural"
+        if hamlet and name == "hh_type":
+            value = "13"
+        out.append((name, value))
+    return out
+
+
+LAND: list[tuple[str, str]] = []
+
+
+def _land(unit: str, owned: tuple[str, str], operated: tuple[str, str], irrigated: tuple[str, str],
+          extra: list[tuple[str, str]] = ()) -> list[tuple[str, str]]:
+    return [("land_unit", unit), *extra, ("land_owned_major", owned[0]), ("land_owned_minor", owned[1]),
+            ("land_operated_major", operated[0]), ("land_operated_minor", operated[1]),
+            ("land_irrigated_major", irrigated[0]), ("land_irrigated_minor", irrigated[1])]
+
+
+def _fill_land(land, hamlet=None, household=None):
+    LAND[:] = land
+    try:
+        return etree.fromstring(fill(FORM, FORMS, _with_land(script("chanderi-w03-017"), hamlet, household)).xml)
+    finally:
+        LAND[:] = []
+
+
+def test_one_acre_ten_guntha_is_one_and_a_quarter_acres_not_1_10():
+    root = _fill_land(_land("acre_guntha", ("1", "10"), ("1", "10"), ("0", "20")))
+    assert root.findtext(".//land_owned_acres") == "1.25" and root.findtext(".//land_operated_acres") == "1.25"
+    assert root.findtext(".//land_irrigated") == "0.5"
+
+
+@pytest.mark.parametrize("unit, owned, acres", [
+    ("acre_decimal", ("2", "50"), "2.5"),          # Odisha: 100 decimals = 1 acre
+    ("hectare_are", ("1", "50"), "3.707"),         # Maharashtra's land records: 100 are = 1 hectare
+    ("kanal_marla", ("8", "10"), "1.063"),         # 8 kanal = 1 acre, 20 marla = 1 kanal
+])
+def test_each_major_and_minor_unit_converts_to_acres(unit, owned, acres):
+    root = _fill_land(_land(unit, owned, owned, ("0", "0")))
+    assert root.findtext(".//land_owned_acres") == acres
+
+
+def test_the_bigha_comes_from_the_hamlet_list_and_is_not_asked():
+    land = _land("bigha_biswa", ("2", "10"), ("2", "10"), ("0", "0"))
+    root = _fill_land(land, hamlet="chanderi-pranpur", household="chanderi-pranpur-001")
+    assert root.findtext(".//hamlet_bigha") == "0.625"
+    assert root.findtext(".//land_owned_acres") in ("1.562", "1.563")     # 2.5 bigha x 0.625 acre
+    with pytest.raises(JavaRosaError) as refused:
+        _fill_land([*land[:1], ("bigha_in_acres", "0.5"), *land[1:]], hamlet="chanderi-pranpur",
+                   household="chanderi-pranpur-001")
+    assert refused.value.kind == "unused"
+
+
+def test_a_hamlet_without_a_bigha_size_asks_for_it():
+    root = _fill_land(_land("bigha_biswa", ("4", "0"), ("4", "0"), ("0", "0"), [("bigha_in_acres", "0.5")]))
+    assert root.findtext(".//land_owned_acres") == "2"
+
+
+def test_a_minor_unit_of_a_whole_major_unit_is_refused():
+    with pytest.raises(JavaRosaError) as refused:
+        _fill_land(_land("acre_guntha", ("1", "40"), ("1", "0"), ("0", "0")))
+    assert refused.value.kind == "constraint" and "land_owned_minor" in str(refused.value)
+
+
+def test_the_hamlet_list_carries_the_bigha_factor_and_refuses_a_bad_one():
+    columns, items = lists.read_csv((FORMS / "hamlets.csv").read_bytes(), "hamlets.csv")
+    assert columns[:5] == ["name", "label", "cluster", "sector", "bigha_factor"]
+    assert dict(items)["chanderi-pranpur"]["bigha_factor"] == "0.625"
+    with pytest.raises(lists.ListFileError, match="row 2, column bigha_factor: 'one' is not a number"):
+        lists.read_csv(b"name,label,cluster,sector,bigha_factor\nh1,H,c,rural,one\n", "hamlets.csv")
+    with pytest.raises(lists.ListFileError, match="row 2, column bigha_factor: 40 acres per bigha is outside"):
+        lists.read_csv(b"name,label,cluster,sector,bigha_factor\nh1,H,c,rural,40\n", "hamlets.csv")
+    older = lists.read_csv(b"name,label,cluster,sector\nh1,H,c,rural\n", "hamlets.csv")   # files made before
+    assert older[0][4] == "bigha_factor" and older[1] == [("h1", {"label": "H", "cluster": "c", "sector": "rural"})]
+
+
+def test_an_upgraded_server_serves_hamlets_with_the_bigha_factor_column(store, project, phone):
+    reply = phone.form_list()
+    manifest_url = next(x for x in re.findall(r"<manifestUrl>([^<]+)</manifestUrl>", reply.text)
+                        if "household_income" in x)
+    manifest = phone.get(manifest_url.replace("&amp;", "&"))
+    url = re.search(r"<downloadUrl>([^<]*hamlets\.csv[^<]*)</downloadUrl>", manifest.text).group(1)
+    served = phone.get(url.replace("&amp;", "&")).body.decode()
+    assert served.splitlines()[0] == "name,label,cluster,sector,bigha_factor"
+    assert "chanderi-pranpur,Pranpur village,chanderi,rural,0.625" in served

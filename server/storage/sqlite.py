@@ -490,9 +490,17 @@ class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries, MaintenanceQuerie
     # -- server-managed lists -----------------------------------------------
 
     def ensure_list(self, project_id: int, list_name: str, columns: Sequence[str]) -> None:
+        """Create the list, or give an existing one the columns a newer release added (at the end, empty for the
+        items it holds; the version moves so that phones download the new CSV)."""
         with self.write() as db:
             db.execute("INSERT OR IGNORE INTO lists (project_id, list_name, columns) VALUES (?, ?, ?)",
                        [project_id, list_name, json.dumps(list(columns))])
+            stored = json.loads(db.execute("SELECT columns FROM lists WHERE project_id = ? AND list_name = ?",
+                                           [project_id, list_name]).fetchone()[0])
+            added = [c for c in columns if c not in stored]
+            if added:
+                db.execute("UPDATE lists SET columns = ?, version = version + 1 WHERE project_id = ? AND list_name = ?",
+                           [json.dumps(stored + added), project_id, list_name])
 
     def list_names(self, project_id: int) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT list_name FROM lists WHERE project_id = ? ORDER BY list_name",
