@@ -324,3 +324,28 @@ def test_an_upgraded_server_serves_hamlets_with_the_bigha_factor_column(store, p
     served = phone.get(url.replace("&amp;", "&")).body.decode()
     assert served.splitlines()[0] == "name,label,cluster,sector,bigha_factor"
     assert "chanderi-pranpur,Pranpur village,chanderi,rural,0.625" in served
+
+
+def _new_household(card: str) -> list[tuple[str, str]]:
+    out = []
+    for name, value in script("chanderi-w03-017"):
+        if name == "hh_on_list":
+            out += [("hh_on_list", "no"), ("new_hh_head", "Sunil Ansari"), ("new_hh_card", card)]
+        elif name == "household":
+            continue
+        else:
+            out.append((name, value))
+    return out
+
+
+def test_a_household_added_in_the_field_is_identified_by_its_social_map_card():
+    root = etree.fromstring(fill(FORM, FORMS, _new_household("B-04")).xml)
+    assert root.findtext(".//new_hh_id") == "chanderi-w03-mB-04" and root.findtext(".//hh_id") == "chanderi-w03-mB-04"
+    again = etree.fromstring(fill(FORM, FORMS, _new_household("B-04")).xml)
+    assert again.findtext(".//hh_id") == root.findtext(".//hh_id")          # the same card, the same household
+
+
+def test_a_card_number_with_a_space_is_refused():
+    with pytest.raises(JavaRosaError) as refused:
+        fill(FORM, FORMS, _new_household("B 04"))
+    assert refused.value.kind == "constraint" and "new_hh_card" in str(refused.value)
