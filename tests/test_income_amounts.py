@@ -247,3 +247,4 @@ def test_the_cluster_page_shows_the_households_left_out_for_incomplete_income(br
     cells = [c.text for c in browser.find_elements(By.CSS_SELECTOR, "#poverty tbody tr:first-child td")]
     assert cells[4:] == ["1", "2", "0", "1"]       # households, persons, no line, left out: income incomplete
     assert browser.find_element(By.ID, "incomplete-note").text.startswith("1 household(s) left out")
+    assert browser.find_element(By.ID, "concordance-incomplete").text.startswith("1 household(s) with incomplete")

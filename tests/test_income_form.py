@@ -213,8 +213,8 @@ def test_every_rupee_amount_shows_thousands_separators():
     root = etree.parse(str(FORM)).getroot()
     decimals = {b.get("nodeset").rsplit("/", 1)[1] for b in root.iter("{*}bind") if b.get("type") == "decimal"
                 and b.get("calculate") is None}
-    not_rupees = {"bigha_in_acres", "land_owned", "land_operated", "land_irrigated", "w_peak_units", "w_lean_units",
-                  "loan_interest_pct_month"}
+    not_rupees = {"bigha_in_acres", "land_owned_minor", "land_operated_minor", "land_irrigated_minor",
+                  "w_peak_units", "w_lean_units", "loan_interest_pct_month"}
     shown = {i.get("ref").rsplit("/", 1)[1]: i.get("appearance") for i in root.iter("{*}input")}
     assert {n for n in decimals - not_rupees if shown.get(n) != "thousands-sep"} == set()
 
