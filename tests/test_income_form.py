@@ -349,3 +349,67 @@ def test_a_card_number_with_a_space_is_refused():
     with pytest.raises(JavaRosaError) as refused:
         fill(FORM, FORMS, _new_household("B 04"))
     assert refused.value.kind == "constraint" and "new_hh_card" in str(refused.value)
+
+
+def _member(name: str, relation: str, sex: str, age: int, marital: str = "", education: str = "", activity: str = "",
+            occupation: str = "", shg: str = "") -> list[tuple[str, str]]:
+    out = [("m_name", name), ("m_relation", relation), ("m_sex", sex), ("m_age", str(age))]
+    out += [("m_marital", marital)] if age >= 10 else []
+    out += [("m_education", education), ("m_activity", activity), ("m_occupation", occupation)] if age >= 5 else []
+    return out + ([("m_shg", shg)] if age >= 15 else [])
+
+
+# The typical household of forms/README.md ("Questions answered"): Ramesh Koli, 5 members, 2 jobs, 1 enterprise,
+# 1 loan, pension and scheme cash, 11 of the 12 consumption items, 1 shock, no land, no farm, no photo.
+TYPICAL = [
+    ("cluster", "chanderi"), ("round", "1"), ("hamlet", "chanderi-w03"), ("sector", "urban"), ("hh_on_list", "yes"),
+    ("household", "chanderi-w03-017"), ("node", "chanderi-contract_weavers"), ("enumerator", "Anita"),
+    ("interview_date", "2026-11-30"), ("consent", "yes"), ("gps", "24.719 78.1392 451.0 4.0"), ("n_members", "5"),
+    *_member("Ramesh Koli", "1", "1", 42, "2", "06", "51", "weaving", "no"),
+    *_member("Kamla Koli", "2", "2", 38, "2", "05", "21", "pre_loom", "yes"),
+    *_member("Suresh Koli", "5", "1", 19, "1", "08", "51", "other", "no"),
+    *_member("Priya Koli", "5", "2", 14, "1", "07", "91", "none"),
+    *_member("Gita Bai", "7", "2", 68, "3", "01", "94", "none", "no"), ("respondent_no", "2"), ("religion", "1"),
+    ("social_group", "3"), ("hh_type", "23"), ("ration_card", "phh"), ("mgnrega_card", "no"), ("pmjay_card", "yes"),
+    ("artisan_card", "yes"), ("bank_account", "yes"), ("house_tenure", "owned"), ("roof", "tiles"),
+    ("wall", "stone_burnt_brick"), ("floor", "cement"), ("rooms", "2"), ("electricity", "yes"),
+    ("water_source", "public_tap"), ("toilet", "pit"), ("cooking_fuel", "lpg"), ("has_looms", "yes"),
+    ("looms_pit", "1"), ("looms_frame", "0"), ("looms_working", "1"), ("assets", "mobile"), ("any_land", "no"),
+    ("cons_cereal_status", "reported"), ("cons_cereal_bought", "300"), ("cons_cereal_other", "0"),
+    ("cons_pds_status", "reported"), ("cons_pds_bought", "300"), ("cons_pds_other", "0"),
+    ("cons_milk_status", "estimated"), ("cons_milk_bought", "300"), ("cons_milk_other", "0"),
+    ("cons_oil_status", "reported"), ("cons_oil_bought", "300"), ("cons_oil_other", "0"),
+    ("cons_veg_status", "estimated"), ("cons_veg_bought", "300"), ("cons_veg_other", "0"),
+    ("cons_meat_status", "estimated"), ("cons_meat_bought", "300"), ("cons_meat_other", "0"),
+    ("cons_sugar_status", "estimated"), ("cons_sugar_bought", "300"), ("cons_sugar_other", "0"),
+    ("cons_fuel_status", "reported"), ("cons_fuel_bought", "300"), ("cons_fuel_other", "0"),
+    ("cons_medicine_status", "estimated"), ("cons_medicine_bought", "300"), ("cons_medicine_other", "0"),
+    ("cons_rent_status", "none"), ("cons_transport_status", "estimated"), ("cons_transport_bought", "300"),
+    ("cons_transport_other", "0"), ("cons_other_status", "estimated"), ("cons_other_bought", "300"),
+    ("cons_other_other", "0"), ("cons_365_status", "estimated"), ("cons_clothing", "4000"),
+    ("cons_education", "2000"), ("cons_medical", "0"), ("cons_durables", "1000"), ("n_wage_jobs", "2"),
+    ("w_member_no", "1"), ("w_type", "nonagri_wage"), ("w_basis", "piece"), ("w_inside", "no"),
+    ("w_pay_status", "reported"), ("w_peak_months", "8"), ("w_lean_months", "4"), ("w_peak_units", "4"),
+    ("w_peak_rate", "1500"), ("w_lean_units", "2"), ("w_lean_rate", "1500"), ("w_member_no", "3"),
+    ("w_type", "nonagri_wage"), ("w_basis", "daily"), ("w_inside", "no"), ("w_pay_status", "estimated"),
+    ("w_peak_months", "6"), ("w_lean_months", "3"), ("w_peak_days", "22"), ("w_peak_wage", "300"),
+    ("w_lean_days", "10"), ("w_lean_wage", "250"), ("n_enterprises", "1"), ("ent_activity", "pre_loom_dyeing"),
+    ("ent_status", "estimated"), ("ent_sales_month", "3000"), ("ent_costs_month", "1000"), ("ent_months", "10"),
+    ("has_farm", "no"), ("other_income_sources", "pension scheme"), ("tr_pension_status", "reported"),
+    ("tr_pension_month", "500"), ("tr_pension_months", "12"), ("tr_scheme_status", "reported"),
+    ("tr_scheme_month", "2000"), ("tr_scheme_months", "1"), ("has_loans", "yes"), ("n_loans", "1"),
+    ("loan_source", "master_weaver_trader"), ("loan_outstanding_status", "reported"), ("loan_outstanding", "20000"),
+    ("loan_interest_status", "dk"), ("loan_purpose", "working_capital"), ("loan_tied_sale", "yes"),
+    ("saved_last_month", "no"), ("sav_shg", "yes"), ("sav_bank", "no"), ("sav_post_office", "no"),
+    ("sav_insurance", "no"), ("shocks", "illness"), ("shock_cost_status", "estimated"), ("shock_cost", "8000"),
+    ("photo_consent", "no"),
+]
+
+
+def test_the_typical_household_answers_the_number_of_questions_the_docs_state():
+    """forms/README.md bases the interview-length estimate on these counts: 183 prompts, of which 10 notes."""
+    root = etree.parse(str(FORM)).getroot()
+    notes = {b.get("nodeset").rsplit("/", 1)[1] for b in root.iter("{*}bind")
+             if b.get("readonly") == "true()" and b.get("calculate") is None}
+    prompts = [re.sub(r"\[\d+\]", "", p).rsplit("/", 1)[1] for p in _prompts(TYPICAL)]
+    assert (len(prompts), sum(1 for p in prompts if p in notes)) == (183, 10)
