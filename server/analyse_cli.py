@@ -545,7 +545,9 @@ def change_command(baseline_csv: str, followup_csv: str, as_json: bool) -> None:
     income_columns = ("income_monthly", "size", "line")
     income = None
     skipped = [s.name for s in sources if not s.has(*income_columns)]
+    left_out = [0, 0]
     if not skipped:
+        left_out = [_leave_out_incomplete(s) for s in sources]   # the categories above used every row
         rounds = [_households(s, None, "", "") for s in sources]
         income = change_mod.poverty_change(*rounds)
         status = [{h.id: h.is_poor() for h in r} for r in rounds]
@@ -553,7 +555,7 @@ def change_command(baseline_csv: str, followup_csv: str, as_json: bool) -> None:
     if as_json:
         emit({"baseline": baseline_csv, "followup": followup_csv, "categories": moves,
               "income": income, "spells": (dataclasses.replace(spells, by_household={}) if income else None),
-              "income_skipped": skipped or None})
+              "income_skipped": skipped or None, "n_incomplete_income": left_out})
         return
     out = [f"Change in well-being category: {moves.n} households placed in both rounds "
            f"({moves.n_unmatched} placed in one round only, left out)", ""]
@@ -567,7 +569,8 @@ def change_command(baseline_csv: str, followup_csv: str, as_json: bool) -> None:
     if income is None:
         out += ["", f"Income side skipped: {', '.join(skipped)} lacks income_monthly,size,line"]
     else:
-        out += ["", f"Income poverty over the {income.n} households in both rounds (lines in constant prices)"]
+        out += ["", f"Income poverty over the {income.n} households in both rounds (lines in constant prices); "
+                    f"left out for incomplete income: {left_out[0]} in the baseline, {left_out[1]} in the follow-up"]
         out.append(table(["measure", "baseline", "follow-up", "change", "baseline (hh)", "follow-up (hh)",
                           "change (hh)"],
                          [[f"P{a}", income.baseline.person[a], income.followup.person[a], income.delta_person[a],

@@ -248,3 +248,16 @@ def test_the_cluster_page_shows_the_households_left_out_for_incomplete_income(br
     assert cells[4:] == ["1", "2", "0", "1"]       # households, persons, no line, left out: income incomplete
     assert browser.find_element(By.ID, "incomplete-note").text.startswith("1 household(s) left out")
     assert browser.find_element(By.ID, "concordance-incomplete").text.startswith("1 household(s) with incomplete")
+
+
+def test_ppa_analyse_change_leaves_incomplete_incomes_out_of_the_income_side_only(tmp_path):
+    base, follow = tmp_path / "base.csv", tmp_path / "follow.csv"
+    header = "household_id,category,income_monthly,income_complete,size,line\n"
+    base.write_text(header + "a,sad,500,yes,4,1000\nb,sad,800,no,4,1000\nc,happy,9000,yes,4,1000\n", encoding="utf-8")
+    follow.write_text(header + "a,average,5000,yes,4,1000\nb,sad,800,yes,4,1000\nc,happy,9000,yes,4,1000\n",
+                      encoding="utf-8")
+    result = CliRunner().invoke(analyse, ["change", str(base), str(follow), "--json"])
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.output)
+    assert body["categories"]["n"] == 3 and body["n_incomplete_income"] == [1, 0]
+    assert body["income"]["n"] == 2                           # b is left out of the income comparison
