@@ -167,6 +167,9 @@ def test_an_unknown_wage_leaves_the_household_out_of_poverty_and_says_so(store, 
 
     poverty = json.loads(api("poverty?cluster=chanderi"))["rows"][0]
     assert (poverty["n_households"], poverty["n_incomplete_income"], poverty["person"]["P0"]) == (0, 1, None)
+    decomposition = json.loads(api("poverty/decomposition?cluster=chanderi&by=head_sex&alpha=0&weighting=person"))
+    assert (decomposition["n_incomplete_income"], decomposition["groups"]) == (1, [])
+    assert json.loads(api("concordance?cluster=chanderi"))["n_incomplete_income"] == 1
     exported = _csv(api("export/households.csv?cluster=chanderi"))
     assert [(r["household_id"], r["income_complete"]) for r in exported] == [("chanderi-w03-017", "no")]
     with zipfile.ZipFile(io.BytesIO(api("forms/household_income/export.csv"))) as archive:
