@@ -22,7 +22,7 @@ from .analysis.poverty import MissingLine, PovertyLines, land_class, social_grou
 from .analysis.wellbeing import Rating, combine
 from . import ranking
 from .catalog import FormCache
-from .quality import NODE_SHARES, number
+from .quality import NODE_SHARES, number, unknown_income_items
 from .storage import SQLiteStore
 from .xforms import extract, parse_submission
 
@@ -115,6 +115,7 @@ def income_fact(record: Mapping[str, Any]) -> dict | None:
         "consumption_monthly": number(record.get("consumption_monthly")), "head_sex": sex or record.get("head_sex"),
         "social_group": social_group_for_fgt(record.get("social_group"), record.get("religion")),
         "land_class": land_class(acres or 0, "acre") if acres is not None else land_class(0, "acre"),
+        "income_complete": int(not unknown_income_items(record)),
     }
 
 
@@ -127,6 +128,9 @@ def with_poverty(fact: dict, lines: PovertyLines, settings: Settings) -> dict:
                 "neg_income": int((fact["income_monthly"] or 0) < 0)}
     z = float(line.value)
     income = fact["income_monthly"] or 0.0
+    if not fact["income_complete"]:   # an amount not known is never counted as zero: no poverty terms at all
+        return {**fact, "line": z, "line_label": f"{line.method} {line.year} {line.state} {line.sector}",
+                "poor": None, "gap": None, "gap2": None, "neg_income": 0}
     y = max(income, 0.0) / fact["size"]
     poor = y < z
     gap = (z - y) / z if poor else 0.0

@@ -340,7 +340,7 @@ def _households(src: Table, lines: poverty.PovertyLines | None, year: str, metho
                 need_line: bool = True) -> list[poverty.Household]:
     """Households from a CSV: household_id, income_monthly, size, line or state+sector, optional weight."""
     src.unique("household_id")
-    known = {"household_id", "income_monthly", "size", "line", "weight", "consumption_monthly"}
+    known = {"household_id", "income_monthly", "income_complete", "size", "line", "weight", "consumption_monthly"}
     result = []
     for number, row in src.rows:
         hh = row["household_id"]
@@ -367,6 +367,23 @@ def _households(src: Table, lines: poverty.PovertyLines | None, year: str, metho
             consumption_monthly=consumption,
             attrs={k: (v or None) for k, v in row.items() if k not in known}))
     return result
+
+
+def _leave_out_incomplete(src: Table) -> int:
+    """Drop the rows whose income_complete is 'no' (an amount not known or refused: the income is only a lower
+    bound, so it is never measured as if the unknown were zero); returns how many were left out."""
+    if not src.has("income_complete"):
+        return 0
+    kept = []
+    for number, row in src.rows:
+        value = (row.get("income_complete") or "").strip().lower()
+        if value not in ("yes", "no"):
+            raise src.error(number, "income_complete", f"{value!r} is not yes or no")
+        if value == "yes":
+            kept.append((number, row))
+    left_out = len(src.rows) - len(kept)
+    src.rows = kept
+    return left_out
 
 
 def _lines_used(src: Table, households: list[poverty.Household]) -> list[dict[str, Any]]:
@@ -408,6 +425,7 @@ def poverty_command(households_csv: str, by: str | None, year: str, method: str,
     if measure == "consumption" and not src.has("consumption_monthly"):
         raise InputError(f"{households_csv}: --measure consumption needs a consumption_monthly column")
     lines = poverty.PovertyLines.shipped() if src.has("state", "sector") else None
+    left_out = _leave_out_incomplete(src)
     households = _households(src, lines, year, method)
     if measure == "consumption":
         for number, row in src.rows:
@@ -418,6 +436,7 @@ def poverty_command(households_csv: str, by: str | None, year: str, method: str,
     parts = [poverty.decompose(households, by, alpha, weighting, measure) for alpha in (0, 1, 2)] if by else []
     if as_json:
         emit({"file": households_csv, "measure": measure, "fgt": result, "lines": used,
+              "n_incomplete_income": left_out,
               "decomposition": ({"by": by, "weighting": weighting, "alphas": {f"P{p.alpha}": p for p in parts}}
                                 if by else None)})
         return
@@ -432,6 +451,7 @@ def poverty_command(households_csv: str, by: str | None, year: str, method: str,
                    f"persons {fmt(result.weighted_persons, 2)}")
     if result.n_negative_income:
         out.append(f"{plural(result.n_negative_income, 'household')} with negative income, bottom-coded at 0")
+    out.append(f"left out: {plural(left_out, 'household')} with incomplete income (an amount not known or refused)")
     out += ["", "Lines used (Rs per person per month)"]
     for entry in used:
         out.append(f"- {entry['line']}; {plural(entry['households'], 'household')}")
@@ -464,6 +484,7 @@ def poverty_command(households_csv: str, by: str | None, year: str, method: str,
 def concordance_command(file_csv: str, as_json: bool) -> None:
     """The 3x2 and 2x2 tables of category against poverty, kappa, error rates and Spearman's rho."""
     src = Table(file_csv, required=("household_id", "category", "income_monthly", "size", "line"))
+    left_out = _leave_out_incomplete(src)
     households = _households(src, None, "", "")
     records = []
     for (number, row), h in zip(src.rows, households):
@@ -475,9 +496,10 @@ def concordance_command(file_csv: str, as_json: bool) -> None:
     result = concordance_mod.concordance(records)
     score = "m" if src.has("m") else "the category level (no m column)"
     if as_json:
-        emit({"file": file_csv, "score": score, "concordance": result})
+        emit({"file": file_csv, "score": score, "concordance": result, "n_incomplete_income": left_out})
         return
-    out = ["Community category against income poverty (poor means income per head < line)", ""]
+    out = ["Community category against income poverty (poor means income per head < line)",
+           f"left out: {plural(left_out, 'household')} with incomplete income (an amount not known or refused)", ""]
     out.append(table(["category", "poor", "not poor", "total"],
                      [[c, result.table[c]["poor"], result.table[c]["not_poor"],
                        result.table[c]["poor"] + result.table[c]["not_poor"]] for c in wellbeing.CATEGORIES]))
@@ -523,7 +545,9 @@ def change_command(baseline_csv: str, followup_csv: str, as_json: bool) -> None:
     income_columns = ("income_monthly", "size", "line")
     income = None
     skipped = [s.name for s in sources if not s.has(*income_columns)]
+    left_out = [0, 0]
     if not skipped:
+        left_out = [_leave_out_incomplete(s) for s in sources]   # the categories above used every row
         rounds = [_households(s, None, "", "") for s in sources]
         income = change_mod.poverty_change(*rounds)
         status = [{h.id: h.is_poor() for h in r} for r in rounds]
@@ -531,7 +555,7 @@ def change_command(baseline_csv: str, followup_csv: str, as_json: bool) -> None:
     if as_json:
         emit({"baseline": baseline_csv, "followup": followup_csv, "categories": moves,
               "income": income, "spells": (dataclasses.replace(spells, by_household={}) if income else None),
-              "income_skipped": skipped or None})
+              "income_skipped": skipped or None, "n_incomplete_income": left_out})
         return
     out = [f"Change in well-being category: {moves.n} households placed in both rounds "
            f"({moves.n_unmatched} placed in one round only, left out)", ""]
@@ -545,7 +569,8 @@ def change_command(baseline_csv: str, followup_csv: str, as_json: bool) -> None:
     if income is None:
         out += ["", f"Income side skipped: {', '.join(skipped)} lacks income_monthly,size,line"]
     else:
-        out += ["", f"Income poverty over the {income.n} households in both rounds (lines in constant prices)"]
+        out += ["", f"Income poverty over the {income.n} households in both rounds (lines in constant prices); "
+                    f"left out for incomplete income: {left_out[0]} in the baseline, {left_out[1]} in the follow-up"]
         out.append(table(["measure", "baseline", "follow-up", "change", "baseline (hh)", "follow-up (hh)",
                           "change (hh)"],
                          [[f"P{a}", income.baseline.person[a], income.followup.person[a], income.delta_person[a],

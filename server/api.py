@@ -157,16 +157,18 @@ def export_households(project_id: int) -> Response:
     store = _store()
     round_no = reports.latest_round(store, project_id, filters, allowed)
     cats = reports.categories(store, project_id, round_no, filters, allowed)
-    columns = ["household_id", "income_monthly", "size", "line", "state", "sector", "category", "head_sex",
-               "social_group", "land_class", "node", "hamlet", "cluster", "category_combined", "validated_reason"]
+    columns = ["household_id", "income_monthly", "income_complete", "size", "line", "state", "sector", "category",
+               "head_sex", "social_group", "land_class", "node", "hamlet", "cluster", "category_combined",
+               "validated_reason"]
 
     def rows():
         for cluster in reports.cluster_scopes(filters, allowed):
             for r in store.hh_income(project_id, round_no, cluster, filters.get("hamlet")):
                 cat = cats.get(r["hh_id"]) or {}
-                yield [r["hh_id"], r["income_monthly"], r["size"], r["line"], r["state"], r["sector"],
-                       cat.get("final") or "", r["head_sex"], r["social_group"], r["land_class"], r["node"],
-                       r["hamlet"], r["cluster"], cat.get("combined") or "", cat.get("validated_reason") or ""]
+                yield [r["hh_id"], r["income_monthly"], "yes" if r["income_complete"] else "no", r["size"], r["line"],
+                       r["state"], r["sector"], cat.get("final") or "", r["head_sex"], r["social_group"],
+                       r["land_class"], r["node"], r["hamlet"], r["cluster"], cat.get("combined") or "",
+                       cat.get("validated_reason") or ""]
     return _csv(columns, rows(), "households.csv")
 
 

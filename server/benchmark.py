@@ -670,7 +670,7 @@ def populate(store, project_id: int, households: int, clusters: int = 5, hamlets
                 "state": "Madhya Pradesh", "sector": "urban", "size": size, "income_monthly": income,
                 "consumption_monthly": None, "head_sex": "male", "social_group": "OBC", "land_class": "marginal",
                 "line": z, "line_label": "Tendulkar 2011-12 Madhya Pradesh urban", "poor": int(y < z), "gap": gap,
-                "gap2": gap * gap, "neg_income": 0})
+                "gap2": gap * gap, "neg_income": 0, "income_complete": 1})
 
 
 def summary_timing(households_sizes: list[int], repeats: int = 50) -> list[dict]:

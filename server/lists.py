@@ -31,7 +31,7 @@ from .permissions import in_scope
 # The columns each list carries, in CSV order; 'name' is the value a form stores.
 LISTS: dict[str, list[str]] = {
     "clusters.csv": ["name", "label", "state", "district", "sector", "product"],
-    "hamlets.csv": ["name", "label", "cluster", "sector"],
+    "hamlets.csv": ["name", "label", "cluster", "sector", "bigha_factor"],
     "households.csv": ["name", "label", "hamlet", "cluster", "node", "card"],
     "nodes.csv": ["name", "label", "cluster"],
 }
@@ -39,6 +39,24 @@ LISTS: dict[str, list[str]] = {
 
 RESERVED_NAME = "_none"            # the one row of a list that has no items (see the module's note)
 RESERVED_VALUE = "(none yet)"      # its label and every other column: the space keeps every filter from matching
+# Columns an imported file may leave out (older files): the items get them empty.
+OPTIONAL_COLUMNS: dict[str, set[str]] = {"hamlets.csv": {"bigha_factor"}}
+# A hamlet's bigha in acres (the household income form converts bigha and biswa with it); empty when the hamlet does
+# not use bigha. Bigha sizes run from about 0.2 acre (Himachal) to about 1 acre (parts of the east): 0.05-5 catches
+# a size typed in another unit.
+BIGHA_ACRES = (0.05, 5.0)
+
+
+def _check_cell(list_name: str, column: str, value: str) -> str | None:
+    """Why a cell is not acceptable, or None."""
+    if list_name == "hamlets.csv" and column == "bigha_factor" and value:
+        try:
+            acres = float(value)
+        except ValueError:
+            return f"{value!r} is not a number (acres per bigha, or empty)"
+        if not BIGHA_ACRES[0] <= acres <= BIGHA_ACRES[1]:
+            return f"{value} acres per bigha is outside {BIGHA_ACRES[0]}-{BIGHA_ACRES[1]:g}"
+    return None
 
 
 class ListFileError(ValueError):
@@ -100,7 +118,7 @@ def read_csv(content: bytes, list_name: str) -> tuple[list[str], list[tuple[str,
     if "name" not in columns:
         raise ListFileError(f"{list_name}: the header row has no 'name' column")
     required = LISTS.get(list_name, ["name"])
-    missing = [c for c in required if c not in columns]
+    missing = [c for c in required if c not in columns and c not in OPTIONAL_COLUMNS.get(list_name, set())]
     if missing:
         raise ListFileError(f"{list_name}: missing column(s) {', '.join(missing)}")
     items: list[tuple[str, dict]] = []
@@ -118,6 +136,10 @@ def read_csv(content: bytes, list_name: str) -> tuple[list[str], list[tuple[str,
                                 "while a list is empty)")
         if name in seen:
             raise ListFileError(f"{list_name}: row {line}, column name: {name!r} appears twice")
+        for column, value in row.items():
+            problem = _check_cell(list_name, column, value)
+            if problem:
+                raise ListFileError(f"{list_name}: row {line}, column {column}: {problem}")
         seen.add(name)
         items.append((name, row))
     ordered = required + [c for c in columns if c not in required]

@@ -29,6 +29,69 @@ def number(value: Any) -> float | None:
         return None
 
 
+# Amount statuses (household income form from version 2026113001): an amount is reported, estimated, not known
+# (dk) or refused. Not known and refused amounts are absent, stay out of the totals, and make the household's income
+# (or consumption) incomplete. Earlier versions have no statuses: every amount was required, so they are complete.
+UNKNOWN_STATUSES = ("dk", "refused")
+INCOME_STATUS_FIELDS = {"farm_status": "farm", "tr_pension_status": "pension", "tr_scheme_status": "scheme cash",
+                        "tr_remittances_status": "remittances", "oth_rent_status": "rent",
+                        "oth_interest_status": "interest", "oth_other_status": "other income"}
+INCOME_STATUS_REPEATS = {"wage": ("w_pay_status", "wage job"), "enterprise": ("ent_status", "enterprise")}
+CONSUMPTION_ITEMS = {"cereal": "cereals and pulses", "pds": "PDS ration", "milk": "milk", "oil": "oil",
+                     "veg": "vegetables and fruit", "meat": "meat, fish and eggs", "sugar": "sugar, spices and tea",
+                     "fuel": "fuel and light", "medicine": "medicines", "rent": "rent",
+                     "transport": "transport and phone", "other": "other daily items"}
+CONSUMPTION_STATUS_FIELDS = {"cons_30_status": "last 30 days",          # 2026113001-05: one block of 30 days
+                             **{f"cons_{code}_status": what for code, what in CONSUMPTION_ITEMS.items()},
+                             "cons_365_status": "last 365 days"}
+
+
+# Plausible bounds (household income form 2026113007 on): above them an amount is possible but worth a second look.
+# The form shows a warning the enumerator must acknowledge (`<field>_check`), and the server flags the submission; a
+# test checks that the form's warnings use these numbers. The form's hard limits (constraints) only stop typing slips
+# such as an extra zero or two.
+SOFT_BOUNDS: dict[str, tuple[float, str]] = {
+    "w_peak_wage": (1_000, "Rs per day"), "w_lean_wage": (1_000, "Rs per day"),
+    "w_peak_rate": (5_000, "Rs per unit"), "w_lean_rate": (5_000, "Rs per unit"),
+    "w_salary": (50_000, "Rs per month"), "ent_sales_month": (200_000, "Rs per month"),
+    "farm_sales": (1_000_000, "Rs a year"), "tr_pension_month": (10_000, "Rs per payment"),
+    "tr_scheme_month": (10_000, "Rs per payment"), "loan_interest_pct_month": (10, "% per month"),
+    **{f"cons_{code}_{part}": (20_000, "Rs in 30 days") for code in CONSUMPTION_ITEMS for part in ("bought", "other")},
+}
+SOFT_BOUND_REPEATS = ("wage", "enterprise", "loan")
+
+
+def unusual_amounts(record: Mapping[str, Any]) -> list[str]:
+    """Amounts above their plausible bound, e.g. ['w_peak_wage 1,500 Rs per day (job 1; above 1,000)']."""
+    found = []
+
+    def check(scope: Mapping[str, Any], where: str) -> None:
+        for name, (bound, unit) in SOFT_BOUNDS.items():
+            value = number(scope.get(name))
+            if value is not None and value > bound:
+                found.append(f"{name} {value:,.0f} {unit} ({where}above {bound:,.0f})")
+    check(record, "")
+    for repeat in SOFT_BOUND_REPEATS:
+        for n, item in enumerate(record.get(repeat) or [], start=1):
+            check(item, f"{repeat} {n}; ")
+    return found
+
+
+def unknown_income_items(record: Mapping[str, Any]) -> list[str]:
+    """The income amounts of a household that were not known or refused, e.g. ['wage job 2', 'pension']."""
+    found = []
+    for repeat, (status, what) in INCOME_STATUS_REPEATS.items():
+        for n, item in enumerate(record.get(repeat) or [], start=1):
+            if item.get(status) in UNKNOWN_STATUSES:
+                found.append(f"{what} {n}")
+    found += [what for name, what in INCOME_STATUS_FIELDS.items() if record.get(name) in UNKNOWN_STATUSES]
+    return found
+
+
+def unknown_consumption_items(record: Mapping[str, Any]) -> list[str]:
+    return [what for name, what in CONSUMPTION_STATUS_FIELDS.items() if record.get(name) in UNKNOWN_STATUSES]
+
+
 def interview_minutes(record: Mapping[str, Any]) -> float | None:
     try:
         start = dt.datetime.fromisoformat(record["start"])
@@ -70,11 +133,46 @@ def _household(record: Mapping[str, Any]) -> list[Flag]:
                                              "will be bottom-coded at 0."))
         elif income / size > MAX_MONTHLY_INCOME_PER_HEAD:
             flags.append(("income_outlier", f"Monthly income per head is Rs {income / size:,.0f}."))
+    missing = _wage_members_not_on_roster(record, members)
+    if missing:
+        flags.append(("wage_member", f"Wage job(s) {', '.join(missing)} point to no member of the roster."))
+    inside = [n for n, job in enumerate(record.get("wage") or [], start=1) if job.get("w_inside") == "yes"]
+    earning = [job for job in record.get("wage") or [] if job.get("w_inside") == "no"] + \
+        list(record.get("enterprise") or [])
+    if inside and not earning:
+        flags.append(("income_inside_nothing", f"Wage job(s) {', '.join(map(str, inside))} are said to be paid "
+                                               "inside another member's earnings, but no other job or enterprise "
+                                               "is recorded: that income is missing."))
+    unusual = unusual_amounts(record)
+    if unusual:
+        flags.append(("unusual_amount", f"Amounts above their plausible bounds: {'; '.join(unusual)}."))
+    unknown = unknown_income_items(record)
+    if unknown:
+        flags.append(("income_incomplete", f"Income amounts not known or refused: {', '.join(unknown)}. The household "
+                                           "is left out of the poverty measures."))
+    unknown = unknown_consumption_items(record)
+    if unknown:
+        flags.append(("consumption_incomplete", f"Consumption not known or refused: {', '.join(unknown)}."))
     consumption = number(record.get("consumption_monthly"))
     if income is not None and consumption and income > 0 and consumption > 5 * income:
         flags.append(("consumption_vs_income", f"Monthly consumption (Rs {consumption:,.0f}) is over five times "
                                                 f"income (Rs {income:,.0f})."))
     return flags
+
+
+def _wage_members_not_on_roster(record: Mapping[str, Any], members: list) -> list[str]:
+    """Wage jobs whose earner is not on the roster: by member number (2026113003 on) or, in earlier versions, by
+    name (where a corrected spelling orphans the job)."""
+    names = {m.get("m_name") for m in members}
+    missing = []
+    for n, job in enumerate(record.get("wage") or [], start=1):
+        number_ = number(job.get("w_member_no"))
+        if number_ is not None:
+            if not 1 <= number_ <= len(members):
+                missing.append(f"{n} (member {number_:.0f})")
+        elif job.get("w_member") is not None and job["w_member"] not in names:
+            missing.append(f"{n} ({job['w_member']})")
+    return missing
 
 
 def _ranking(record: Mapping[str, Any]) -> list[Flag]:

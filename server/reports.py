@@ -143,7 +143,8 @@ def agreement(store: SQLiteStore, project_id: int, filters: dict, allowed: froze
 
 def poverty(store: SQLiteStore, project_id: int, filters: dict, by: Iterable[str],
             allowed: frozenset[str] | None) -> dict:
-    """FGT P0, P1, P2, person- and household-weighted, per scope, from the sums kept at ingest."""
+    """FGT P0, P1, P2, person- and household-weighted, per scope, from the sums kept at ingest. Households whose
+    income is incomplete (an amount not known or refused) are left out and counted in n_incomplete_income."""
     round_no = latest_round(store, project_id, filters, allowed)
     scopes = cluster_scopes(filters, allowed)
     by = _by(by, scopes)
@@ -151,10 +152,11 @@ def poverty(store: SQLiteStore, project_id: int, filters: dict, by: Iterable[str
     for cluster in scopes if round_no is not None else []:
         for row in store.income_count_rows(project_id, round_no, cluster, filters.get("hamlet"),
                                            filters.get("node"), by):
-            if not row["n_hh"] and not row["n_no_line"]:
+            if not row["n_hh"] and not row["n_no_line"] and not row["n_incomplete"]:
                 continue
             entry = {b: row[b] for b in by}
-            entry.update(n_households=row["n_hh"], n_persons=row["n_persons"], n_without_line=row["n_no_line"])
+            entry.update(n_households=row["n_hh"], n_persons=row["n_persons"], n_without_line=row["n_no_line"],
+                         n_incomplete_income=row["n_incomplete"])
             for weighting, n, suffix in (("person", row["n_persons"], "persons"), ("household", row["n_hh"], "hh")):
                 entry[weighting] = {f"P{a}": (round(row[f"{k}_{suffix}"] / n, 6) if n else None)
                                     for a, k in ((0, "poor"), (1, "gap"), (2, "gap2"))}
@@ -186,10 +188,13 @@ def lines_used(store: SQLiteStore, project_id: int, round_no: int | None, filter
 
 def households(store: SQLiteStore, project_id: int, round_no: int | None, filters: dict,
                allowed: frozenset[str] | None) -> list[poverty_stats.Household]:
+    """The households that poverty measures can use: with a line and a complete income (see incomplete_income)."""
     out = []
     for cluster in cluster_scopes(filters, allowed):
         for r in store.hh_income(project_id, round_no, cluster, filters.get("hamlet")):
             if r["line"] is None or (filters.get("node") and r["node"] != filters["node"]):
+                continue
+            if not r["income_complete"]:
                 continue
             out.append(poverty_stats.Household(
                 id=r["hh_id"], income_monthly=r["income_monthly"] or 0.0, size=r["size"], line=r["line"],
@@ -199,6 +204,16 @@ def households(store: SQLiteStore, project_id: int, round_no: int | None, filter
     return out
 
 
+def incomplete_income(store: SQLiteStore, project_id: int, round_no: int | None, filters: dict,
+                      allowed: frozenset[str] | None) -> int:
+    """How many households of the scope were left out of household-level measures for incomplete income."""
+    if round_no is None:
+        return 0
+    return sum(row["n_incomplete"] or 0 for cluster in cluster_scopes(filters, allowed)
+               for row in store.income_count_rows(project_id, round_no, cluster, filters.get("hamlet"),
+                                                  filters.get("node")))
+
+
 def decomposition(store: SQLiteStore, project_id: int, filters: dict, by: str, alpha: int, weighting: str,
                   allowed: frozenset[str] | None) -> dict:
     round_no = latest_round(store, project_id, filters, allowed)
@@ -206,6 +221,7 @@ def decomposition(store: SQLiteStore, project_id: int, filters: dict, by: str, a
     result = poverty_stats.decompose(people, lambda h: h.attrs.get(by) or "unknown", alpha, weighting) \
         if people else None
     return {"project_id": project_id, "round": round_no, "by": by, "alpha": alpha, "weighting": weighting,
+            "n_incomplete_income": incomplete_income(store, project_id, round_no, filters, allowed),
             "total": num(result.total) if result else None,
             "groups": [{k: num(v) for k, v in asdict(g).items()} for g in result.groups] if result else []}
 
@@ -228,6 +244,7 @@ def concordance(store: SQLiteStore, project_id: int, filters: dict, allowed: fro
                                         m=cats[h.id]["mean"], y=h.per_capita())
                for h in households(store, project_id, round_no, filters, allowed) if h.id in cats]
     return {"project_id": project_id, "round": round_no, "n": len(records),
+            "n_incomplete_income": incomplete_income(store, project_id, round_no, filters, allowed),
             "result": jsonable(concordance_stats.concordance(records)) if records else None}
 
 

@@ -59,7 +59,7 @@ def test_export_filters_and_formats(tmp_path, project, sent):
     assert result.exit_code == 0, result.output
     sheet = openpyxl.load_workbook(out, read_only=True)["household_income"]
     rows = list(sheet.iter_rows(values_only=True))
-    assert len(rows) == 3 and "Name of the respondent" in rows[0]
+    assert len(rows) == 3 and "Who is answering? (main respondent)" in rows[0]
     assert rows[1][rows[0].index("Cluster")] == "Chanderi handloom"
 
     out = tmp_path / "hh.jsonl"

@@ -19,8 +19,11 @@ import pytest
 from server import errors, exports, samples
 from server.benchmark_export import bulk_households
 from server.catalog import FormCache
+from server.xforms import parse_xform
 
 from .factories import instance_id_of
+
+FORMS = Path(__file__).resolve().parent.parent / "forms"
 
 DATA = Path(__file__).parent / "data"
 PHOTO = "1732262400123.jpg"
@@ -117,7 +120,7 @@ def test_csv_zip_has_one_row_per_submission_and_rosters_joined_through_parent_ke
         assert int(household["n_members"]) == len(roster)
     assert roster[0]["m_name"] == "Head 5" and roster[0]["m_relation"] == "1"
     first = main[0]
-    assert first["ReviewState"] == "received" and first["FormVersion"] == "2026112201"
+    assert first["ReviewState"] == "received" and first["FormVersion"] == parse_xform((FORMS / "household_income.xml").read_bytes()).version
     assert first["SubmitterName"] == "Enumerator 1 phone" and first["DeviceID"] == "collect:Xk3v9QpLm2Zt8RwA"
     assert first["SubmissionDate"].endswith("Z") and first["Edits"] == "0"
     assert main[1]["AttachmentsPresent"] == "1" and main[1]["AttachmentsExpected"] == "1"
@@ -130,7 +133,7 @@ def test_labels_and_choice_labels(app, store, project, sent):
     assert "m_age" in plain[0] and plain[0]["m_sex"] == "1"
     labelled = _csv(app, store, project, labels=True)
     main, members = labelled["household_income.csv"], labelled["household_income-member.csv"]
-    assert "Name of the respondent" in main[0] and "Cluster" in main[0] and "KEY" in main[0]
+    assert "Who is answering? (main respondent)" in main[0] and "Cluster" in main[0] and "KEY" in main[0]
     assert "Age in completed years" in members[0] and "PARENT_KEY" in members[0]
     assert members[0]["Sex"] == "1"
     chosen = _csv(app, store, project, choice_labels=True)
@@ -209,7 +212,7 @@ def test_xlsx_has_the_csv_tables_with_labels_option(app, store, project, sent):
     sheets = _sheets(data)
     head = sheets["household_income"][0]
     assert len(sheets["household_income"]) == 1 + len(sent)
-    assert "Name of the respondent" in head and head[0] == "SubmissionDate"
+    assert "Who is answering? (main respondent)" in head and head[0] == "SubmissionDate"
     member_head = sheets["member"][0]
     assert "Age in completed years" in member_head
     assert len(sheets["member"]) == 1 + sum(MEMBERS)

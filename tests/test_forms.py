@@ -116,19 +116,6 @@ def test_published_forms_are_served_byte_for_byte(store, project):
                                       if f["xml_form_id"] == form_id)
 
 
-def test_a_household_filled_in_javarosa_is_accepted_with_typed_income(collect_client, store, project):
-    """tests/data/household_income_javarosa.xml was filled and serialised by JavaRosa, Collect's form engine."""
-    _columns, items = lists.read_csv((FORMS / "households.csv").read_bytes(), "households.csv")
-    store.upsert_list_items(project["id"], "households.csv", items, source="sample")
-    xml = (Path(__file__).parent / "data" / "household_income_javarosa.xml").read_bytes()
-    reply = collect_client.submit(xml)
-    assert reply.status == 201, reply.text
-    row = store.rows(f"data_{project['id']}_household_income")[0]
-    assert (row["hh_id"], row["hh_size"], row["income_monthly"]) == ("chanderi-w03-017", 5, 12158.33)
-    members = store.rows(f"data_{project['id']}_household_income__member")
-    assert [m["m_age"] for m in members] == [42, 38, 19, 14, 68]
-
-
 def test_list_ids_with_spaces_are_refused():
     with pytest.raises(lists.ListFileError, match="row 2, column name"):
         lists.read_csv(b"name,label,hamlet,cluster,node,card\nchanderi w03 001,X,chanderi-w03,chanderi,,1\n",

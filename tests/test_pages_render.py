@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ import requests
 from selenium.webdriver.common.by import By
 
 from server import samples
-from server.auth import new_token
+from server.auth import new_session_id, new_token, session_key
 
 from . import chromium
 from .web import PASSWORD, ROLE_USERS, make_users
@@ -105,9 +106,11 @@ def _admin_client(app, store):
     """A test client with an administrator's session, made without a password: argon2 is slow on purpose, and
     sign-in itself is tested over HTTP below and in test_people.py."""
     admin = store.create_user("admin@example.org", "admin", "not a password hash", "not a digest hash")
+    session_id = new_session_id()
+    store.create_session(session_key(session_id), admin["id"], time.time(), 3600)
     client = app.test_client()
     with client.session_transaction() as session:
-        session["user_id"], session["epoch"] = admin["id"], admin["session_epoch"]
+        session["sid"] = session_id
     return client
 
 

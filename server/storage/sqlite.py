@@ -496,16 +496,17 @@ class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries, MaintenanceQuerie
     # -- server-managed lists -----------------------------------------------
 
     def ensure_list(self, project_id: int, list_name: str, columns: Sequence[str]) -> None:
-        """Create the list, or give an existing one the columns a newer release added (e.g. households' card),
-        after its own; its items keep their data and serve the new column empty until the list is uploaded."""
+        """Create the list, or give an existing one the columns a newer release added (at the end, empty for the
+        items it holds; the version moves so that phones download the new CSV)."""
         with self.write() as db:
             db.execute("INSERT OR IGNORE INTO lists (project_id, list_name, columns) VALUES (?, ?, ?)",
                        [project_id, list_name, json.dumps(list(columns))])
-            have = json.loads(db.execute("SELECT columns FROM lists WHERE project_id = ? AND list_name = ?",
-                                         [project_id, list_name]).fetchone()[0])
-            if any(c not in have for c in columns):
+            stored = json.loads(db.execute("SELECT columns FROM lists WHERE project_id = ? AND list_name = ?",
+                                           [project_id, list_name]).fetchone()[0])
+            added = [c for c in columns if c not in stored]
+            if added:
                 db.execute("UPDATE lists SET columns = ?, version = version + 1 WHERE project_id = ? AND list_name = ?",
-                           [json.dumps(have + [c for c in columns if c not in have]), project_id, list_name])
+                           [json.dumps(stored + added), project_id, list_name])
 
     def list_names(self, project_id: int) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT list_name FROM lists WHERE project_id = ? ORDER BY list_name",
@@ -999,7 +1000,7 @@ class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries, MaintenanceQuerie
 
     _INCOME_COLUMNS = ("cluster", "hamlet", "node", "state", "sector", "size", "income_monthly", "consumption_monthly",
                        "head_sex", "social_group", "land_class", "line", "line_label", "poor", "gap", "gap2",
-                       "neg_income")
+                       "neg_income", "income_complete")
 
     def replace_hh_income(self, project_id: int, submission_id: int, row: Mapping[str, Any] | None) -> set[str]:
         """Swap the income facts a submission contributes; a later interview of the same household and round wins.
@@ -1024,8 +1025,12 @@ class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries, MaintenanceQuerie
         return {r["hh_id"] for r in old_rows} | ({row["hh_id"]} if row is not None else set())
 
     def _income_count(self, project_id: int, row: Mapping[str, Any], sign: int) -> None:
+        """Move a scope's counts by one household: measured (a line and a complete income), without a line, or left
+        out for incomplete income (a line, but an amount not known). Only measured households enter the sums."""
         size, has_line = row["size"], row["line"] is not None
-        if has_line:
+        incomplete = has_line and not row["income_complete"]
+        measured = has_line and not incomplete
+        if measured:
             self.db.execute(
                 "INSERT INTO income_lines (project_id, round, cluster, hamlet, node, line_label, line, n_hh) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (project_id, round, cluster, hamlet, node, line_label) "
@@ -1035,16 +1040,17 @@ class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries, MaintenanceQuerie
         poor = row["poor"] or 0
         self.db.execute(
             "INSERT INTO income_counts (project_id, round, cluster, hamlet, node, n_hh, n_persons, n_no_line, "
-            "poor_hh, poor_persons, gap_hh, gap_persons, gap2_hh, gap2_persons) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "n_incomplete, poor_hh, poor_persons, gap_hh, gap_persons, gap2_hh, gap2_persons) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (project_id, round, cluster, hamlet, node) DO UPDATE SET "
             "n_hh = n_hh + excluded.n_hh, n_persons = n_persons + excluded.n_persons, "
-            "n_no_line = n_no_line + excluded.n_no_line, poor_hh = poor_hh + excluded.poor_hh, "
+            "n_no_line = n_no_line + excluded.n_no_line, n_incomplete = n_incomplete + excluded.n_incomplete, "
+            "poor_hh = poor_hh + excluded.poor_hh, "
             "poor_persons = poor_persons + excluded.poor_persons, gap_hh = gap_hh + excluded.gap_hh, "
             "gap_persons = gap_persons + excluded.gap_persons, gap2_hh = gap2_hh + excluded.gap2_hh, "
             "gap2_persons = gap2_persons + excluded.gap2_persons",
             [project_id, row["round"], row["cluster"] or "", row["hamlet"] or "", row["node"] or "",
-             sign * int(has_line), sign * size * int(has_line), sign * int(not has_line),
+             sign * int(measured), sign * size * int(measured), sign * int(not has_line), sign * int(incomplete),
              sign * poor, sign * poor * size, sign * (row["gap"] or 0), sign * (row["gap"] or 0) * size,
              sign * (row["gap2"] or 0), sign * (row["gap2"] or 0) * size])
 
@@ -1055,8 +1061,9 @@ class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries, MaintenanceQuerie
             where, params = where + " AND node = ?", params + [node]
         groups = [c for c in by if c in {"cluster", "hamlet", "node"}]
         cols = "".join(f"{c}, " for c in groups)
-        sums = ", ".join(f"sum({c}) AS {c}" for c in ("n_hh", "n_persons", "n_no_line", "poor_hh", "poor_persons",
-                                                      "gap_hh", "gap_persons", "gap2_hh", "gap2_persons"))
+        sums = ", ".join(f"sum({c}) AS {c}" for c in ("n_hh", "n_persons", "n_no_line", "n_incomplete", "poor_hh",
+                                                      "poor_persons", "gap_hh", "gap_persons", "gap2_hh",
+                                                      "gap2_persons"))
         group_by = f" GROUP BY {', '.join(groups)} ORDER BY {', '.join(groups)}" if groups else ""
         return self._all(f"SELECT {cols}{sums} FROM income_counts WHERE {where}{group_by}", params)
 

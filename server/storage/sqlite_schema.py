@@ -413,6 +413,19 @@ def m010_sessions_and_nonce_counts(db: Database) -> None:
 
 
 @migrations()
+def m011_income_completeness(db: Database) -> None:
+    """Amounts not known (household income form 2026113001): a household whose income misses an amount is kept with
+    income_complete = 0 and counted apart in n_incomplete, never measured as if the amount were zero. Rows written
+    before are complete: earlier form versions required every amount."""
+    db.executescript(
+        """
+        ALTER TABLE hh_income ADD COLUMN income_complete INTEGER NOT NULL DEFAULT 1;
+        ALTER TABLE income_counts ADD COLUMN n_incomplete INTEGER NOT NULL DEFAULT 0;
+        """
+    )
+
+
+@migrations()
 def m012_field_households(db: Database) -> None:
     """Households added in the field, one row per submission that added each (so the same household added by
     several groups and forms is seen as one, and disagreeing details are shown), and listed households a group
