@@ -25,7 +25,7 @@ from server.xforms import parse_xform
 
 from .conftest import _collect
 from .javarosa import JavaRosaError, fill
-from .test_browser import _click_and_wait_for, browser  # noqa: F401 (a fixture)
+from . import chromium
 from .web import PASSWORD, make_users
 
 DATA = Path(__file__).parent / "data"
@@ -242,10 +242,7 @@ def test_the_cluster_page_shows_the_households_left_out_for_incomplete_income(br
     for household, status in (("chanderi-w03-017", "dk"), ("chanderi-w03-001", "reported")):
         reply = phone.submit(filled(household, wage_status=status))
         assert reply.status == 201, reply.text
-    browser.get(f"{live.url}/login")
-    browser.find_element(By.ID, "email").send_keys("manager@example.org")
-    browser.find_element(By.ID, "password").send_keys(PASSWORD)
-    _click_and_wait_for(browser, browser.find_element(By.ID, "sign-in"), (By.TAG_NAME, "h1"), "Test PPA")
+    chromium.sign_in(browser, live.url, "manager@example.org")
     browser.get(f"{live.url}/projects/{project['id']}/clusters/chanderi")
     cells = [c.text for c in browser.find_elements(By.CSS_SELECTOR, "#poverty tbody tr:first-child td")]
     assert cells[4:] == ["1", "2", "0", "1"]       # households, persons, no line, left out: income incomplete
