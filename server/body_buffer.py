@@ -27,6 +27,7 @@ import asyncio
 import io
 import sys
 import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterable
 from urllib.parse import unquote_to_bytes
@@ -81,7 +82,7 @@ class BodyBuffer:
             return
         environ = wsgi_environ(scope, body)
         loop = asyncio.get_running_loop()
-        whole = await loop.run_in_executor(self.executor, self._run_app, environ, loop, send)
+        whole = await loop.run_in_executor(self.executor, self._run_app, environ, loop, receive, send)
         if whole is not None:
             status, headers, content = whole
             await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -141,10 +142,12 @@ class BodyBuffer:
 
     # ------------------------------------------------------------------ the app, in a thread
 
-    def _run_app(self, environ: dict, loop: asyncio.AbstractEventLoop, send: Callable):
+    def _run_app(self, environ: dict, loop: asyncio.AbstractEventLoop, receive: Callable, send: Callable):
         """Call the app. Returns (status, headers, body) for the event loop to send, or None when the response was
-        long and has been streamed from here already."""
+        long and has been streamed from here already. A streamed response stops when the client has gone (an
+        abandoned export is not generated to the end for nobody)."""
         started: list = []
+        gone = threading.Event()
 
         def start_response(status: str, headers: list[tuple[str, str]], exc_info=None):
             if exc_info is not None and started and started[0] == "sent":
@@ -170,9 +173,12 @@ class BodyBuffer:
                     status, headers = started
                     started[:] = ["sent"]
                     send_now({"type": "http.response.start", "status": status, "headers": headers})
+                    asyncio.run_coroutine_threadsafe(_watch_disconnect(receive, gone), loop)
                     send_now({"type": "http.response.body", "body": b"".join(chunks), "more_body": True})
                     chunks = []
                     for chunk in iterator:
+                        if gone.is_set():
+                            return None
                         if chunk:
                             send_now({"type": "http.response.body", "body": chunk, "more_body": True})
                     send_now({"type": "http.response.body", "body": b"", "more_body": False})
@@ -192,6 +198,14 @@ def _no_write(_data: bytes) -> None:
 
 async def _send(send: Callable, message: dict) -> None:
     await send(message)
+
+
+async def _watch_disconnect(receive: Callable, gone: threading.Event) -> None:
+    """Once the body has been read, the next message is http.disconnect: when the client goes away, or when the
+    response has been sent in full."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
+    gone.set()
 
 
 async def _plain(send: Callable, status: int, text: bytes) -> None:

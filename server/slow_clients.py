@@ -71,8 +71,8 @@ class SlowReport:
     def as_dict(self) -> dict:
         out = asdict(self)
         out.update(health_max_ms=self.health_max_ms, submission_max_ms=self.submission_max_ms,
-                   health_p50_ms=statistics.median(self.health_ms) if self.health_ms else None,
-                   submission_p50_ms=statistics.median(self.submission_ms) if self.submission_ms else None)
+                   health_p50_ms=round(statistics.median(self.health_ms), 1) if self.health_ms else None,
+                   submission_p50_ms=round(statistics.median(self.submission_ms), 1) if self.submission_ms else None)
         return out
 
 

@@ -266,8 +266,8 @@ def test_a_long_response_is_streamed_chunk_by_chunk_as_the_app_yields_it():
         sent.append(message)
         await asyncio.sleep(0)
 
-    async def receive() -> dict:
-        return {"type": "http.request", "body": b"", "more_body": False}
+    async def receive() -> dict:     # a GET's body is not read: this is the disconnect watch, and nobody leaves
+        await asyncio.Event().wait()
 
     scope = {"type": "http", "method": "GET", "path": "/export.csv", "raw_path": b"/export.csv",
              "query_string": b"", "headers": [(b"host", b"127.0.0.1")], "server": ("127.0.0.1", 80),
@@ -312,3 +312,43 @@ def test_a_short_response_is_sent_whole_with_the_body_the_app_read():
     assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
     assert sent[0]["status"] == 201
     assert sent[1]["body"] == b"got 150 150"
+
+
+def test_a_streamed_response_stops_when_the_client_has_gone():
+    """A researcher closes the browser tab during an export: the app's generator is not run to the end."""
+    import asyncio
+
+    from server.body_buffer import BodyBuffer
+
+    produced = []
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/csv")])
+
+        def rows():
+            for i in range(1000):
+                produced.append(i)
+                yield b"x" * 100_000
+        return rows()
+
+    sent: list[dict] = []
+    left = asyncio.Event()
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+        if len(sent) == 10:
+            left.set()              # the connection drops after nine body messages
+        await asyncio.sleep(0.001)
+
+    async def receive() -> dict:
+        await left.wait()
+        return {"type": "http.disconnect"}
+
+    scope = {"type": "http", "method": "GET", "path": "/export.csv", "raw_path": b"/export.csv",
+             "query_string": b"", "headers": [], "server": ("127.0.0.1", 80), "client": ("127.0.0.1", 5000),
+             "scheme": "http", "http_version": "1.1"}
+    adapter = BodyBuffer(app, threads=1, max_body=1000, body_timeout=5)
+    asyncio.run(adapter(scope, receive, send))
+    adapter.executor.shutdown()
+    assert 10 <= len(produced) < 30, len(produced)
+    assert sent[-1]["more_body"] is True      # never finished: nobody was there
