@@ -25,13 +25,17 @@ from .live_server import ROOT, ServerProcess, free_port, prepare, server_env
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="process groups and flock")
 
-LIMIT = 300_000          # PPA_MAX_SUBMISSION_BYTES of the server in these tests
+# PPA_MAX_SUBMISSION_BYTES of the server in these tests. Over-limit bodies exceed it by 4 MB: more than the loopback
+# socket buffers take in while nobody reads, so a server that answered without draining would break the client's
+# pipe (as it did before the drain), whereas a few hundred kB over would sit unread in the kernel's buffers.
+LIMIT = 5_000_000
+OVER = LIMIT + 4_000_000
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """One server for the module: 2 workers of 2 threads (fewer threads than the default, so slow phones would
-    take them all sooner) and a 300 kB body limit."""
+    take them all sooner) and a 5 MB body limit."""
     data = tmp_path_factory.mktemp("limits") / "data"
     env = server_env(data, free_port(), WORKERS=2, THREADS=2, MAX_SUBMISSION_BYTES=LIMIT)
     device = prepare(env)
@@ -119,7 +123,7 @@ def test_slow_clients_script_reports_and_fails_when_asked_for_the_impossible(ser
 # --------------------------------------------------------------------------- item 10: the 413 a client can read
 
 def test_http_client_writes_a_body_over_the_limit_whole_then_reads_the_openrosa_413(server):
-    body, content_type = _oversized_submission(LIMIT + 100_000)
+    body, content_type = _oversized_submission(OVER)
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
     try:
         conn.request("POST", server.submission_path, body, {"X-OpenRosa-Version": "1.0",
@@ -134,7 +138,7 @@ def test_http_client_writes_a_body_over_the_limit_whole_then_reads_the_openrosa_
 
 
 def test_a_chunked_body_over_the_limit_is_read_and_answered_413(server):
-    body, content_type = _oversized_submission(LIMIT + 100_000)
+    body, content_type = _oversized_submission(OVER)
     pieces = [body[i:i + 16_384] for i in range(0, len(body), 16_384)]
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
     try:
