@@ -20,9 +20,10 @@ bytes.find and one shared compiled pattern (tests/test_ingest_speed.py checks th
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-from flask import Flask
+if TYPE_CHECKING:
+    from .body_buffer import BodyBuffer
 
 
 def options(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -55,7 +56,7 @@ def run(config: Mapping[str, Any]) -> None:
     Granian("server.wsgi:production_app", **options(config)).serve()
 
 
-def production_app():
+def production_app() -> "BodyBuffer":
     """The app as each worker process builds it: Flask behind the body-buffering adapter."""
     from . import create_app
     from .body_buffer import BodyBuffer
