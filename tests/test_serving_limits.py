@@ -363,3 +363,83 @@ def test_a_streamed_response_stops_when_the_client_has_gone():
     adapter.executor.shutdown()
     assert 10 <= len(produced) < 30, len(produced)
     assert sent[-1]["more_body"] is True      # never finished: nobody was there
+
+
+def test_a_large_export_is_streamed_through_the_production_server_in_flat_memory(server):
+    """Forty households with a 2 MB photo each; the raw export (about 80 MB of zip) is downloaded over HTTP slowly,
+    as a researcher on a poor line would, while the server's memory is sampled: it grows by far less than the
+    download (the adapter sends each chunk as the export makes it and waits until it is taken)."""
+    import io
+    import json
+    import threading
+    import zipfile
+
+    from server.xforms import parse_xform
+
+    from . import factories
+    from .live_server import cli
+
+    form = parse_xform((ROOT / "forms" / "household_income.xml").read_bytes())
+    rng = random.Random(20261130)
+    photos = {}
+    for i in range(40):
+        instance_id, xml, files = factories.household_with_photo(form, rng, i, members=3, photo_every=1, prefix="x")
+        files = {name: os.urandom(2_000_000) for name in files}
+        photos[instance_id] = files
+        body, content_type = samples.multipart(samples.submission_parts(xml, files))
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        try:
+            conn.request("POST", server.submission_path, body, {"X-OpenRosa-Version": "1.0",
+                                                                 "Content-Type": content_type})
+            response = conn.getresponse()
+            response.read()
+        finally:
+            conn.close()
+        assert response.status == 201
+    cli(server.env, "user", "add", "--role", "researcher", "--email", "export@example.org", "--project", "1",
+        stdin="an-export-password-long\n")
+    token = json.loads(cli(server.env, "token", "create", "--email", "export@example.org").stdout)["token"]
+
+    def rss_mb() -> float:
+        total = 0
+        for pid in server.pids():
+            try:
+                total += sum(int(line.split()[1]) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                             if line.startswith("VmRSS:"))
+            except FileNotFoundError:
+                continue
+        return total / 1024
+
+    before = rss_mb()
+    peak = [before]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.05):
+            peak.append(rss_mb())
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    received = io.BytesIO()
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    try:
+        conn.request("GET", "/api/v1/projects/1/forms/household_income/export.raw",
+                     headers={"Authorization": f"Bearer {token}"})
+        response = conn.getresponse()
+        assert response.status == 200
+        while chunk := response.read(1 << 20):
+            received.write(chunk)
+            time.sleep(0.02)            # a slower reader than the server: the server must wait, not gather
+    finally:
+        conn.close()
+        done.set()
+        sampler.join()
+    size_mb = received.tell() / 1e6
+    growth = max(peak) - before
+    assert size_mb > 75, size_mb
+    with zipfile.ZipFile(received) as archive:
+        contents = {name: archive.read(name) for name in archive.namelist()}
+    for files in photos.values():
+        for name, data in files.items():
+            assert any(key.endswith("/" + name) or key == name for key in contents if contents[key] == data), name
+    assert growth < 30, f"the server grew by {growth:.1f} MB for a {size_mb:.0f} MB download"
