@@ -145,7 +145,7 @@ def measure(port: int, path: str, connections: int = 64, seconds: float = 10.0, 
     def connect(t: float) -> http.client.HTTPConnection:
         return http.client.HTTPConnection(HOST, port, timeout=t)
 
-    rng = random.Random(20261130)
+    rng = random.Random()   # new instanceIDs on every run: a server measured twice gets new submissions
     started = time.monotonic()
     senders = SlowSenders(port, path, connections)
     health, subs, health_status, sub_status = [], [], [], []
