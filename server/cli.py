@@ -77,11 +77,17 @@ def _init(ctx: Context, validate: bool = True) -> bootstrap.SetupReport:
 @main.command(help="Set everything up (as init) and serve HTTP with Granian on PPA_HOST:PPA_PORT.")
 @pass_ctx
 def serve(ctx: Context) -> None:
+    from . import serve_guard
+    cfg = ctx.config
+    try:
+        lock = serve_guard.claim(cfg)   # held until the server stops; its workers inherit it
+    except serve_guard.Refused as exc:
+        _fail(str(exc))
     _init(ctx)
     from .wsgi import run
-    cfg = ctx.config
     click.echo(f"serving on http://{cfg['HOST']}:{cfg['PORT']} (public URL {cfg['PUBLIC_URL']})")
     run(cfg)
+    lock.release()
 
 
 # -- projects --------------------------------------------------------------------

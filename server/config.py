@@ -62,10 +62,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PROJECT_NAME", "PPA 2026", "Name of the default project that `scripts/serve` creates when there is none."),
     Setting("SECRET_KEY", "", "Key for signing sessions and Digest nonces. If empty, one is generated and kept in DATA/secret_key."),
     Setting("WORKERS", 3, "Number of WSGI worker processes (measured best on 2 cores: cores + 1).", _whole(1)),
-    Setting("THREADS", 4, "Threads per worker process: requests one worker serves at once (slow uploads wait "
-            "in a thread).", _whole(1)),
+    Setting("THREADS", 4, "Threads per worker process: requests one worker runs the app for at once (a body is "
+            "read whole before its request gets a thread).", _whole(1)),
     Setting("MAX_SUBMISSION_BYTES", 50_000_000, "Largest accepted POST body for one submission, in bytes; also advertised "
             "to Collect as X-OpenRosa-Accept-Content-Length so that it splits larger uploads.", _whole(1)),
+    Setting("BODY_TIMEOUT", 900, "Seconds a request body may take to arrive in all (and never more than 60 s "
+            "without a byte); a slower one gets 408 and its connection is closed.", _whole(1)),
     Setting("MAX_XML_BYTES", 10_000_000, "Largest accepted submission XML part, in bytes.", _whole(1)),
     Setting("MAX_XML_DEPTH", 32, "Deepest element nesting accepted in a submission.", _whole(1)),
     Setting("MAX_PARTS", 250, "Most multipart parts accepted in one submission POST (Collect sends at most 102).",

@@ -1,11 +1,14 @@
-"""Serve the app with Granian (a production WSGI server with its HTTP layer in Rust): worker processes, each
-running the app in a pool of threads, one app per worker.
+"""Serve the app with Granian (a production server with its HTTP layer in Rust): worker processes, each running the
+app in a pool of threads, one app per worker.
 
 Granian replaced gunicorn's threaded workers: on this project's 2-core machine gunicorn spent about 0.3 ms of CPU
 per request in Python (reading and parsing the request, handing it to a thread, writing the answer) against about
-0.05 ms for Granian, which does that work in Rust without the GIL (README, Speed and durability). Granian reads
-the request body as the app asks for it, so an oversized upload is refused from its Content-Length before it is
-read, and a response body is streamed as the app yields it (exports stay in constant memory).
+0.05 ms for Granian, which does that work in Rust without the GIL (README, Speed and durability).
+
+Granian serves its ASGI interface, and server/body_buffer.py runs the Flask (WSGI) app behind it: each request body
+is read whole on the worker's event loop before the request is given one of the PPA_THREADS threads. Granian's WSGI
+interface gives the thread first and reads the body as the app asks for it, so slow phones held every thread
+(README, Limits). A response body is still streamed as the app yields it (exports stay in constant memory).
 
 Also here: the one piece of per-request work the production server does once instead. Werkzeug's multipart
 decoder compiles two regular expressions for every request, because each contains the request's boundary, and
@@ -17,9 +20,10 @@ bytes.find and one shared compiled pattern (tests/test_ingest_speed.py checks th
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-from flask import Flask
+if TYPE_CHECKING:
+    from .body_buffer import BodyBuffer
 
 
 def options(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -29,11 +33,10 @@ def options(config: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "address": config["HOST"],
         "port": config["PORT"],
-        "interface": Interfaces.WSGI,
+        "interface": Interfaces.ASGINL,   # ASGI without lifespan events: the adapter needs none
         "http": HTTPModes.http1,          # Collect speaks HTTP/1.1; a TLS proxy in front may offer HTTP/2
         "websockets": False,
         "workers": config["WORKERS"],
-        "blocking_threads": config["THREADS"],
         "backlog": 2048,
         # Collect's read timeout is 60 s: a phone on 2G sending headers slowly must not be cut before that
         "http1_settings": HTTP1Settings(header_read_timeout=60_000, keep_alive=True),
@@ -53,11 +56,14 @@ def run(config: Mapping[str, Any]) -> None:
     Granian("server.wsgi:production_app", **options(config)).serve()
 
 
-def production_app() -> Flask:
-    """The app as each worker process builds it."""
+def production_app() -> "BodyBuffer":
+    """The app as each worker process builds it: Flask behind the body-buffering adapter."""
     from . import create_app
+    from .body_buffer import BodyBuffer
     install_fast_multipart()
-    return create_app()
+    app = create_app()
+    return BodyBuffer(app, threads=app.config["THREADS"], max_body=app.config["MAX_SUBMISSION_BYTES"],
+                      body_timeout=app.config["BODY_TIMEOUT"])
 
 
 # --------------------------------------------------------------------------- multipart boundaries without re.compile
