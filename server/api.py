@@ -18,6 +18,7 @@ from . import errors, ranking, reports
 from .auth import user_of_session
 from .http_security import disposition, send
 from .permissions import Principal, can, clusters, load_principal
+from .spreadsheet import neutralise
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -194,9 +195,8 @@ def export_field_households(project_id: int) -> Response:
     """One row per household added in the field: its card, every report of it, and whether the reports were
     reconciled into one household and whether their head names disagree (ranking.reconcile)."""
     allowed, filters = _allowed(project_id, "download"), _filters()
-    scope = allowed
-    if filters.get("cluster"):
-        scope = {filters["cluster"]} & (allowed if allowed is not None else {filters["cluster"]})
+    scopes = reports.cluster_scopes(filters, allowed)   # a cluster outside the caller's is refused, as everywhere
+    scope = None if scopes == [None] else frozenset(scopes)
     reports_ = _store().field_household_reports(project_id, scope, filters.get("hamlet"))
     rows = ([h["hh_id"], h["hamlet"], h["cluster"], h["card"], len(h["reports"]),
              " ".join(f"{r['form_id']}:{r['group_id'] or '-'}:{r['submission_id']}" for r in h["reports"]),
@@ -226,6 +226,6 @@ def _csv(columns: list[str], rows: Iterable[list], name: str) -> Response:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)
-    writer.writerows(["" if v is None else v for v in row] for row in rows)
+    writer.writerows(["" if v is None else neutralise(v) for v in row] for row in rows)   # phones wrote some
     _store().audit(g.api_user.email, "export.analysis", name, {"args": dict(request.args)})
     return send(out.getvalue().encode("utf-8"), name, "text/csv; charset=utf-8")

@@ -44,6 +44,7 @@ from .permissions import in_scope
 from .storage.sqlite_exports import META_COLUMNS, ExportSnapshot, SubmissionFilter
 from .xform_labels import ChoiceSource, read_labels
 from .xforms import FormDef
+from .spreadsheet import DANGER, neutralise
 
 FORMATS: dict[str, tuple[str, str]] = {
     "csv": ("csv.zip", "application/zip"),
@@ -60,8 +61,6 @@ CHUNK = 64 * 1024
 XLSX_MAX_ROWS = 1_048_576
 MULTIPLE_SEPARATOR = "; "  # between the labels of a select_multiple answer
 _META_SKIP = {"instanceID", "instanceName", "deprecatedID"}  # meta fields that are columns of their own
-_DANGER = frozenset("=+-@\t\r")
-_NUMBERS = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?([ ;,]+[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?)*")
 _UNSAFE_PATH = re.compile(r"[^A-Za-z0-9._-]")
 _UNSAFE_FILE = re.compile(r'[<>:"|?*\\/\x00-\x1f]')
 
@@ -246,19 +245,10 @@ def _bound(value: str | dt.date | None, end: bool) -> str | None:
 # --------------------------------------------------------------------------- cells
 
 
-def neutralise(value: Any) -> Any:
-    """Text that a spreadsheet would run as a formula gets a leading single quote; anything else is kept."""
-    if type(value) is str and value and value[0] in _DANGER and not _NUMBERS.fullmatch(value):
-        return "'" + value
-    return value
-
-
 def _csv_cell(value: Any) -> Any:
     kind = type(value)
     if kind is str:
-        if value and value[0] in _DANGER and not _NUMBERS.fullmatch(value):
-            return "'" + value
-        return value
+        return neutralise(value)
     if kind is float and value.is_integer() and -1e15 < value < 1e15:
         return int(value)
     return value
@@ -439,7 +429,7 @@ def _csv_entry(archive: zipfile.ZipFile, name: str, head: list[str], body: Itera
         text = io.TextIOWrapper(raw, encoding="utf-8", newline="", write_through=False)
         writer = csv.writer(text)
         writer.writerow([_csv_cell(h) for h in head])
-        cell, danger = _csv_cell, _DANGER
+        cell, danger = _csv_cell, DANGER
         for row in body:
             # inline fast path: None, ints and harmless text as they are; the rest through _csv_cell
             writer.writerow([v if v is None or type(v) is int or (type(v) is str and v[:1] not in danger)

@@ -27,6 +27,7 @@ from typing import Callable, Iterable, Iterator, Mapping
 from . import ranking
 
 from .permissions import in_scope
+from .spreadsheet import neutralise
 
 # The columns each list carries, in CSV order; 'name' is the value a form stores.
 LISTS: dict[str, list[str]] = {
@@ -66,7 +67,7 @@ class ListFileError(ValueError):
 def render_csv(columns: list[str], items: Iterator[tuple[str, Mapping]],
                cell: Callable[[str], str] | None = None) -> bytes:
     """The bytes served to phones: UTF-8, a header row, one row per item, '\\n' line ends. `cell` changes each
-    value on its way out: the copy people download passes exports.neutralise (see for_people)."""
+    value on its way out: the copy people download passes spreadsheet.neutralise (see for_people)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)
@@ -91,15 +92,13 @@ def reserved(name: str) -> bool:
 
 def for_people(columns: list[str], items: Iterator[tuple[str, Mapping]]) -> bytes:
     """The list as a manager downloads it to open in a spreadsheet: text that a spreadsheet would run as a formula
-    gets a leading single quote, as the exports do (exports.neutralise). Phones get render_csv's exact values, and
+    gets a leading single quote, as the exports do (spreadsheet.neutralise). Phones get render_csv's exact values, and
     read_csv takes the quote off again, so a list downloaded, edited and imported keeps its values."""
-    from .exports import neutralise  # the one rule; imported here only, as the exports module is large
     return render_csv(columns, items, neutralise)
 
 
 def _restored(value: str) -> str:
     """A value as it was before for_people quoted it: the quote is dropped only where neutralise adds one."""
-    from .exports import neutralise
     return value[1:] if value[:1] == "'" and neutralise(value[1:]) == value else value
 
 

@@ -178,10 +178,10 @@ def test_a_household_interview_in_a_new_hamlet_takes_a_new_household_only(first_
     assert refused.value.kind == "no_choice"
     assert lists.RESERVED_NAME not in str(refused.value).split("\t")[-1]
     filled = fill(forms["household_income"], phone.media("household_income"),
-                  place + [("hh_on_list", "no"), ("new_hh_head", "Sita Devi"), ("enumerator", "Meena"),
-                           ("interview_date", "2026-11-21"), ("consent", "no")])
+                  place + [("hh_on_list", "no"), ("new_hh_card", "12"), ("new_hh_head", "Sita Devi"),
+                           ("enumerator", "Meena"), ("interview_date", "2026-11-21"), ("consent", "no")])
     root = etree.fromstring(filled.xml)
-    assert root.findtext("mod_a/a_household/hh_id").startswith("chanderi-w07-n")
+    assert root.findtext("mod_a/a_household/hh_id") == "chanderi-w07-m12"     # its card on the social map
     assert_success(phone.collect.submit(filled.xml))
 
 

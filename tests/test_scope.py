@@ -164,6 +164,8 @@ CASES = [
     Case("GET", "/", {"admin": 200, "manager": 302, "nda": 302, "researcher": 302, "outsider": 302}),
     Case("GET", "/account", {**MEMBERS, "outsider": 200}),
     Case("POST", "/account", {**MEMBERS, "outsider": 200}, send=form(label="scope table")),
+    Case("POST", "/account/password", {**{role: 302 for role in MEMBERS}, "outsider": 302},
+         send=form(current="not the password", new="a new password 1", confirm="a new password 1")),
     Case("GET", "/projects/1", MEMBERS, "whole"),
     Case("GET", "/projects/1/clusters", MEMBERS, "whole"),
     Case("GET", "/projects/1/clusters/chanderi", MEMBERS, "own"),
@@ -218,10 +220,12 @@ CASES = [
     Case("GET", "/admin/users", {"admin": 200}),
     Case("POST", "/admin/users", {"admin": 302}, send=form(email="admin@example.org", role="researcher")),
     Case("POST", "/admin/users/{leaver}/disable", {"admin": 302}, send=form()),
+    Case("POST", "/admin/users/{leaver}/password", {"admin": 302}, send=form(password="too short")),
     Case("GET", "/admin/audit", {"admin": 200}),
     # the JSON API and its CSV exports
     *[c for name in ("wellbeing", "agreement", "poverty", "poverty/decomposition", "concordance", "nodes",
                      "change?from=1&to=1", "export/households.csv", "export/ratings.csv",
+                     "export/categories.csv", "export/field_households.csv",
                      "forms/household_income/export.csv", "forms/well_being_ranking/export.xlsx")
       for c in (Case("GET", f"/api/v1/projects/1/{name}", MEMBERS, "whole"),
                 Case("GET", f"/api/v1/projects/1/{name}{'&' if '?' in name else '?'}cluster=chanderi", MEMBERS,
@@ -269,6 +273,7 @@ NO_CASES = {
 NOT_CLUSTERED = {
     ("web.home", "GET"): "the projects one belongs to",
     ("web.account", "GET"): "one's own API tokens", ("web.account", "POST"): "one's own API tokens",
+    ("web.change_password", "POST"): "one's own password",
     ("openrosa_user.form_list", "GET"): "form definitions: the same for every cluster",
     ("openrosa_user.form_xml", "GET"): "form definitions: the same for every cluster",
     ("openrosa_user.submission_probe", "GET"): "an empty 204 before Collect uploads",

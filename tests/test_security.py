@@ -373,3 +373,30 @@ def _phone_list(live, token: str) -> bytes:
                         headers={"X-OpenRosa-Version": "1.0"}, timeout=30).content
     assert hashlib.md5(body).hexdigest() == md5
     return body
+
+
+def test_the_apis_analysis_csvs_neutralise_what_a_phone_wrote(store, project, phone, live):
+    """A head's name is free text from a phone: in the API's field_households.csv it reaches researchers' spreadsheets
+    neutralised, as in every other export."""
+    import random
+    from pathlib import Path
+
+    from server import lists, samples
+    from server.xforms import parse_xform
+    forms = Path(__file__).parent.parent / "forms"
+    _columns, items = lists.read_csv((forms / "households.csv").read_bytes(), "households.csv")
+    listed = [(name, row) for name, row in items if row["hamlet"] == "chanderi-w03"]
+    store.upsert_list_items(project["id"], "households.csv", listed, source="listing")
+    answers = samples.well_being_ranking(random.Random(5), [name for name, _ in listed], new=1)
+    answers["new_household"][0]["new_hh_head"] = '=HYPERLINK("http://evil.example","open")'
+    xml = samples.instance_xml(parse_xform((forms / "well_being_ranking.xml").read_bytes()), answers)
+    reply = phone.submit(xml)
+    assert reply.status == 201, reply.text
+    make_users(store, project["id"], store.create_project("Other")["id"])
+    served = requests.get(f"{live.url}/api/v1/projects/{project['id']}/export/field_households.csv",
+                          headers={"Authorization": f"Bearer {_api_token(store, ROLE_USERS['manager'][0])}"},
+                          timeout=30)
+    assert served.status_code == 200, served.text
+    (row,) = csv.DictReader(io.StringIO(served.text))
+    assert row["head_names"] == '\'=HYPERLINK("http://evil.example","open")'
+    assert row["household_id"] == "chanderi-w03-m900"
