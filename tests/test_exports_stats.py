@@ -258,3 +258,32 @@ def test_cli_hindi_csv_and_a_stata_zip(sent, tmp_path, project):
                                 catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "multilingual_test.sav" in zipfile.ZipFile(tmp_path / "hh.sav.zip").namelist()
+
+
+def test_the_downloads_page_offers_the_form_languages_and_downloads_a_hindi_spss_zip(sent, browser, live, store,
+                                                                                    project, tmp_path):
+    import time
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    from .chromium import sign_in
+    from .web import make_users
+
+    make_users(store, project["id"], store.create_project("Other")["id"])
+    sign_in(browser, live.url, "manager@example.org")
+    browser.get(f"{live.url}/projects/{project['id']}/downloads")
+    form = browser.find_element(By.CSS_SELECTOR, '.download-form[data-form="multilingual_test"]')
+    language = Select(form.find_element(By.CSS_SELECTOR, "select[name=lang]"))
+    assert [o.get_attribute("value") for o in language.options] == ["", "English (en)", "Hindi (hi)"]
+    language.select_by_value("Hindi (hi)")
+    Select(form.find_element(By.CSS_SELECTOR, "select[data-format-switch]")).select_by_value("sav")
+    assert form.get_attribute("action").endswith("/downloads/multilingual_test.sav")
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    target = tmp_path / "downloads"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not [p for p in target.glob("*.zip")]:
+        time.sleep(0.2)
+    (saved,) = target.glob("*.zip")
+    main, meta = _read(saved.read_bytes(), "multilingual_test.sav", tmp_path)
+    assert meta.column_names_to_labels["respondent"] == "उत्तरदाता का नाम" and list(main["consent"]) == [1, 2]
