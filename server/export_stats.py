@@ -26,15 +26,17 @@ import csv
 import io
 import re
 import tempfile
+from array import array
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from .exports import (ExportPlan, Flat, Table, _info, _Progress, _stamp, _zip, flat_columns, table_rows,
                       temporal_cells)
 
 STATA_NAME_MAX = 32
+_NAN = float("nan")
 _INVALID = re.compile(r"[^A-Za-z0-9_]+")
 _WHOLE = re.compile(r"-?\d{1,9}")
 # Stata's reserved names (help reswords) and SPSS's reserved keywords, compared without case
@@ -101,7 +103,8 @@ def plan_variables(flats: list[Flat]) -> list[Variable]:
         label = flat.label or flat.name
         if source is not None and flat.type == "select1":
             codes = list(source.labels)
-            numbers = ({c: int(c) for c in codes} if codes and all(_WHOLE.fullmatch(c) for c in codes)
+            numbers = ({c: int(c) for c in codes} if codes and all(_WHOLE.fullmatch(c) and str(int(c)) == c
+                                                                   for c in codes)
                        else {c: i for i, c in enumerate(codes, start=1)})
             out.append(Variable(flat.name, index, "coded", label, codes=numbers,
                                 code_labels={c: source.labels[c] or c for c in codes}))
@@ -116,54 +119,85 @@ def plan_variables(flats: list[Flat]) -> list[Variable]:
     return out
 
 
-def _cells(variable: Variable, rows: list[list]) -> list:
-    values = [row[variable.source] for row in rows]
+def _converter(variable: Variable) -> Callable[[Any], Any]:
+    """What one cell of the flat row becomes in this variable (applied as rows stream in, so that a table held in
+    memory holds small numbers rather than the code strings they stand for)."""
     kind = variable.kind
     if kind == "text":
-        return [None if v is None else str(v) for v in values]
+        return lambda v: None if v is None else str(v)
     if kind == "int":
-        return [v if v is None or isinstance(v, int) else _number(v, int) for v in values]
-    if kind == "float":
-        return [None if v is None else _number(v, float) for v in values]
+        return lambda v: v if v is None or isinstance(v, int) else _number(v, int)
+    if kind == "float":   # kept in an array of doubles (8 bytes a value), missing as NaN
+        return lambda v: _NAN if v is None else _number(v, float, _NAN)
     if kind == "dummy":
-        return [None if not isinstance(v, str) or not v.strip() else int(variable.choice in v.split())
-                for v in values]
+        choice = variable.choice
+        return lambda v: None if not isinstance(v, str) or not v.strip() else int(choice in v.split())
     if kind == "coded":
-        for v in values:   # a code the form's current choices lack (an older version's): numbered after them
-            if isinstance(v, str) and v and v not in variable.codes:
-                variable.codes[v] = max(variable.codes.values(), default=0) + 1
-                variable.code_labels[v] = v
-        return [variable.codes.get(v) if isinstance(v, str) and v else None for v in values]
-    return values   # date, datetime: parsed by temporal_cells
+        return lambda v: _code(variable, v)
+    return lambda v: v if not isinstance(v, str) else None   # date, datetime: parsed by temporal_cells
 
 
-def _number(value: Any, kind: type) -> Any:
+def _code(variable: Variable, value: Any) -> int | None:
+    if not isinstance(value, str) or not value:
+        return None
+    number = variable.codes.get(value)
+    if number is None:   # a code the form's current choices lack (an older version's): numbered after them
+        number = variable.codes[value] = max(variable.codes.values(), default=0) + 1
+        variable.code_labels[value] = value
+    return number
+
+
+def _number(value: Any, kind: type, missing: Any = None) -> Any:
     try:
         return kind(value)
     except (TypeError, ValueError):
-        return None
+        return missing
 
 
-def _frame(variables: list[Variable], rows: list[list]):
+_EMPTY_DATES = {"dta": {"date": "%td", "datetime": "%tc"}, "sav": {"date": "DATE11", "datetime": "DATETIME20"}}
+
+
+def _columns(variables: list[Variable], rows: Iterator[list], dates: list, progress: _Progress) -> list[list]:
+    """The table's values, one list per variable, converted as the rows stream in."""
+    columns: list = [array("d") if v.kind == "float" else [] for v in variables]
+    plan = [(column.append, variable.source, _converter(variable)) for column, variable in zip(columns, variables)]
+    for row in rows:
+        row = list(row)
+        for index, parse in dates:
+            row[index] = parse(row[index])
+        for append, source, convert in plan:
+            append(convert(row[source]))
+        progress.tick()
+    return columns
+
+
+def _frame(kind: str, variables: list[Variable], columns: list[list]):
+    """The data frame of a table, and the display formats of date columns with no value (pyreadstat takes a
+    date column's type from its values, so an empty one is written as missing numbers with a date format).
+    Each list is dropped once its column is built."""
+    import numpy as np
     import pandas as pd
 
     data: dict[str, Any] = {}
-    for v in variables:
-        cells = _cells(v, rows)
-        if v.kind in ("int", "coded", "dummy"):
+    formats: dict[str, str] = {}
+    length = len(columns[0]) if columns else 0
+    for index, v in enumerate(variables):
+        cells, columns[index] = columns[index], []
+        if v.kind in ("date", "datetime") and all(c is None for c in cells):
+            data[v.name] = pd.Series([float("nan")] * len(cells), dtype="float64")
+            formats[v.name] = _EMPTY_DATES[kind][v.kind]
+        elif v.kind in ("int", "coded", "dummy"):
             data[v.name] = pd.array(cells, dtype="Int64")
         elif v.kind == "float":
-            data[v.name] = pd.array(cells, dtype="Float64").astype("float64")
+            data[v.name] = pd.Series(np.frombuffer(cells, dtype="float64") if len(cells) else [], dtype="float64")
         elif v.kind == "datetime":
             data[v.name] = pd.to_datetime(pd.Series(cells, dtype="object"), errors="coerce")
-        elif v.kind == "date":
-            data[v.name] = pd.Series([c if not isinstance(c, str) else None for c in cells], dtype="object")
-        else:
+        else:   # text, and dates as date objects (pyreadstat writes them as Stata %td, SPSS DATE)
             data[v.name] = pd.Series(cells, dtype="object")
-    return pd.DataFrame(data, index=pd.RangeIndex(len(rows)))
+    return pd.DataFrame(data, index=pd.RangeIndex(length)), formats
 
 
-def _write(kind: str, frame, variables: list[Variable], path: Path, title: str) -> None:
+def _write(kind: str, frame, formats: dict[str, str], variables: list[Variable], path: Path, title: str) -> None:
     import pyreadstat
 
     in_bytes = kind == "sav"
@@ -172,28 +206,21 @@ def _write(kind: str, frame, variables: list[Variable], path: Path, title: str) 
               for v in variables if v.kind == "coded" and v.codes}
     if kind == "dta":
         pyreadstat.write_dta(frame, str(path), file_label=title[:80], column_labels=labels,
-                             variable_value_labels=values)
+                             variable_value_labels=values, variable_format=formats)
     else:
         pyreadstat.write_sav(frame, str(path), file_label=title[:64], column_labels=labels,
-                             variable_value_labels=values)
+                             variable_value_labels=values, variable_format=formats)
 
 
 def _table_file(kind: str, plan: ExportPlan, snapshot, table: Table, progress: _Progress,
                 folder: Path) -> tuple[Path, list[Variable]]:
     flats = flat_columns(table)
     variables = plan_variables(flats)
-    dates = temporal_cells(flats)
-    rows: list[list] = []
-    for row in table_rows(plan, snapshot, table):
-        row = list(row)
-        for index, parse in dates:
-            row[index] = parse(row[index])
-        rows.append(row)
-        progress.tick()
-    frame = _frame(variables, rows)
-    del rows
+    columns = _columns(variables, table_rows(plan, snapshot, table), temporal_cells(flats), progress)
+    frame, formats = _frame(kind, variables, columns)
+    del columns
     path = folder / f"table.{kind}"
-    _write(kind, frame, variables, path, plan.title)
+    _write(kind, frame, formats, variables, path, plan.title)
     return path, variables
 
 

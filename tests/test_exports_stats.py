@@ -287,3 +287,26 @@ def test_the_downloads_page_offers_the_form_languages_and_downloads_a_hindi_spss
     (saved,) = target.glob("*.zip")
     main, meta = _read(saved.read_bytes(), "multilingual_test.sav", tmp_path)
     assert meta.column_names_to_labels["respondent"] == "उत्तरदाता का नाम" and list(main["consent"]) == [1, 2]
+
+
+@pytest.mark.parametrize("fmt,date_format", [("dta", "%td"), ("sav", "DATE11")])
+def test_an_export_with_no_rows_still_has_typed_labelled_variables(fmt, date_format, sent, live, project, api,
+                                                                  tmp_path):
+    data = _get(live, project, api, fmt, until="2000-01-01")
+    main, meta = _read(data, f"multilingual_test.{fmt}", tmp_path)
+    assert len(main) == 0 and "crops_wheat" in main.columns
+    assert meta.original_variable_types["visit_date"] == date_format
+    assert meta.variable_value_labels["consent"] == {1: "Yes", 2: "No"}
+
+
+def test_choice_codes_are_numbered_in_list_order_unless_all_are_plain_whole_numbers():
+    from server.xform_labels import ChoiceSource
+
+    def numbers(*codes: str) -> dict[str, int]:
+        source = ChoiceSource(labels={c: f"label {c}" for c in codes})
+        (variable,) = plan_variables([exports.Flat("q", "q", "select1", "Q", source)])
+        return variable.codes
+
+    assert numbers("3", "1", "-2") == {"3": 3, "1": 1, "-2": -2}
+    assert numbers("01", "1") == {"01": 1, "1": 2}            # 01 and 1 would both be 1
+    assert numbers("yes", "no", "dk") == {"yes": 1, "no": 2, "dk": 3}
