@@ -6,6 +6,7 @@ Choices come from three places in an XForm:
 - an <itemset> over a secondary instance in the form (label ref 'label', or jr:itext(itextId));
 - an <itemset> over a CSV attachment (select_one_from_file): here the labels live in the server-managed
   list of that name, looked up by the caller (ChoiceSource.list_name).
+Choice labels have their ${...} references removed (plain_label): an export writes one label per choice.
 Text is taken from the itext translation asked for (`lang`: 'hi', 'Hindi' or 'Hindi (hi)'), else from the
 default translation (or the first one); an <output value="/data/x/y"/> inside a label is written as ${y}, as in
 the XLSForm (plain_label() removes these references where no answer can fill them, as in column headers).
@@ -154,8 +155,8 @@ def _choices(ctrl: etree._Element, multiple: bool, itext: Mapping[str, str],
              secondary: Mapping[str, etree._Element]) -> ChoiceSource | None:
     items = [i for i in ctrl if _local(i.tag) == "item"]
     if items:
-        return ChoiceSource(labels={(i.findtext(f"{{{XF}}}value") or "").strip(): _label(i, itext) for i in items},
-                            multiple=multiple)
+        return ChoiceSource(labels={(i.findtext(f"{{{XF}}}value") or "").strip(): plain_label(_label(i, itext))
+                                    for i in items}, multiple=multiple)
     itemset = next((i for i in ctrl if _local(i.tag) == "itemset"), None)
     if itemset is None:
         return None
@@ -187,4 +188,4 @@ def _choices(ctrl: etree._Element, multiple: bool, itext: Mapping[str, str],
             labels[value] = itext.get((key_el.text or "").strip(), "") if key_el is not None else ""
         else:
             labels[value] = _text(values.get(label_ref))
-    return ChoiceSource(labels=labels, multiple=multiple)
+    return ChoiceSource(labels={value: plain_label(text) for value, text in labels.items()}, multiple=multiple)

@@ -310,3 +310,14 @@ def test_choice_codes_are_numbered_in_list_order_unless_all_are_plain_whole_numb
     assert numbers("3", "1", "-2") == {"3": 3, "1": 1, "-2": -2}
     assert numbers("01", "1") == {"01": 1, "1": 2}            # 01 and 1 would both be 1
     assert numbers("yes", "no", "dk") == {"yes": 1, "no": 2, "dk": 3}
+
+
+def test_stata_without_the_stats_extra_is_refused_with_a_clear_message(sent, live, project, api, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "pyreadstat" else real(name, *a))
+    reply = requests.get(f"{live.url}/api/v1/projects/{project['id']}/forms/multilingual_test/export.dta",
+                         headers=api, timeout=30)
+    assert reply.status_code == 501
+    assert "ppa-server[stats]" in reply.text and "501.1" in reply.text
