@@ -209,13 +209,12 @@ def export_field_households(project_id: int) -> Response:
 @bp.get("/projects/<int:project_id>/forms/<form_id>/export.<fmt>")
 def export_form(project_id: int, form_id: str, fmt: str) -> Response:
     """A form's submissions as csv (zip), xlsx, jsonl or raw (zip), streamed; same filters as the Downloads page:
-    since, until, cluster (repeatable), round, review_state (repeatable), labels=1, choice_labels=1, media=1."""
+    since, until, cluster (repeatable), round, review_state (repeatable), labels=1, choice_labels=1, media=1,
+    excel=1, lang=<language>; fmt also dta or sav (Stata, SPSS)."""
     from .exports import ExportFilters, ExportOptions, export_response_parts
     allowed = _allowed(project_id, "download")
-    args = request.args
-    filters = ExportFilters.from_args(args, allowed)
-    options = ExportOptions(labels=args.get("labels") == "1", choice_labels=args.get("choice_labels") == "1",
-                            media=args.get("media") == "1")
+    filters = ExportFilters.from_args(request.args, allowed)
+    options = ExportOptions.from_args(request.args)
     filename, content_type, chunks = export_response_parts(_store(), current_app.extensions["ppa"].forms,
                                                            project_id, form_id, fmt, filters, options)
     _store().audit(g.api_user.email, "export", f"{project_id}/{form_id}", {"format": fmt, "via": "api"})

@@ -1,5 +1,5 @@
 """Export benchmark: N household income submissions (5-member rosters) in a fresh temporary data folder,
-then the CSV-zip download timed end to end into a sink that only counts bytes.
+then a download (CSV zip by default; --format for the others) timed end to end into a sink that only counts bytes.
 
     .venv/bin/python -m server.benchmark_export [--submissions 100000] [--members 5] [--format csv]
                                                 [--ingest store|receive] [--json]
@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--members", type=int, default=5)
     parser.add_argument("--templates", type=int, default=200, help="households through receive (--ingest store)")
     parser.add_argument("--ingest", choices=["store", "receive"], default="store")
-    parser.add_argument("--format", choices=["csv", "xlsx", "jsonl", "raw"], default="csv")
+    parser.add_argument("--format", choices=["csv", "xlsx", "jsonl", "raw", "dta", "sav"], default="csv")
     parser.add_argument("--data", help="use (and keep) this data folder instead of a temporary one")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--_ingest-only", dest="ingest_only", action="store_true", help=argparse.SUPPRESS)

@@ -168,6 +168,14 @@ def too_many_sign_ins(retry_after_s: int) -> Problem:
                    f"minute{'s' if minutes > 1 else ''}.", {"retryAfter": retry_after_s})
 
 
+# 501 ----------------------------------------------------------------------
+
+def stats_missing(fmt: str) -> Problem:
+    """The optional 'stats' extra is not installed on this server."""
+    return Problem("501.1", f"The {fmt} export needs the optional statistics packages on the server: install "
+                            "them with pip install 'ppa-server[stats]' (pyreadstat and pandas).", {"format": fmt})
+
+
 def _flatten(errors: Any, prefix: str = "") -> list[tuple[str, Any]]:
     """Marshmallow nests errors by field and repeat index; flatten to 'member[2]/m_age' paths."""
     out: list[tuple[str, Any]] = []

@@ -1,4 +1,5 @@
-"""`ppa export`: a form's submissions as CSV zip, XLSX, JSON lines or raw XML zip (server/exports.py).
+"""`ppa export`: a form's submissions as CSV zip, XLSX, JSON lines, raw XML zip, or Stata / SPSS zips
+(server/exports.py, server/export_stats.py).
 
 Registered on the `ppa` group by server/cli.py (`main.add_command(export)`). It opens the store from the
 PPA_* settings itself, so this module does not import server.cli.
@@ -17,8 +18,9 @@ from .catalog import FormCache
 
 
 @click.command("export", help="Download a form's submissions: csv (a zip of one CSV per table), xlsx, jsonl "
-                              "(one JSON object per submission, repeats nested) or raw (the submitted XML and "
-                              "files). Dates are UTC days, both inclusive.")
+                              "(one JSON object per submission, repeats nested), raw (the submitted XML and "
+                              "files), dta or sav (a zip of one Stata or SPSS file per table, with codebook.csv; "
+                              "needs the 'stats' extra). Dates are UTC days, both inclusive.")
 @click.option("--project", "project_id", type=int, required=True, help="Project id.")
 @click.option("--form", "form_id", required=True, help="Form id (e.g. household_income).")
 @click.option("--format", "fmt", type=click.Choice(list(exports.FORMATS)), default="csv", show_default=True)
@@ -33,19 +35,23 @@ from .catalog import FormCache
 @click.option("--labels", is_flag=True, help="Question labels as column headers (csv, xlsx).")
 @click.option("--choice-labels", is_flag=True, help="Choice labels instead of choice values.")
 @click.option("--media", is_flag=True, help="csv: add the attachments as media/<instanceID>/<file>.")
+@click.option("--lang", metavar="LANG", help="Labels in this language of the form (e.g. hi, Hindi or 'Hindi (hi)'); "
+                                             "a language the form lacks falls back to its default, with a warning.")
+@click.option("--excel", is_flag=True, help="csv: start each file with a UTF-8 byte order mark, for Excel.")
 def export(project_id: int, form_id: str, fmt: str, output: str | None, received_from: str | None,
            received_to: str | None, clusters: tuple[str, ...], round_no: int | None, review_states: tuple[str, ...],
-           labels: bool, choice_labels: bool, media: bool) -> None:
+           labels: bool, choice_labels: bool, media: bool, lang: str | None, excel: bool) -> None:
     store = cli_setup.store(cli_setup.settings())
+    options = exports.ExportOptions(labels=labels, choice_labels=choice_labels, media=media, lang=lang, excel=excel)
     try:
         _export(store, project_id, form_id, fmt, output, received_from, received_to, clusters, round_no,
-                review_states, labels, choice_labels, media)
+                review_states, options)
     finally:
         store.close()
 
 
 def _export(store, project_id, form_id, fmt, output, received_from, received_to, clusters, round_no, review_states,
-            labels, choice_labels, media) -> None:
+            options: exports.ExportOptions) -> None:
     if store.get_project(project_id) is None:
         known = ", ".join(f"{p['id']} ({p['name']})" for p in store.list_projects()) or "none"
         raise click.ClickException(f"There is no project {project_id}. Projects: {known}.")
@@ -56,11 +62,14 @@ def _export(store, project_id, form_id, fmt, output, received_from, received_to,
         received_from=received_from, received_to=received_to,
         clusters=frozenset(clusters) if clusters else None, round=round_no,
         review_states=frozenset(review_states) if review_states else None)
-    options = exports.ExportOptions(labels=labels, choice_labels=choice_labels, media=media)
     try:
+        if fmt in exports.STATS_FORMATS:
+            exports.require_stats(fmt)
         plan = exports.prepare(store, FormCache(), project_id, form_id, filters, options)
     except errors.Problem as exc:
         raise click.ClickException(exc.message) from None
+    for warning in plan.warnings:
+        click.echo(f"warning: {warning}", err=True)
     suffix = exports.FORMATS[fmt][0]
     target = output or f"{form_id}.{suffix}"
     show_progress = sys.stderr.isatty() and target != "-"

@@ -1,4 +1,5 @@
-"""Researchers' downloads of a form's submissions: CSV zip, XLSX, JSON lines and raw XML with attachments.
+"""Researchers' downloads of a form's submissions: CSV zip, XLSX, JSON lines, raw XML with attachments, and
+Stata .dta / SPSS .sav zips (server/export_stats.py).
 Pure of Flask: every format is a generator of bytes chunks, fed from one read snapshot of the store
 (store.export_snapshot(), SQL in server/storage/sqlite_exports.py) and streamed in constant memory:
 rows come from cursors in batches, and zips are written by zipfile onto a non-seekable sink that is
@@ -9,12 +10,19 @@ Layout, following ODK Central's CSV export:
   versions, current version's order first), instanceName, KEY (the instanceID), SubmitterName (device or
   user), DeviceID (Collect's deviceID), AttachmentsPresent, AttachmentsExpected, ReviewState, Edits,
   FormVersion;
+  a geopoint is four columns, `<name>-Latitude`, `<name>-Longitude`, `<name>-Altitude`, `<name>-Accuracy`
+  (as Central's CSV), in every flat format (CSV, XLSX, .dta, .sav);
 - `<form_id>-<repeat>.csv`: one row per repeat instance: its fields, PARENT_KEY, KEY
   (KEY `uuid:…/member[2]`; PARENT_KEY the submission's KEY, or the enclosing repeat row's KEY);
 - with media: `media/<instanceID>/<file>`, one folder per submission (the instanceID with every character
   other than letters, digits, '.', '_' and '-' replaced by '_', so `uuid:ab12…` becomes `uuid_ab12…`),
   so two phones' files of the same name never collide. Only received files are included.
-The XLSX has the same tables as sheets; JSON lines has one object per submission with its repeats nested
+With options.excel each CSV starts with a UTF-8 byte order mark, so that Excel on Windows reads Devanagari and
+Odia as text rather than mojibake. Headers and choice labels come from the form's translation options.lang
+(a language the form lacks falls back to its default language, with a warning in ExportPlan.warnings);
+${...} references are removed from headers. The XLSX has the same tables as sheets, with dates and date-times
+as Excel dates (a phone's date-time keeps the clock time it was recorded in; its offset is dropped, as
+Excel has no time zones; SubmissionDate is UTC); JSON lines has one object per submission with its repeats nested
 (`__id`, the fields, each repeat as a list, `__system` with the metadata); the raw zip has
 `<instanceID>/submission.xml` (the bytes as received, current version) and the submission's files beside it.
 
@@ -42,7 +50,7 @@ from . import errors, rows
 from .catalog import FormCache
 from .permissions import in_scope
 from .storage.sqlite_exports import META_COLUMNS, ExportSnapshot, SubmissionFilter
-from .xform_labels import ChoiceSource, read_labels
+from .xform_labels import ChoiceSource, FormLabels, plain_label, read_labels
 from .xforms import FormDef
 from .spreadsheet import DANGER, neutralise
 
@@ -51,7 +59,20 @@ FORMATS: dict[str, tuple[str, str]] = {
     "xlsx": ("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
     "jsonl": ("jsonl", "application/x-ndjson"),
     "raw": ("raw.zip", "application/zip"),
+    "dta": ("dta.zip", "application/zip"),
+    "sav": ("sav.zip", "application/zip"),
 }
+STATS_FORMATS = ("dta", "sav")   # need the optional 'stats' extra (pyreadstat, pandas)
+GEO_PARTS = ("Latitude", "Longitude", "Altitude", "Accuracy")
+MAIN_TYPES = {"SubmissionDate": "submissionDate", "AttachmentsPresent": "int", "AttachmentsExpected": "int",
+              "Edits": "int"}   # the metadata columns that are not text
+META_LABELS = {"SubmissionDate": "Date and time the server received the submission (UTC)",
+               "instanceName": "Instance name", "KEY": "Submission key (instanceID)",
+               "SubmitterName": "Submitted by", "DeviceID": "Device ID", "AttachmentsPresent": "Attachments received",
+               "AttachmentsExpected": "Attachments expected", "ReviewState": "Review state",
+               "Edits": "Number of edits", "FormVersion": "Form version", "PARENT_KEY": "Key of the parent row",
+               "KEY@repeat": "Row key"}
+LANG_MAX = 64
 REVIEW_STATES = ("received", "edited", "hasIssues", "approved", "rejected")
 MAIN_BEFORE = ("SubmissionDate",)
 MAIN_AFTER = ("instanceName", "KEY", "SubmitterName", "DeviceID", "AttachmentsPresent", "AttachmentsExpected",
@@ -106,7 +127,19 @@ class ExportOptions:
     labels: bool = False             # question labels as column headers (CSV, XLSX)
     choice_labels: bool = False      # choice labels instead of choice values (CSV, XLSX, JSON lines)
     media: bool = False              # attachments in media/<instanceID>/ of the CSV zip
+    lang: str | None = None          # the form translation for labels ('hi', 'Hindi' or 'Hindi (hi)')
+    excel: bool = False              # CSV with a UTF-8 byte order mark, for Excel
     progress: Callable[[int], None] | None = None   # called with the number of rows written since last call
+
+    @classmethod
+    def from_args(cls, args) -> "ExportOptions":
+        """The options of a query string, as the Downloads page and the API take them: labels=1,
+        choice_labels=1, media=1, excel=1, lang=<language>; raises errors.Problem (400) on a bad lang."""
+        lang = (args.get("lang") or "").strip() or None
+        if lang is not None and (len(lang) > LANG_MAX or not lang.isprintable()):
+            raise errors.bad_request(f"Not a language name or code: {lang[:LANG_MAX]!r}.")
+        return cls(labels=args.get("labels") == "1", choice_labels=args.get("choice_labels") == "1",
+                   media=args.get("media") == "1", excel=args.get("excel") == "1", lang=lang)
 
 
 # --------------------------------------------------------------------------- the plan of one export
@@ -116,6 +149,19 @@ class ExportOptions:
 class Column:
     key: str                          # typed-row column (the field key)
     header: str                       # name, or label with ExportOptions.labels
+    choices: ChoiceSource | None = None
+    type: str = "string"              # the field's XForm type (int, decimal, date, dateTime, geopoint, select1, ...)
+    label: str = ""                   # the question label in the chosen language, ${...} removed
+
+
+@dataclass(frozen=True)
+class Flat:
+    """One column of a flat table (CSV, XLSX, .dta, .sav), a geopoint's part or a metadata column included."""
+
+    name: str                         # the column's name: field key, '<key>-Latitude', or 'SubmissionDate' ...
+    header: str                       # what CSV and XLSX headers show (the name, or the label with labels)
+    type: str                         # XForm type; 'decimal' for geopoint parts; MAIN_TYPES for metadata
+    label: str                        # variable label for .dta and .sav
     choices: ChoiceSource | None = None
 
 
@@ -139,6 +185,9 @@ class ExportPlan:
     filter: SubmissionFilter
     options: ExportOptions
     tables: list[Table]
+    title: str = ""
+    language: str | None = None       # the translation the labels came from (None: the form has none)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def main(self) -> Table:
@@ -161,8 +210,7 @@ def prepare(store, forms: FormCache, project_id: int, form_id: str, filters: Exp
         raise errors.not_found("form")
     defs = sorted(store.list_form_defs(form["id"]), key=lambda d: (d["id"] != form["current_def_id"], -d["id"]))
     formdefs = [forms.get(store, d["id"]) for d in defs]
-    labels = [read_labels(store.form_def_xml(d["id"])) for d in defs] if (options.labels or
-                                                                          options.choice_labels) else []
+    labels = [read_labels(store.form_def_xml(d["id"]), options.lang) for d in defs]
     tables = _tables(project_id, formdefs, labels, options)
     main_keys = {c.key for c in tables[0].columns}
 
@@ -190,7 +238,16 @@ def prepare(store, forms: FormCache, project_id: int, form_id: str, filters: Exp
         form_id=form["id"], main_table=tables[0].name, received_from=received_from, received_to=received_to,
         review_states=frozenset(filters.review_states) if filters.review_states is not None else None,
         clusters=frozenset(clusters) if clusters is not None else None, round=round_no)
-    return ExportPlan(store, project_id, form_id, flt, options, tables)
+    return ExportPlan(store, project_id, form_id, flt, options, tables, formdefs[0].title, labels[0].language,
+                      _language_warnings(form_id, options.lang, labels[0]))
+
+
+def _language_warnings(form_id: str, lang: str | None, labels: FormLabels) -> list[str]:
+    if lang is None or labels.found:
+        return []
+    used = labels.language or "the form's own labels"
+    known = ", ".join(labels.languages) or "none"
+    return [f"The form {form_id} has no labels in {lang!r} (its languages: {known}); {used} was used instead."]
 
 
 def _tables(project_id: int, formdefs: list[FormDef], labels: list, options: ExportOptions) -> list[Table]:
@@ -216,10 +273,10 @@ def _tables(project_id: int, formdefs: list[FormDef], labels: list, options: Exp
             if (scope, f.key) in seen:
                 continue
             seen.add((scope, f.key))
-            label = (form_labels.questions.get(f.path) if form_labels else None) or f.label
+            label = plain_label((form_labels.questions.get(f.path) if form_labels else None) or f.label)
             header = (label or f.key) if options.labels else f.key
-            choices = form_labels.choices.get(f.path) if (form_labels and options.choice_labels) else None
-            by_key[scope].columns.append(Column(f.key, header, choices))
+            choices = form_labels.choices.get(f.path) if form_labels else None
+            by_key[scope].columns.append(Column(f.key, header, choices, f.type, label))
     return [main, *(t for k, t in by_key.items() if k is not None)]
 
 
@@ -308,11 +365,58 @@ def _apply(row: Sequence, transforms: list[tuple[int, Callable]]) -> Sequence:
 # --------------------------------------------------------------------------- table rows
 
 
-def header(table: Table) -> list[str]:
-    names = [c.header for c in table.columns]
+def flat_columns(table: Table) -> list[Flat]:
+    """The columns of a table's flat rows, in order: metadata, fields (a geopoint as its four parts)."""
+    fields: list[Flat] = []
+    for c in table.columns:
+        if c.type == "geopoint":
+            fields.extend(Flat(f"{c.key}-{part}", f"{c.header}-{part}", "decimal", f"{c.label or c.key} ({part})")
+                          for part in GEO_PARTS)
+        else:
+            fields.append(Flat(c.key, c.header, c.type, c.label, c.choices))
     if table.repeat_key is None:
-        return [*MAIN_BEFORE, *names, *MAIN_AFTER]
-    return [*names, *REPEAT_AFTER]
+        return [*(_meta(n) for n in MAIN_BEFORE), *fields, *(_meta(n) for n in MAIN_AFTER)]
+    return [*fields, _meta("PARENT_KEY"), Flat("KEY", "KEY", "string", META_LABELS["KEY@repeat"])]
+
+
+def _meta(name: str) -> Flat:
+    return Flat(name, name, MAIN_TYPES.get(name, "string"), META_LABELS[name])
+
+
+def header(table: Table) -> list[str]:
+    return [f.header for f in flat_columns(table)]
+
+
+def _geopoint(value: Any) -> list:
+    """'lat lon alt acc' as four numbers (missing parts None; text that is not a number kept as it is)."""
+    if not isinstance(value, str) or not value.strip():
+        return [None] * 4
+    parts: list[Any] = []
+    for text in value.split()[:4]:
+        try:
+            parts.append(float(text))
+        except ValueError:
+            parts.append(text)
+    return parts + [None] * (4 - len(parts))
+
+
+def _splitter(table: Table, offset: int) -> Callable[[list], list] | None:
+    """A function that replaces each geopoint cell of a row by its four parts (None: the table has none)."""
+    spots = [offset + i for i, c in enumerate(table.columns) if c.type == "geopoint"]
+    if not spots:
+        return None
+
+    def split(row: list) -> list:
+        out: list = []
+        start = 0
+        for spot in spots:
+            out.extend(row[start:spot])
+            out.extend(_geopoint(row[spot]))
+            start = spot + 1
+        out.extend(row[start:])
+        return out
+
+    return split
 
 
 _M = {name: i for i, name in enumerate(META_COLUMNS)}
@@ -331,14 +435,16 @@ def table_rows(plan: ExportPlan, snapshot: ExportSnapshot, table: Table,
     """A table's rows in header() order, with choice labels applied when asked; cells not yet neutralised."""
     keys = [c.key for c in table.columns]
     if table.repeat_key is None:
-        transforms = _transforms(table, labeller, _N_META)
+        transforms, split = _transforms(table, labeller, _N_META), _splitter(table, len(MAIN_BEFORE))
         for r in snapshot.submissions(plan.filter, keys):
-            yield _main_row(_apply(r, transforms))
+            row = _main_row(_apply(r, transforms))
+            yield split(row) if split else row
     else:
-        transforms = _transforms(table, labeller, 3)
+        transforms, split = _transforms(table, labeller, 3), _splitter(table, 0)
         for r in snapshot.repeat_rows(plan.filter, table.name, keys):
             r = _apply(r, transforms)
-            yield [*r[3:], r[2], r[1]]
+            row = [*r[3:], r[2], r[1]]
+            yield split(row) if split else row
 
 
 def count_rows(plan: ExportPlan) -> int:
@@ -424,9 +530,9 @@ def _stamp() -> tuple:
 
 
 def _csv_entry(archive: zipfile.ZipFile, name: str, head: list[str], body: Iterable[Sequence],
-               progress: _Progress, stamp: tuple) -> Iterator[None]:
+               progress: _Progress, stamp: tuple, excel: bool = False) -> Iterator[None]:
     with archive.open(_info(archive, name, stamp), "w", force_zip64=True) as raw:
-        text = io.TextIOWrapper(raw, encoding="utf-8", newline="", write_through=False)
+        text = io.TextIOWrapper(raw, encoding="utf-8-sig" if excel else "utf-8", newline="", write_through=False)
         writer = csv.writer(text)
         writer.writerow([_csv_cell(h) for h in head])
         cell, danger = _csv_cell, DANGER
@@ -472,7 +578,7 @@ def csv_zip(plan: ExportPlan) -> Iterator[bytes]:
             labeller = _Labeller(snapshot, plan.project_id) if plan.options.choice_labels else None
             for table in plan.tables:
                 yield from _csv_entry(archive, table.entry, header(table), table_rows(plan, snapshot, table, labeller),
-                                      progress, stamp)
+                                      progress, stamp, plan.options.excel)
             if plan.options.media:
                 for _sid, instance_id, name, sha, size in snapshot.media(plan.filter):
                     yield from _blob_entry(archive, snapshot, f"media/{folder_name(instance_id)}/{_file_name(name)}",
@@ -517,6 +623,7 @@ def xlsx(plan: ExportPlan) -> Iterator[bytes]:
             titles: set[str] = set()
             for table in plan.tables:
                 head = [_xlsx_cell(h) for h in header(table)]
+                dates = temporal_cells(flat_columns(table))
                 base = _sheet_title(table.repeat_key or plan.form_id, titles)
                 sheet, part, used = workbook.create_sheet(base), 1, 1
                 sheet.append(head)
@@ -525,6 +632,8 @@ def xlsx(plan: ExportPlan) -> Iterator[bytes]:
                         part += 1
                         sheet, used = workbook.create_sheet(_sheet_title(f"{base} ({part})", titles)), 1
                         sheet.append(head)
+                    for index, parse in dates:
+                        row[index] = parse(row[index])
                     sheet.append([_xlsx_cell(v) for v in row])
                     used += 1
                     progress.tick()
@@ -539,6 +648,35 @@ def xlsx(plan: ExportPlan) -> Iterator[bytes]:
                 yield chunk
 
     return generate()
+
+
+def parse_date(value: Any) -> Any:
+    """An ODK date ('2026-11-20') as a date; anything else as it is."""
+    if isinstance(value, str) and value:
+        try:
+            return dt.date.fromisoformat(value[:10])
+        except ValueError:
+            return value
+    return value
+
+
+def parse_datetime(value: Any) -> Any:
+    """An ISO date-time as a naive datetime in the clock time it was written in (spreadsheets and statistics
+    packages have no time zones); anything else as it is."""
+    if isinstance(value, str) and value:
+        try:
+            return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).replace(tzinfo=None)
+        except ValueError:
+            return value
+    return value
+
+
+_PARSERS = {"date": parse_date, "dateTime": parse_datetime, "submissionDate": parse_datetime}
+
+
+def temporal_cells(flats: Sequence[Flat]) -> list[tuple[int, Callable[[Any], Any]]]:
+    """(index, parser) for the date and date-time columns of a flat row."""
+    return [(i, _PARSERS[f.type]) for i, f in enumerate(flats) if f.type in _PARSERS]
 
 
 def _sheet_title(name: str, used: set[str]) -> str:
@@ -648,8 +786,16 @@ class _Peekable:
             close()
 
 
+def _stats(kind: str) -> Callable[[ExportPlan], Iterator[bytes]]:
+    def write(plan: ExportPlan) -> Iterator[bytes]:
+        from .export_stats import stats_zip   # pandas and pyreadstat load only for these formats
+        return stats_zip(plan, kind)
+    return write
+
+
 WRITERS: dict[str, Callable[[ExportPlan], Iterator[bytes]]] = {"csv": csv_zip, "xlsx": xlsx, "jsonl": jsonl,
-                                                                "raw": raw_zip}
+                                                                "raw": raw_zip, "dta": _stats("dta"),
+                                                                "sav": _stats("sav")}
 
 
 def export_response_parts(store, forms: FormCache, project_id: int, form_id: str, fmt: str,
@@ -660,6 +806,16 @@ def export_response_parts(store, forms: FormCache, project_id: int, form_id: str
     opens its own read snapshot on its first step and closes it when exhausted or closed."""
     if fmt not in FORMATS:
         raise errors.bad_request(f"Unknown export format {fmt!r}: use one of {', '.join(FORMATS)}.")
+    if fmt in STATS_FORMATS:
+        require_stats(fmt)
     plan = prepare(store, forms, project_id, form_id, filters, options)
     suffix, content_type = FORMATS[fmt]
     return f"{form_id}.{suffix}", content_type, WRITERS[fmt](plan)
+
+
+def require_stats(fmt: str) -> None:
+    """Raise errors.stats_missing (501) when the optional 'stats' extra (pyreadstat, pandas) is not installed."""
+    import importlib.util
+
+    if importlib.util.find_spec("pyreadstat") is None or importlib.util.find_spec("pandas") is None:
+        raise errors.stats_missing(fmt)

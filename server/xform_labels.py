@@ -6,8 +6,10 @@ Choices come from three places in an XForm:
 - an <itemset> over a secondary instance in the form (label ref 'label', or jr:itext(itextId));
 - an <itemset> over a CSV attachment (select_one_from_file): here the labels live in the server-managed
   list of that name, looked up by the caller (ChoiceSource.list_name).
-Text is taken from the default itext translation (or the first one); an <output value="/data/x/y"/> inside a
-label is written as ${y}, as in the XLSForm.
+Choice labels have their ${...} references removed (plain_label): an export writes one label per choice.
+Text is taken from the itext translation asked for (`lang`: 'hi', 'Hindi' or 'Hindi (hi)'), else from the
+default translation (or the first one); an <output value="/data/x/y"/> inside a label is written as ${y}, as in
+the XLSForm (plain_label() removes these references where no answer can fill them, as in column headers).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ _ITEXT_LITERAL = re.compile(r"jr:itext\(\s*'([^']+)'\s*\)")
 _ITEXT_PATH = re.compile(r"jr:itext\(\s*([^'\")\s]+)\s*\)")
 _CSV_SRC = re.compile(r"jr://file-csv/([^\s\"'<>]+)")
 _SELECTS = {"select1", "select", "rank"}
+_REFERENCE = re.compile(r"\$\{[^}]*\}")
+_LANG_CODE = re.compile(r"\(([^()]+)\)\s*$")
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,26 @@ class ChoiceSource:
 class FormLabels:
     questions: Mapping[str, str]          # field path -> question label
     choices: Mapping[str, ChoiceSource]   # field path -> its choices
+    language: str | None = None           # the translation the labels come from (None: the form has none)
+    languages: tuple[str, ...] = ()       # every translation of the form, e.g. ('English (en)', 'Hindi (hi)')
+    found: bool = True                    # False when the language asked for is not among them
+
+
+def plain_label(text: str) -> str:
+    """A label with its ${...} references removed and the spaces and punctuation around them tidied."""
+    if "${" not in text:
+        return text
+    text = " ".join(_REFERENCE.sub(" ", text).split())
+    return re.sub(r"\s+([,.;:?!।)])", r"\1", re.sub(r"\(\s*\)", "", text)).strip(" ,;:-")
+
+
+def language_matches(translation: str, wanted: str) -> bool:
+    """'Hindi (hi)' is asked for as 'Hindi (hi)', 'Hindi' or 'hi' (case does not matter)."""
+    wanted = wanted.strip().casefold()
+    code = _LANG_CODE.search(translation)
+    name = _LANG_CODE.sub("", translation).strip()
+    return wanted in {translation.strip().casefold(), name.casefold(), code.group(1).strip().casefold() if code
+                      else None}
 
 
 def _local(tag: object) -> str:
@@ -64,9 +88,16 @@ def _text(el: etree._Element | None) -> str:
     return " ".join("".join(parts).split())
 
 
-def _itext(model: etree._Element) -> dict[str, str]:
+def _translation(model: etree._Element, lang: str | None) -> tuple[etree._Element | None, list[str], bool]:
+    """The translation asked for, else the default one (or the first); every translation's name; whether found."""
     translations = list(model.iter(f"{{{XF}}}translation"))
-    chosen = next((t for t in translations if t.get("default") is not None), translations[0] if translations else None)
+    names = [t.get("lang") or "" for t in translations]
+    wanted = next((t for t in translations if lang and language_matches(t.get("lang") or "", lang)), None)
+    fallback = next((t for t in translations if t.get("default") is not None), translations[0] if translations else None)
+    return (wanted if wanted is not None else fallback), names, wanted is not None or not lang
+
+
+def _itext(chosen: etree._Element | None) -> dict[str, str]:
     out: dict[str, str] = {}
     if chosen is None:
         return out
@@ -88,15 +119,17 @@ def _label(el: etree._Element, itext: Mapping[str, str]) -> str:
     return itext.get(match.group(1), "") if match else _text(label)
 
 
-def read_labels(xml: bytes) -> FormLabels:
-    """Question and choice labels of an XForm, by field path."""
+def read_labels(xml: bytes, lang: str | None = None) -> FormLabels:
+    """Question and choice labels of an XForm, by field path, in the language asked for when the form has it
+    (else in its default language: FormLabels.found is then False)."""
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
     root = etree.fromstring(xml, parser)
     head, body = root.find(f"{{{H}}}head"), root.find(f"{{{H}}}body")
     if head is None or body is None:
-        return FormLabels({}, {})
+        return FormLabels({}, {}, found=not lang)
     model = head.find(f"{{{XF}}}model")
-    itext = _itext(model) if model is not None else {}
+    chosen, names, found = _translation(model, lang) if model is not None else (None, [], not lang)
+    itext = _itext(chosen)
     secondary = {inst.get("id"): inst for inst in (model.findall(f"{{{XF}}}instance") if model is not None else [])
                  if inst.get("id")}
     questions: dict[str, str] = {}
@@ -114,15 +147,16 @@ def read_labels(xml: bytes) -> FormLabels:
             source = _choices(el, kind != "select1", itext, secondary)
             if source is not None:
                 choices[ref] = source
-    return FormLabels(questions, choices)
+    return FormLabels(questions, choices, chosen.get("lang") if chosen is not None else None, tuple(names),
+                      found and (chosen is not None or not lang))
 
 
 def _choices(ctrl: etree._Element, multiple: bool, itext: Mapping[str, str],
              secondary: Mapping[str, etree._Element]) -> ChoiceSource | None:
     items = [i for i in ctrl if _local(i.tag) == "item"]
     if items:
-        return ChoiceSource(labels={(i.findtext(f"{{{XF}}}value") or "").strip(): _label(i, itext) for i in items},
-                            multiple=multiple)
+        return ChoiceSource(labels={(i.findtext(f"{{{XF}}}value") or "").strip(): plain_label(_label(i, itext))
+                                    for i in items}, multiple=multiple)
     itemset = next((i for i in ctrl if _local(i.tag) == "itemset"), None)
     if itemset is None:
         return None
@@ -154,4 +188,4 @@ def _choices(ctrl: etree._Element, multiple: bool, itext: Mapping[str, str],
             labels[value] = itext.get((key_el.text or "").strip(), "") if key_el is not None else ""
         else:
             labels[value] = _text(values.get(label_ref))
-    return ChoiceSource(labels=labels, multiple=multiple)
+    return ChoiceSource(labels={value: plain_label(text) for value, text in labels.items()}, multiple=multiple)

@@ -274,14 +274,18 @@ def validation_sheet(project_id: int, hamlet: str):
 # -- downloads -----------------------------------------------------------------------------------------------
 
 FORMATS = {"csv": "CSV (zip: one file per table)", "xlsx": "Excel workbook", "jsonl": "JSON lines",
-           "raw": "Raw XML and attachments (zip)"}
+           "raw": "Raw XML and attachments (zip)", "dta": "Stata (zip: one .dta per table)",
+           "sav": "SPSS (zip: one .sav per table)"}
 
 
 @bp.get("/projects/<int:project_id>/downloads")
 @login_required
 def downloads(project_id: int):
     project, allowed = _project(project_id, "download")
-    return render_template("downloads.html", project=project, forms=store().list_forms(project_id), formats=FORMATS,
+    from ..xform_labels import read_labels
+    forms = store().list_forms(project_id)
+    languages = {f["xml_form_id"]: read_labels(store().form_def_xml(f["current_def_id"])).languages for f in forms}
+    return render_template("downloads.html", project=project, forms=forms, formats=FORMATS, languages=languages,
                            states=REVIEW_STATES, allowed=sorted(allowed) if allowed is not None else None)
 
 
@@ -293,9 +297,7 @@ def download(project_id: int, form_id: str, fmt: str):
         abort(404)
     from ..exports import ExportFilters, ExportOptions, export_response_parts  # streams in constant memory
     filters = ExportFilters.from_args(request.args, allowed)
-    options = ExportOptions(labels=request.args.get("labels") == "1",
-                            choice_labels=request.args.get("choice_labels") == "1",
-                            media=request.args.get("media") == "1")
+    options = ExportOptions.from_args(request.args)
     filename, content_type, chunks = export_response_parts(store(), current_app.extensions["ppa"].forms, project_id,
                                                            form_id, fmt, filters, options)
     audit("export", f"{project_id}/{form_id}", {"format": fmt, "clusters": sorted(filters.clusters or []),
