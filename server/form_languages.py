@@ -38,6 +38,24 @@ _LATIN_WORD = re.compile(r"[A-Za-z_]*[A-Za-z][A-Za-z_]*")
 _COLUMN = re.compile(r"^(?P<kind>[a-z_]+)::(?P<name>[^()]+?)\s*\((?P<code>[a-z]{2,3})\)$")
 
 
+def label_language(user_choice: str | None, project_default: str | None) -> str:
+    """The language a page shows labels in: the user's own choice, else the project's default, else English."""
+    for code in (user_choice, project_default):
+        if code in LANGUAGES:
+            return code
+    return DEFAULT_LANGUAGE
+
+
+def checked_language(code: str | None, allow_default: bool) -> str | None:
+    """A language code from a form field: a known code, or None for 'the project's default' where allowed."""
+    code = (code or "").strip()
+    if not code and allow_default:
+        return None
+    if code not in LANGUAGES:
+        raise ValueError("choose one of " + ", ".join(f"{name} ({c})" for c, name in LANGUAGES.items()))
+    return code
+
+
 def column(kind: str, code: str) -> str:
     """XLSForm column for a text kind in a language, e.g. ('label', 'hi') -> 'label::Hindi (hi)'."""
     return f"{kind}::{LANGUAGES[code]} ({code})"

@@ -6,8 +6,9 @@ Choices come from three places in an XForm:
 - an <itemset> over a secondary instance in the form (label ref 'label', or jr:itext(itextId));
 - an <itemset> over a CSV attachment (select_one_from_file): here the labels live in the server-managed
   list of that name, looked up by the caller (ChoiceSource.list_name).
-Text is taken from the default itext translation (or the first one); an <output value="/data/x/y"/> inside a
-label is written as ${y}, as in the XLSForm.
+Text is taken from the itext translation of the language asked for (its code in brackets, e.g. "Hindi (hi)"), else
+the default translation (or the first one); a text missing in the chosen language falls back to the default's. An
+<output value="/data/x/y"/> inside a label is written as ${y}, as in the XLSForm.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from lxml import etree
+
+from .form_languages import code_of
 
 XF = "http://www.w3.org/2002/xforms"
 H = "http://www.w3.org/1999/xhtml"
@@ -64,12 +67,28 @@ def _text(el: etree._Element | None) -> str:
     return " ".join("".join(parts).split())
 
 
-def _itext(model: etree._Element) -> dict[str, str]:
+def languages(xml: bytes) -> list[str]:
+    """The language codes an XForm has translations for (e.g. ['en', 'hi', 'mr', 'or']); [] if it has none."""
+    root = etree.fromstring(xml, _parser())
+    return [c for c in (code_of(t.get("lang") or "") for t in root.iter(f"{{{XF}}}translation")) if c]
+
+
+def _parser() -> etree.XMLParser:
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+
+
+def _itext(model: etree._Element, language: str | None = None) -> dict[str, str]:
     translations = list(model.iter(f"{{{XF}}}translation"))
-    chosen = next((t for t in translations if t.get("default") is not None), translations[0] if translations else None)
+    default = next((t for t in translations if t.get("default") is not None), translations[0] if translations else None)
+    chosen = next((t for t in translations if language and code_of(t.get("lang") or "") == language), None)
+    out = _translation(default) if default is not None else {}
+    if chosen is not None and chosen is not default:
+        out.update({k: v for k, v in _translation(chosen).items() if v})
+    return out
+
+
+def _translation(chosen: etree._Element) -> dict[str, str]:
     out: dict[str, str] = {}
-    if chosen is None:
-        return out
     for text in chosen.iter(f"{{{XF}}}text"):
         values = text.findall(f"{{{XF}}}value")
         value = next((v for v in values if v.get("form") in (None, "long")), None)
@@ -88,15 +107,15 @@ def _label(el: etree._Element, itext: Mapping[str, str]) -> str:
     return itext.get(match.group(1), "") if match else _text(label)
 
 
-def read_labels(xml: bytes) -> FormLabels:
-    """Question and choice labels of an XForm, by field path."""
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
-    root = etree.fromstring(xml, parser)
+def read_labels(xml: bytes, language: str | None = None) -> FormLabels:
+    """Question and choice labels of an XForm, by field path, in a language (a code such as 'hi'; None: the
+    form's default)."""
+    root = etree.fromstring(xml, _parser())
     head, body = root.find(f"{{{H}}}head"), root.find(f"{{{H}}}body")
     if head is None or body is None:
         return FormLabels({}, {})
     model = head.find(f"{{{XF}}}model")
-    itext = _itext(model) if model is not None else {}
+    itext = _itext(model, language) if model is not None else {}
     secondary = {inst.get("id"): inst for inst in (model.findall(f"{{{XF}}}instance") if model is not None else [])
                  if inst.get("id")}
     questions: dict[str, str] = {}

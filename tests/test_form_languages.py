@@ -11,14 +11,18 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
 
 from server import catalog, forms_build
 from server.form_languages import (LANGUAGES, NOT_YET_TRANSLATED, Term, Text, glossary_problems, read_glossary,
                                    text_problems, translation_name, workbook_problems, workbook_texts)
 from server.xforms import parse_xform
 
+from . import chromium
 from .javarosa import JavaRosaError, fill, load_form
 from .test_ranking_form import GROUP_A, GROUP_B, HAMLET, hh, listing  # noqa: F401  (the listing fixture)
+from .web import make_users
 
 FORMS = Path(__file__).parent.parent / "forms"
 DATA = Path(__file__).parent / "data"
@@ -197,3 +201,74 @@ def test_the_english_only_version_is_still_accepted(old, phone, listing, store, 
     assert reply.status == 201, reply.text
     versions = {r[0] for r in store.db.execute("SELECT version FROM form_defs")}
     assert {form.version, current.version} <= versions
+
+
+# --------------------------------------------------------------------------- pages in the user's language
+
+@pytest.fixture
+def ranked_in_hindi(phone, listing, store, project, tmp_path):  # noqa: F811
+    """Group A's ranking, filled in Hindi on the phone and sent to the live server; its submission id."""
+    served = phone.download_forms()["well_being_ranking"]
+    form = tmp_path / "well_being_ranking.xml"
+    form.write_bytes(served["xml"])
+    assert phone.submit(fill(form, served["media"], GROUP_A, language="Hindi (hi)").xml).status == 201
+    make_users(store, project["id"], store.create_project("Other")["id"])
+    return store.db.execute("SELECT id FROM submissions").fetchone()[0]
+
+
+def test_the_submission_page_shows_hindi_labels_with_a_served_devanagari_font(ranked_in_hindi, browser, live,
+                                                                             project):
+    chromium.sign_in(browser, live.url, "researcher@example.org")
+    browser.get(f"{live.url}/account")
+    Select(browser.find_element(By.ID, "label-language")).select_by_value("hi")
+    browser.find_element(By.ID, "set-language").click()
+    assert "Labels are now shown in Hindi" in browser.page_source
+    browser.get(f"{live.url}/projects/{project['id']}/submissions/{ranked_in_hindi}")
+    answers = browser.find_element(By.ID, "answers")
+    assert answers.get_attribute("lang") == "hi"
+    assert "समूह ने कितने ढेर बनाए?" in answers.text                       # n_piles, a question label
+    assert "सुखी (सबसे अच्छी हालत) (happy)" in answers.text                  # pile_level, a choice label and code
+    assert "How many piles did the group make?" not in answers.text
+    loaded = browser.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "document.fonts.load('16px \"PPA Devanagari\"', 'ढेर').then(f => done(f.length), e => done(String(e)));")
+    assert loaded == 1                                         # the @font-face from app.css, fetched from this server
+    fonts = browser.execute_script("return performance.getEntriesByType('resource').map(e => e.name)"
+                                   ".filter(n => n.includes('/static/fonts/'))")
+    assert fonts and all(f.startswith(live.url) for f in fonts)
+
+
+def test_a_user_without_a_choice_sees_the_projects_default_and_their_own_choice_wins(ranked_in_hindi, app,
+                                                                                      project):
+    from .web import csrf, sign_in
+    manager, researcher = app.test_client(), app.test_client()
+    assert sign_in(manager, "manager@example.org").status_code == 302
+    assert sign_in(researcher, "researcher@example.org").status_code == 302
+    page = f"/projects/{project['id']}/submissions/{ranked_in_hindi}"
+    assert "How many piles did the group make?" in researcher.get(page).get_data(as_text=True)   # English default
+    token = csrf(manager.get(f"/projects/{project['id']}/forms").get_data(as_text=True))
+    set_default = manager.post(f"/projects/{project['id']}/language", data={"language": "or", "csrf_token": token})
+    assert set_default.status_code == 302
+    assert "ଦଳ କେତୋଟି ଗଦା କଲା?" in researcher.get(page).get_data(as_text=True)
+    token = csrf(researcher.get("/account").get_data(as_text=True))
+    assert researcher.post("/account/language", data={"language": "mr", "csrf_token": token}).status_code == 302
+    assert "गटाने किती ढीग केले?" in researcher.get(page).get_data(as_text=True)
+    assert researcher.post("/account/language", data={"language": "", "csrf_token": token}).status_code == 302
+    assert "ଦଳ କେତୋଟି ଗଦା କଲା?" in researcher.get(page).get_data(as_text=True)
+
+
+def test_a_language_that_is_not_offered_is_refused(ranked_in_hindi, app, store, project):
+    from .web import csrf, sign_in
+    manager = app.test_client()
+    assert sign_in(manager, "manager@example.org").status_code == 302
+    token = csrf(manager.get("/account").get_data(as_text=True))
+    for url in ("/account/language", f"/projects/{project['id']}/language"):
+        refused = manager.post(url, data={"language": "fr'><script>", "csrf_token": token})
+        assert refused.status_code == 400 and "Hindi (hi)" in refused.get_data(as_text=True)
+    assert store.get_project(project["id"])["label_language"] == "en"
+    assert store.user_by_email("manager@example.org")["label_language"] is None
+    researcher = app.test_client()
+    assert sign_in(researcher, "researcher@example.org").status_code == 302
+    token = csrf(researcher.get("/account").get_data(as_text=True))
+    assert researcher.post(f"/projects/{project['id']}/language",
+                           data={"language": "hi", "csrf_token": token}).status_code == 403
