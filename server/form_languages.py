@@ -28,7 +28,8 @@ SCRIPTS: dict[str, tuple[tuple[int, int], ...]] = {
     # Odia text uses the danda U+0964/U+0965, which Unicode keeps in the Devanagari block for all Indic scripts.
     "or": ((0x0B00, 0x0B7F), (0x0964, 0x0965)),
 }
-# Latin words a translation may keep: abbreviations, group letters and a code the enumerator types as shown.
+# Latin words a translation may keep where the English has them: abbreviations, group letters and a code the
+# enumerator types as shown.
 LATIN_ALLOWED = frozenset({"GPS", "PPA", "SHG", "ST", "SC", "OBC", "NTFP", "DIC", "A", "B", "C", "D", "E", "F",
                            "contract_weavers"})
 _JOINERS = {"\u200c", "\u200d"}  # ZWNJ / ZWJ shape conjuncts in Indic scripts
@@ -120,10 +121,13 @@ def _cell(row: tuple, j: int | None) -> str:
     return str(row[j]).strip()
 
 
-def script_problems(code: str, text: str) -> list[str]:
-    """Letters in a text that are neither in its language's script nor an allowed Latin word."""
+def script_problems(code: str, text: str, english: str) -> list[str]:
+    """Letters in a text that are neither in its language's script nor an allowed Latin word that the English
+    text has too."""
     bare = _REF.sub(" ", text)
-    problems = [f"Latin word {w!r}" for w in _LATIN_WORD.findall(bare) if w not in LATIN_ALLOWED]
+    in_english = set(_LATIN_WORD.findall(_REF.sub(" ", english)))
+    allowed = LATIN_ALLOWED & (in_english | {w[:-1] for w in in_english if w.endswith("s")})   # SHGs -> SHG
+    problems = [f"Latin word {w!r}" for w in _LATIN_WORD.findall(bare) if w not in allowed]
     bare = _LATIN_WORD.sub(" ", bare)
     ranges = SCRIPTS[code]
     for ch in bare:
@@ -145,7 +149,7 @@ def text_problems(item: Text) -> list[str]:
         if not text:
             problems.append(f"{item.where()}: no {LANGUAGES[code]} text")
             continue
-        problems += [f"{item.where()} [{code}]: {p}" for p in script_problems(code, text)]
+        problems += [f"{item.where()} [{code}]: {p}" for p in script_problems(code, text, english)]
         if sorted(_REF.findall(text)) != sorted(_REF.findall(english)):
             problems.append(f"{item.where()} [{code}]: ${{...}} references differ from the English")
         if sorted(_NUMBER.findall(_REF.sub(" ", text))) != sorted(_NUMBER.findall(_REF.sub(" ", english))):

@@ -74,6 +74,8 @@ def test_the_script_check_refuses_latin_words_the_wrong_script_and_a_missing_lan
     assert latin == ["survey!9 q label [hi]: Latin word 'pile'"]
     devanagari_in_odia = text_problems(_text(en="Pile", hi="ढेर", mr="ढीग", **{"or": "ढेर"}))
     assert len(devanagari_in_odia) == 3 and "not in the Odia script" in devanagari_in_odia[0]
+    not_in_english = text_problems(_text(en="Pile", hi="ढेर (SHG)", mr="ढीग", **{"or": "ଗଦା"}))
+    assert not_in_english == ["survey!9 q label [hi]: Latin word 'SHG'"]
     missing = text_problems(_text(en="Pile", hi="ढेर", mr="ढीग"))
     assert missing == ["survey!9 q label: no Odia text"]
 
