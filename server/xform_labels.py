@@ -8,8 +8,9 @@ Choices come from three places in an XForm:
   list of that name, looked up by the caller (ChoiceSource.list_name).
 Choice labels have their ${...} references removed (plain_label): an export writes one label per choice.
 Text is taken from the itext translation asked for (`lang`: 'hi', 'Hindi' or 'Hindi (hi)'), else from the
-default translation (or the first one); an <output value="/data/x/y"/> inside a label is written as ${y}, as in
-the XLSForm (plain_label() removes these references where no answer can fill them, as in column headers).
+default translation (or the first one); a text missing in the chosen language falls back to the default's. An
+<output value="/data/x/y"/> inside a label is written as ${y}, as in the XLSForm (plain_label() removes these
+references where no answer can fill them, as in column headers).
 """
 
 from __future__ import annotations
@@ -88,20 +89,32 @@ def _text(el: etree._Element | None) -> str:
     return " ".join("".join(parts).split())
 
 
-def _translation(model: etree._Element, lang: str | None) -> tuple[etree._Element | None, list[str], bool]:
-    """The translation asked for, else the default one (or the first); every translation's name; whether found."""
+def _parser() -> etree.XMLParser:
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+
+
+def _translation(model: etree._Element, lang: str | None
+                 ) -> tuple[etree._Element | None, etree._Element | None, list[str], bool]:
+    """The translation asked for (None when absent), the default one (or the first), every translation's name, and
+    whether the one asked for was found."""
     translations = list(model.iter(f"{{{XF}}}translation"))
     names = [t.get("lang") or "" for t in translations]
     wanted = next((t for t in translations if lang and language_matches(t.get("lang") or "", lang)), None)
-    fallback = next((t for t in translations if t.get("default") is not None), translations[0] if translations else None)
-    return (wanted if wanted is not None else fallback), names, wanted is not None or not lang
+    default = next((t for t in translations if t.get("default") is not None), translations[0] if translations else None)
+    return wanted, default, names, wanted is not None or not lang
 
 
-def _itext(chosen: etree._Element | None) -> dict[str, str]:
+def _itext(default: etree._Element | None, chosen: etree._Element | None) -> dict[str, str]:
+    """Every text of the default translation, overlaid with the chosen translation's texts that are not empty."""
+    out = _texts(default) if default is not None else {}
+    if chosen is not None and chosen is not default:
+        out.update({k: v for k, v in _texts(chosen).items() if v})
+    return out
+
+
+def _texts(translation: etree._Element) -> dict[str, str]:
     out: dict[str, str] = {}
-    if chosen is None:
-        return out
-    for text in chosen.iter(f"{{{XF}}}text"):
+    for text in translation.iter(f"{{{XF}}}text"):
         values = text.findall(f"{{{XF}}}value")
         value = next((v for v in values if v.get("form") in (None, "long")), None)
         if value is None and values and all(v.get("form") == "short" for v in values):
@@ -122,14 +135,14 @@ def _label(el: etree._Element, itext: Mapping[str, str]) -> str:
 def read_labels(xml: bytes, lang: str | None = None) -> FormLabels:
     """Question and choice labels of an XForm, by field path, in the language asked for when the form has it
     (else in its default language: FormLabels.found is then False)."""
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
-    root = etree.fromstring(xml, parser)
+    root = etree.fromstring(xml, _parser())
     head, body = root.find(f"{{{H}}}head"), root.find(f"{{{H}}}body")
     if head is None or body is None:
         return FormLabels({}, {}, found=not lang)
     model = head.find(f"{{{XF}}}model")
-    chosen, names, found = _translation(model, lang) if model is not None else (None, [], not lang)
-    itext = _itext(chosen)
+    wanted, default, names, found = _translation(model, lang) if model is not None else (None, None, [], not lang)
+    itext = _itext(default, wanted)
+    chosen = wanted if wanted is not None else default
     secondary = {inst.get("id"): inst for inst in (model.findall(f"{{{XF}}}instance") if model is not None else [])
                  if inst.get("id")}
     questions: dict[str, str] = {}

@@ -33,6 +33,15 @@ class PeopleQueries:
                        [password_hash, digest_ha1, user_id])
             db.execute("DELETE FROM web_sessions WHERE user_id = ? AND key IS NOT ?", [user_id, keep_session])
 
+    def set_user_label_language(self, user_id: int, code: str | None) -> None:
+        """The user's language for question and choice labels on the pages; None: the project's default."""
+        with self.write() as db:
+            db.execute("UPDATE users SET label_language = ? WHERE id = ?", [code, user_id])
+
+    def set_project_label_language(self, project_id: int, code: str) -> None:
+        with self.write() as db:
+            db.execute("UPDATE projects SET label_language = ? WHERE id = ?", [code, project_id])
+
     # -- web sessions (keys are SHA-256 of the id in the cookie) --------------------------------
 
     def create_session(self, key: str, user_id: int, now: float, lifetime_s: float) -> None:

@@ -480,3 +480,15 @@ def m012b_validated_categories(db: Database) -> None:
         UPDATE wb_households SET combined = final;
         """
     )
+
+
+@migrations()
+def m013_label_languages(db: Database) -> None:
+    """The language in which the pages show questions and choices: the project's default (English), and each
+    user's own choice (NULL: the project's default). Codes as in server/form_languages.py."""
+    db.executescript(
+        """
+        ALTER TABLE projects ADD COLUMN label_language TEXT NOT NULL DEFAULT 'en';
+        ALTER TABLE users ADD COLUMN label_language TEXT;
+        """
+    )

@@ -14,6 +14,7 @@ from flask import Blueprint, abort, current_app, g, redirect, request, session, 
 
 from .. import errors
 from ..auth import user_of_session
+from ..form_languages import label_language
 from ..permissions import Principal, can, load_principal
 
 bp = Blueprint("web", __name__, template_folder="../templates")
@@ -39,6 +40,13 @@ def session_user() -> Principal | None:
         else:
             session.clear()
     return g.user
+
+
+def label_language_for(project: dict) -> str:
+    """The language the signed-in user reads question and choice labels in: their own, else the project's."""
+    user = session_user()
+    row = store().user_by_id(user.id) if user is not None else None
+    return label_language(row.get("label_language") if row else None, project.get("label_language"))
 
 
 def login_required(view: Callable) -> Callable:

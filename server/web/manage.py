@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import current_app, flash, redirect, render_template, request, url_for
 
 from .. import bootstrap, catalog, errors, lists
+from ..form_languages import LANGUAGES, checked_language
 from ..http_security import send
 from . import bp, login_required, require, store
 from .people import audit
@@ -35,7 +36,22 @@ def forms(project_id: int):
     for row in rows:
         row["versions"] = store().list_form_defs(row["id"])
         row["submissions"] = store().count_submissions(row["id"])
-    return render_template("forms.html", project=store().get_project(project_id), forms=rows)
+    return render_template("forms.html", project=store().get_project(project_id), forms=rows, languages=LANGUAGES)
+
+
+@bp.post("/projects/<int:project_id>/language")
+@login_required
+def project_language(project_id: int):
+    """The project's default language for question and choice labels on the pages (a user's own choice wins)."""
+    require("manage", project_id)
+    try:
+        code = checked_language(request.form.get("language"), allow_default=False)
+    except ValueError as exc:
+        raise errors.bad_request(str(exc)) from None
+    store().set_project_label_language(project_id, code)
+    audit("project.language", str(project_id), {"language": code})
+    flash(f"The project's pages show labels in {LANGUAGES[code]} unless a user chose their own language.")
+    return redirect(url_for("web.forms", project_id=project_id))
 
 
 @bp.post("/projects/<int:project_id>/forms/<xml_form_id>/state")

@@ -10,6 +10,7 @@ from flask import Response, abort, current_app, flash, g, redirect, render_templ
 from .. import bootstrap, errors, qr
 from ..api import hash_token
 from ..auth import check_throttle, new_session_id, new_token, record_failure, session_key, verify_password
+from ..form_languages import LANGUAGES, checked_language
 from ..http_security import send
 from ..permissions import ROLES, can, visible_projects
 from . import bp, login_required, require, session_user, store
@@ -121,7 +122,23 @@ def account():
         token = new_token()
         store().create_api_token(user.id, hash_token(token), request.form.get("label") or None)
         audit("token.create", user.email, {"label": request.form.get("label")})
-    return render_template("account.html", token=token)
+    return render_template("account.html", token=token, languages=LANGUAGES,
+                           label_language=(store().user_by_id(user.id) or {}).get("label_language"))
+
+
+@bp.post("/account/language")
+@login_required
+def account_language():
+    """The language of question and choice labels on the pages; empty: each project's default."""
+    user = session_user()
+    try:
+        code = checked_language(request.form.get("language"), allow_default=True)
+    except ValueError as exc:
+        raise errors.bad_request(str(exc)) from None
+    store().set_user_label_language(user.id, code)
+    flash(f"Labels are now shown in {LANGUAGES[code]}." if code else "Labels are now shown in each project's "
+          "default language.")
+    return redirect(url_for("web.account"))
 
 
 @bp.post("/account/password")

@@ -15,8 +15,9 @@ from ..http_security import disposition, send
 from ..permissions import clusters as allowed_clusters
 from ..permissions import in_scope
 from ..storage.sqlite_review import REVIEW_STATES
+from ..xform_labels import FormLabels, read_labels
 from ..xforms import extract, parse_submission
-from . import bp, login_required, require, session_user, store
+from . import bp, label_language_for, login_required, require, session_user, store
 from .people import audit
 
 REVIEW_ACTIONS = {"approved": "Approve", "hasIssues": "Has issues", "rejected": "Reject"}
@@ -160,19 +161,26 @@ def submission(project_id: int, submission_id: int):
     ppa = current_app.extensions["ppa"]
     xml = store().submission_xml(sub["def_id"])
     form = ppa.forms.get(store(), sub["form_def_id"])
-    sections = _sections(form, extract(parse_submission(xml, 256).root, form).record) if not sub["encrypted"] else []
+    language = label_language_for(project)
+    labels = read_labels(store().form_def_xml(sub["form_def_id"]), language)
+    sections = (_sections(form, extract(parse_submission(xml, 256).root, form).record, labels)
+                if not sub["encrypted"] else [])
     attachments = store().attachments(sub["def_id"])
     for a in attachments:  # shown in the page only when served inline as a picture (submission_attachment)
         a["picture"] = media_types.inline(a["content_type"]) and a["content_type"].startswith("image/")
     return render_template("submission.html", project=project, sub=sub, sections=sections,
                            attachments=attachments, flags=store().flags(sub["def_id"]),
                            versions=store().submission_versions(submission_id), comments=store().comments(submission_id),
-                           actions=REVIEW_ACTIONS)
+                           actions=REVIEW_ACTIONS, language=language)
 
 
-def _sections(form, record: dict) -> list[dict]:
-    """Answers with their question labels; each repeat becomes a table of its rows."""
-    top = [{"label": f.label or f.name, "name": f.name, "value": record.get(f.key)} for f in form.fields
+def _sections(form, record: dict, labels: FormLabels) -> list[dict]:
+    """Answers with their question labels in the page's language, and a choice's label beside its code; each
+    repeat becomes a table of its rows."""
+    def label(f) -> str:
+        return labels.questions.get(f.path) or f.label or f.name
+
+    top = [{"label": label(f), "name": f.name, "value": _shown(labels, f, record.get(f.key))} for f in form.fields
            if f.repeat is None and "/meta/" not in f.path and record.get(f.key) not in (None, "")]
     out = [{"kind": "fields", "title": "Answers", "rows": top}]
     for repeat in form.repeats:
@@ -180,9 +188,19 @@ def _sections(form, record: dict) -> list[dict]:
         columns = [f for f in form.fields if f.repeat == repeat]
         rows = _rows_of(record, form, repeat)
         if rows:
-            out.append({"kind": "table", "title": key, "columns": [c.label or c.name for c in columns],
-                        "rows": [[row.get(c.key) for c in columns] for row in rows]})
+            out.append({"kind": "table", "title": key, "columns": [label(c) for c in columns],
+                        "rows": [[_shown(labels, c, row.get(c.key)) for c in columns] for row in rows]})
     return out
+
+
+def _shown(labels: FormLabels, field, value):
+    """A select's answer as its choice labels with the codes in brackets, e.g. 'सुखी (सबसे अच्छी हालत) (happy)';
+    codes without a label in the form (lists served from CSV, choices from a repeat) and other answers as stored."""
+    source = labels.choices.get(field.path)
+    if source is None or not source.labels or value in (None, ""):
+        return value
+    codes = str(value).split() if source.multiple else [str(value)]
+    return "; ".join(f"{source.labels[c]} ({c})" if source.labels.get(c) else c for c in codes)
 
 
 def _rows_of(record: dict, form, repeat: str) -> list[dict]:

@@ -28,6 +28,7 @@ import org.javarosa.core.reference.PrefixedRootFactory;
 import org.javarosa.core.reference.Reference;
 import org.javarosa.core.reference.ReferenceManager;
 import org.javarosa.core.services.PropertyManager;
+import org.javarosa.core.services.locale.Localizer;
 import org.javarosa.form.api.FormEntryController;
 import org.javarosa.form.api.FormEntryModel;
 import org.javarosa.form.api.FormEntryPrompt;
@@ -79,8 +80,28 @@ public final class Fill {
             }
         }
         if (placeholder) System.exit(7);
+        String language = args.length > 5 ? args[5] : "";
+        if (!language.isEmpty() && !hasEveryText(form, language)) System.exit(9);
         if (mode.equals("load")) return;
-        System.exit(fill(form, readAnswers(Paths.get(args[3])), Paths.get(args[4])));
+        System.exit(fill(form, readAnswers(Paths.get(args[3])), Paths.get(args[4]), language));
+    }
+
+    /** The form has this language, and a text in it for every text id of the default language. */
+    static boolean hasEveryText(FormDef form, String language) {
+        Localizer localizer = form.getLocalizer();
+        if (localizer == null || !localizer.hasLocale(language)) {
+            OUT.println("NOLANGUAGE " + language);
+            return false;
+        }
+        int missing = 0;
+        for (String id : localizer.getLocaleData(localizer.getDefaultLocale()).keySet()) {
+            String text = localizer.getRawText(language, id);
+            if (text == null || text.trim().isEmpty()) {
+                OUT.println("MISSING " + language + "\t" + id);
+                missing++;
+            }
+        }
+        return missing == 0;
     }
 
     static Map<String, Deque<String>> readAnswers(Path file) throws IOException {
@@ -95,9 +116,10 @@ public final class Fill {
         return answers;
     }
 
-    static int fill(FormDef form, Map<String, Deque<String>> answers, Path out) throws IOException {
+    static int fill(FormDef form, Map<String, Deque<String>> answers, Path out, String language) throws IOException {
         FormEntryModel model = new FormEntryModel(form);
         FormEntryController entry = new FormEntryController(model);
+        if (!language.isEmpty()) entry.setLanguage(language);   // as Collect does when the enumerator picks one
         for (int event = entry.stepToNextEvent(); event != FormEntryController.EVENT_END_OF_FORM;
              event = entry.stepToNextEvent()) {
             FormIndex index = model.getFormIndex();
@@ -136,6 +158,8 @@ public final class Fill {
         FormIndex index = prompt.getIndex();
         String path = index.getReference().toString(true);
         OUT.println("PROMPT " + path);
+        String shown = prompt.getQuestionText();
+        OUT.println("TEXT " + path + "\t" + (shown == null ? "" : shown.replace('\n', ' ').replace('\t', ' ')));
         if (prompt.isReadOnly()) return 0;   // notes and read-only calculations are shown, not answered
         String value = take(answers, index.getReference().getNameLast());
         if (value == null) {

@@ -8,6 +8,10 @@ steps through every question it reaches, answers from a script and serialises th
     result = fill(FORMS / "poverty_nodes.xml", media_dir, [("cluster", "chanderi"), ("@problem", "yes"), ...])
     result.xml          # the submission bytes, as Collect would send them
     result.prompts      # the path of every question reached, in order
+    result.texts        # the question text JavaRosa shows at each of them (in the language chosen)
+
+language="Hindi (hi)" fills the form in that language, as when the enumerator picks it in Collect; load_form
+and fill then also refuse (kind 'language') a form without that language or with a text missing in it.
 
 A script is a list of (name, value) pairs: the question's name, and the value as Collect stores it (choice names,
 space-separated for select_multiple, "lat lon alt acc" for a geopoint). A name answered in several repeat
@@ -15,7 +19,7 @@ instances takes its values in order. ("@repeat", "yes") answers Collect's "add a
 without a count. An answer the form refuses raises JavaRosaError naming the question: a constraint
 (kind 'constraint'), a required question left blank ('required'), a choice that the form does not offer there
 ('no_choice'), an answer left over that no question asked for ('unused'), or a missing or empty CSV, which Collect
-refuses to open ('placeholder').
+refuses to open ('placeholder'), or a language missing ('language').
 """
 
 from __future__ import annotations
@@ -29,7 +33,8 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 _SOURCE = Path(__file__).with_name("Fill.java")
-_KINDS = {3: "constraint", 4: "required", 5: "no_choice", 6: "invalid", 7: "placeholder", 8: "unused"}
+_KINDS = {3: "constraint", 4: "required", 5: "no_choice", 6: "invalid", 7: "placeholder", 8: "unused",
+          9: "language"}
 
 
 class JavaRosaError(AssertionError):
@@ -45,6 +50,7 @@ class JavaRosaError(AssertionError):
 class Filled:
     xml: bytes
     prompts: list[str] = field(default_factory=list)
+    texts: dict[str, str] = field(default_factory=dict)
 
 
 def validate_jar() -> Path:
@@ -80,7 +86,7 @@ def _media_folder(media: Path | Mapping[str, bytes] | None, work: Path) -> Path:
     return Path(media)
 
 
-def _run(mode: str, form: Path, media, script: Iterable[tuple[str, str]] = ()) -> Filled:
+def _run(mode: str, form: Path, media, script: Iterable[tuple[str, str]] = (), language: str = "") -> Filled:
     with tempfile.TemporaryDirectory(prefix="ppa-fill-") as tmp:
         work = Path(tmp)
         folder = _media_folder(media, work)
@@ -94,21 +100,24 @@ def _run(mode: str, form: Path, media, script: Iterable[tuple[str, str]] = ()) -
         answers.write_text("".join(lines), encoding="utf-8")
         out = work / "submission.xml"
         done = subprocess.run(["java", "-cp", _classpath(), "Fill", mode, str(form), str(folder), str(answers),
-                               str(out)], capture_output=True, text=True, timeout=120)
+                               str(out), language], capture_output=True, text=True, timeout=120)
         report = done.stdout.splitlines()
         if done.returncode != 0:
             if done.returncode in _KINDS:
                 raise JavaRosaError(_KINDS[done.returncode], report)
             raise RuntimeError(f"JavaRosa failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
         prompts = [line.removeprefix("PROMPT ") for line in report if line.startswith("PROMPT ")]
-        return Filled(xml=out.read_bytes() if out.exists() else b"", prompts=prompts)
+        texts = dict(line.removeprefix("TEXT ").split("\t", 1) for line in report if line.startswith("TEXT "))
+        return Filled(xml=out.read_bytes() if out.exists() else b"", prompts=prompts, texts=texts)
 
 
-def load_form(form: Path, media: Path | Mapping[str, bytes] | None = None) -> None:
-    """Load the form with its media as Collect opens it; JavaRosaError('placeholder') if a CSV is missing or empty."""
-    _run("load", form, media)
+def load_form(form: Path, media: Path | Mapping[str, bytes] | None = None, language: str = "") -> None:
+    """Load the form with its media as Collect opens it; JavaRosaError('placeholder') if a CSV is missing or empty,
+    ('language') if a language is asked for and the form lacks it or a text in it."""
+    _run("load", form, media, language=language)
 
 
-def fill(form: Path, media: Path | Mapping[str, bytes] | None, script: Iterable[tuple[str, str]]) -> Filled:
+def fill(form: Path, media: Path | Mapping[str, bytes] | None, script: Iterable[tuple[str, str]],
+         language: str = "") -> Filled:
     """Fill the form from a script of (name, value) answers and return the submission JavaRosa writes."""
-    return _run("fill", form, media, script)
+    return _run("fill", form, media, script, language)
