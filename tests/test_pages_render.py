@@ -105,8 +105,6 @@ def page_urls(app, store, project_id: int, everything: bool = True) -> list[tupl
 def _admin_client(app, store):
     """A test client with an administrator's session, made without a password: argon2 is slow on purpose, and
     sign-in itself is tested over HTTP below and in test_people.py."""
-    import time
-    from server.auth import new_session_id, session_key
     admin = store.create_user("admin@example.org", "admin", "not a password hash", "not a digest hash")
     session_id = new_session_id()
     store.create_session(session_key(session_id), admin["id"], time.time(), 3600)
