@@ -36,13 +36,18 @@ def start(folder: Path) -> webdriver.Chrome:
     return driver
 
 
+def click_and_wait(driver, button) -> None:
+    """Click a button that loads a page, and wait until the page being left is gone: reading straight after a
+    click can read the old page (or an element it drops mid-read) on a loaded machine."""
+    page = driver.find_element(By.TAG_NAME, "html")
+    button.click()
+    WebDriverWait(driver, 30).until(shown.staleness_of(page))
+
+
 def sign_in(driver, base: str, email: str, password: str = PASSWORD) -> None:
-    """Through the sign-in page, waiting until the page after it has replaced it (reading the page being left
-    races the navigation on a loaded machine)."""
+    """Through the sign-in page, waiting until the page after it has replaced it."""
     driver.get(f"{base}/login")
     driver.find_element(By.ID, "email").send_keys(email)
     driver.find_element(By.ID, "password").send_keys(password)
-    page = driver.find_element(By.TAG_NAME, "html")
-    driver.find_element(By.ID, "sign-in").click()
-    WebDriverWait(driver, 30).until(shown.staleness_of(page))
+    click_and_wait(driver, driver.find_element(By.ID, "sign-in"))
     assert not driver.current_url.endswith("/login"), "sign-in failed"

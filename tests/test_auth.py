@@ -21,14 +21,13 @@ import pytest
 import requests
 from requests.adapters import HTTPAdapter
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions as shown
-from selenium.webdriver.support.ui import WebDriverWait
 
 from server import auth
 from server.api import hash_token
 from server.auth import NONCE_LIFETIME_S, NonceSigner, new_token, sign_in_delay, verify_password
 from server.bootstrap import create_user
 
+from . import chromium
 from .live_server import ServerProcess, cli, free_port, prepare, server_env
 from .web import PASSWORD, csrf
 
@@ -469,9 +468,7 @@ def test_after_sign_in_next_leads_to_a_path_on_this_server(ana, live, target):
 
 
 def _submit(driver, button_id: str) -> None:
-    page = driver.find_element(By.TAG_NAME, "html")
-    driver.find_element(By.ID, button_id).click()
-    WebDriverWait(driver, 30).until(shown.staleness_of(page))
+    chromium.click_and_wait(driver, driver.find_element(By.ID, button_id))
 
 
 def test_in_chromium_sign_in_stays_on_this_server_a_password_change_and_sign_out_end_sessions(browser, ana, live):

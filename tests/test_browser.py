@@ -14,7 +14,7 @@ from selenium.webdriver.support import expected_conditions as shown
 from selenium.webdriver.support.ui import WebDriverWait
 
 from .test_aggregates import EXAMPLE3, HAMLET, hh, rank
-from .chromium import sign_in
+from .chromium import click_and_wait, sign_in
 from .web import PASSWORD, make_users
 
 @pytest.fixture
@@ -40,9 +40,7 @@ def _counts(driver) -> dict[str, int]:
 def _click_and_wait_for(driver, button, locator: tuple[str, str], text: str) -> None:
     """Click, wait until the old page is gone, then until the new page shows `text` at `locator`. Asserting straight
     after a click can read the page being left (or an element it drops mid-read) on a slow machine."""
-    page = driver.find_element(By.TAG_NAME, "html")
-    button.click()
-    WebDriverWait(driver, 30).until(shown.staleness_of(page))
+    click_and_wait(driver, button)
     WebDriverWait(driver, 30).until(shown.text_to_be_present_in_element(locator, text))
     assert driver.find_element(*locator).text == text
 

@@ -223,7 +223,7 @@ def test_the_submission_page_shows_hindi_labels_with_a_served_devanagari_font(ra
     chromium.sign_in(browser, live.url, "researcher@example.org")
     browser.get(f"{live.url}/account")
     Select(browser.find_element(By.ID, "label-language")).select_by_value("hi")
-    browser.find_element(By.ID, "set-language").click()
+    chromium.click_and_wait(browser, browser.find_element(By.ID, "set-language"))
     assert "Labels are now shown in Hindi" in browser.page_source
     browser.get(f"{live.url}/projects/{project['id']}/submissions/{ranked_in_hindi}")
     answers = browser.find_element(By.ID, "answers")
