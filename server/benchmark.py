@@ -168,11 +168,11 @@ class Workload:
         hamlets = out.getvalue()
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(["name", "label", "hamlet", "cluster", "node"])
+        writer.writerow(["name", "label", "hamlet", "cluster", "node", "card"])   # card: on the social map
         for hamlet, cluster in self.hamlets:
             nodes = self.nodes.get(cluster) or [""]
             for k, hh in enumerate(self.households[hamlet]):
-                writer.writerow([hh, f"Head {k + 1} ({hh})", hamlet, cluster, nodes[k % len(nodes)]])
+                writer.writerow([hh, f"Head {k + 1} ({hh})", hamlet, cluster, nodes[k % len(nodes)], str(k + 1)])
         return {"hamlets.csv": hamlets, "households.csv": out.getvalue()}
 
     def per_round(self) -> int:

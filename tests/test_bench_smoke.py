@@ -1,0 +1,22 @@
+"""scripts/bench is a product tool: a tiny run of it must work on every change (it broke once when households.csv
+gained a column the benchmark's own list did not have)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_a_tiny_benchmark_run_ingests_without_errors(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "server.benchmark", "--sizes", "0", "--count", "40", "--warmup", "5",
+                           "--concurrency", "2", "--no-export", "--floor-count", "10", "--tmp", str(tmp_path),
+                           "--json"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout)
+    (run,) = report["load"]
+    assert run["errors"] == 0 and run["statuses"] == {"201": 40} and run["per_second"] > 0, run
+    assert report["floor"][0]["refused"] == 0
