@@ -463,7 +463,11 @@ def test_typical_households_filled_in_hindi_and_in_english_aggregate_the_same(st
     assert set(rows) == {"chanderi-w03-017", "chanderi-w03-005"}
     differ = {k for k in rows["chanderi-w03-017"] if rows["chanderi-w03-017"][k] != rows["chanderi-w03-005"][k]}
     assert differ <= {"hh_id", "submission_id"}, differ
-    assert rows["chanderi-w03-005"]["income_complete"] == 1 and rows["chanderi-w03-005"]["hh_size"] == 5
+    hindi_row = rows["chanderi-w03-005"]
+    assert (hindi_row["income_complete"], hindi_row["size"], hindi_row["social_group"]) == (1, 5, "OBC")
+    assert hindi_row["income_monthly"] > 0 and hindi_row["consumption_monthly"] > 0
+    (counts,) = store.income_count_rows(project["id"], 1)
+    assert (counts["n_hh"], counts["n_persons"], counts["n_incomplete"]) == (2, 10, 0)
     main = {r["hh_id"]: r for r in store.rows(f"data_{project['id']}_household_income")}
     members = store.rows(f"data_{project['id']}_household_income__member")
     assert len(members) == 10 and main["chanderi-w03-005"]["social_group"] == "3"   # codes, not Hindi labels
