@@ -18,7 +18,7 @@ from typing import Iterable, Mapping
 LANGUAGES: dict[str, str] = {"en": "English", "hi": "Hindi", "mr": "Marathi", "or": "Odia"}
 DEFAULT_LANGUAGE = "en"
 # The one place that says a form is not translated yet (its columns are filled in a later change).
-NOT_YET_TRANSLATED = frozenset({"household_income"})
+NOT_YET_TRANSLATED: frozenset[str] = frozenset()
 
 TEXT_COLUMNS = ("label", "hint", "required_message", "constraint_message")
 # Letters each language's texts are written in; digits, punctuation, symbols and spaces are allowed in all.
@@ -28,10 +28,10 @@ SCRIPTS: dict[str, tuple[tuple[int, int], ...]] = {
     # Odia text uses the danda U+0964/U+0965, which Unicode keeps in the Devanagari block for all Indic scripts.
     "or": ((0x0B00, 0x0B7F), (0x0964, 0x0965)),
 }
-# Latin words a translation may keep where the English has them: abbreviations, group letters and a code the
-# enumerator types as shown.
+# Latin words a translation may keep where the English has them: abbreviations, group and section letters and a
+# code the enumerator types as shown.
 LATIN_ALLOWED = frozenset({"GPS", "PPA", "SHG", "ST", "SC", "OBC", "NTFP", "DIC", "A", "B", "C", "D", "E", "F",
-                           "contract_weavers"})
+                           "G", "H", "I", "J", "contract_weavers"})
 _JOINERS = {"\u200c", "\u200d"}  # ZWNJ / ZWJ shape conjuncts in Indic scripts
 _REF = re.compile(r"\$\{[^}]*\}")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")

@@ -32,12 +32,11 @@ METHOD_TERMS = {"happy", "average", "sad", "informant group", "pile", "card sort
                 "general", "validation meeting"}
 
 
-def test_the_two_redesigned_forms_are_translated_and_only_the_income_form_waits():
-    assert TRANSLATED == ["poverty_nodes", "well_being_ranking"]
-    assert NOT_YET_TRANSLATED == {"household_income"}
-    # the exception ends when the income form is translated: then this fails until it is removed
+def test_all_three_forms_are_translated_and_none_waits():
+    assert TRANSLATED == ["household_income", "poverty_nodes", "well_being_ranking"]
+    assert NOT_YET_TRANSLATED == frozenset()
     income = workbook_texts(FORMS / "household_income.xlsx")
-    assert income and not any(t.texts["hi"] for t in income)
+    assert len(income) > 500 and all(t.texts[code] for t in income for code in LANGUAGES)
 
 
 @pytest.mark.parametrize("form_id", TRANSLATED)
@@ -117,7 +116,10 @@ def test_javarosa_loads_the_form_in_each_language(form_id, language):
 
 def test_javarosa_refuses_a_language_the_form_does_not_have():
     with pytest.raises(JavaRosaError) as refused:
-        load_form(FORMS / "household_income.xml", FORMS, "Hindi (hi)")
+        load_form(FORMS / "household_income.xml", FORMS, "Tamil (ta)")
+    assert refused.value.kind == "language"
+    with pytest.raises(JavaRosaError) as refused:
+        load_form(DATA / "household_income_2026113009.xml", FORMS, "Hindi (hi)")   # the English-only version
     assert refused.value.kind == "language"
 
 

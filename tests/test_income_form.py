@@ -1,14 +1,23 @@
 """Household income form, filled in JavaRosa: consent before anything else, the location after consent, the
-modules in the order of the issue, and people (respondent, wage earners) chosen from the roster by member number."""
+modules in the order of the issue, and people (respondent, wage earners) chosen from the roster by member number;
+the same interview in Hindi, Marathi or Odia gives the same data, and an export in Hindi has Hindi headers."""
 
 from __future__ import annotations
 
+import csv
+import io
+import os
 import re
+import subprocess
+import sys
+import zipfile
 
 import pytest
 from lxml import etree
 
-from server import lists, quality
+from server import catalog, lists, quality
+from server.serve_process import ROOT
+from server.xforms import parse_xform
 
 from .javarosa import JavaRosaError, fill
 from .test_income_amounts import DATA, FORMS, filled, phone, project, script  # noqa: F401 (fixtures)
@@ -413,3 +422,90 @@ def test_the_typical_household_answers_the_number_of_questions_the_docs_state():
              if b.get("readonly") == "true()" and b.get("calculate") is None}
     prompts = [re.sub(r"\[\d+\]", "", p).rsplit("/", 1)[1] for p in _prompts(TYPICAL)]
     assert (len(prompts), sum(1 for p in prompts if p in notes)) == (183, 10)
+
+
+# --------------------------------------------------------------------------- the form in Hindi, Marathi and Odia
+
+def _data_part(xml: bytes) -> bytes:
+    """The submission without what differs between two fills: the instance id and the start/end times."""
+    text = xml.decode("utf-8")
+    for tag in ("start", "end", "instanceID"):
+        text = re.sub(rf"<{tag}>[^<]*</{tag}>", f"<{tag}/>", text)
+    return text.encode("utf-8")
+
+
+@pytest.mark.parametrize("language", ["Hindi (hi)", "Marathi (mr)", "Odia (or)"])
+def test_the_typical_household_filled_in_another_language_gives_the_english_submission(language):
+    english = fill(FORM, FORMS, TYPICAL)
+    other = fill(FORM, FORMS, TYPICAL, language=language)
+    assert _data_part(other.xml) == _data_part(english.xml)
+    assert other.prompts == english.prompts
+    n_members = next(p for p in other.prompts if p.endswith("/n_members[1]"))
+    assert english.texts[n_members].startswith("How many people normally live in this household")
+    assert other.texts[n_members] == {
+        "Hindi (hi)": "इस परिवार में आम तौर पर कितने लोग रहते हैं और एक ही रसोई का खाना खाते हैं?",
+        "Marathi (mr)": "या कुटुंबात साधारणपणे किती लोक राहतात आणि एकाच चुलीवरचे जेवतात?",
+        "Odia (or)": "ଏହି ପରିବାରରେ ସାଧାରଣତଃ କେତେ ଜଣ ରୁହନ୍ତି ଓ ଗୋଟିଏ ରୋଷେଇରୁ ଖାଆନ୍ତି?"}[language]
+
+
+def _typical(household: str) -> list[tuple[str, str]]:
+    return [(n, household if n == "household" else v) for n, v in TYPICAL]
+
+
+def test_typical_households_filled_in_hindi_and_in_english_aggregate_the_same(store, project, phone):
+    # two households of the same hamlet and node with the same answers: one interview in English, one in Hindi
+    english = fill(FORM, FORMS, _typical("chanderi-w03-017")).xml
+    hindi = fill(FORM, FORMS, _typical("chanderi-w03-005"), language="Hindi (hi)").xml
+    for xml in (english, hindi):
+        reply = phone.submit(xml)
+        assert reply.status == 201, reply.text
+    rows = {r["hh_id"]: r for r in store.hh_income(project["id"], 1)}
+    assert set(rows) == {"chanderi-w03-017", "chanderi-w03-005"}
+    differ = {k for k in rows["chanderi-w03-017"] if rows["chanderi-w03-017"][k] != rows["chanderi-w03-005"][k]}
+    assert differ <= {"hh_id", "submission_id"}, differ
+    hindi_row = rows["chanderi-w03-005"]
+    assert (hindi_row["income_complete"], hindi_row["size"], hindi_row["social_group"]) == (1, 5, "OBC")
+    assert hindi_row["income_monthly"] > 0 and hindi_row["consumption_monthly"] > 0
+    (counts,) = store.income_count_rows(project["id"], 1)
+    assert (counts["n_hh"], counts["n_persons"], counts["n_incomplete"]) == (2, 10, 0)
+    main = {r["hh_id"]: r for r in store.rows(f"data_{project['id']}_household_income")}
+    members = store.rows(f"data_{project['id']}_household_income__member")
+    assert len(members) == 10 and main["chanderi-w03-005"]["social_group"] == "3"   # codes, not Hindi labels
+
+
+def test_the_english_only_version_is_still_accepted(store, project, phone):
+    """Phones that have not updated since the translation still send the English-only 2026113009."""
+    old = DATA / "household_income_2026113009.xml"
+    xml = old.read_bytes()
+    form = parse_xform(xml)
+    current = parse_xform(FORM.read_bytes())
+    assert int(form.version) < int(current.version) and b"Hindi (hi)" not in xml
+    assert b'<translation lang="Hindi (hi)">' in FORM.read_bytes()
+    catalog.publish(store, project["id"], xml, old.name, validate=False)
+    reply = phone.submit(fill(old, FORMS, TYPICAL).xml)
+    assert reply.status == 201, reply.text
+    (row,) = store.rows(f"data_{project['id']}_household_income")
+    assert (row["_form_version"], row["hh_id"]) == (form.version, "chanderi-w03-017")
+    versions = {r[0] for r in store.db.execute("SELECT version FROM form_defs")}
+    assert {form.version, current.version} <= versions
+
+
+def test_ppa_export_with_lang_hi_writes_hindi_headers(app, store, project, phone, tmp_path):
+    reply = phone.submit(fill(FORM, FORMS, TYPICAL, language="Hindi (hi)").xml)
+    assert reply.status == 201, reply.text
+    out = tmp_path / "income-hi.zip"
+    env = {**os.environ, "PPA_DATA": str(tmp_path), "PPA_LOG_LEVEL": "WARNING"}
+    done = subprocess.run([sys.executable, "-m", "server.cli", "export", "--project", str(project["id"]),
+                           "--form", "household_income", "--format", "csv", "--labels", "--lang", "hi",
+                           "-o", str(out)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    with zipfile.ZipFile(out) as archive:
+        main = list(csv.DictReader(io.TextIOWrapper(archive.open("household_income.csv"), encoding="utf-8-sig")))
+        members = list(csv.DictReader(io.TextIOWrapper(archive.open("household_income-member.csv"),
+                                                       encoding="utf-8-sig")))
+    (row,) = main
+    assert row["इस परिवार में आम तौर पर कितने लोग रहते हैं और एक ही रसोई का खाना खाते हैं?"] == "5"
+    assert row["मुखिया का सामाजिक वर्ग"] == "3"                        # a code: --choice-labels was not asked
+    assert "Social group of the head" not in row
+    assert len(members) == 5 and {m["PARENT_KEY"] for m in members} == {row["KEY"]}
+    assert "लिंग" in members[0]
