@@ -90,6 +90,20 @@ def collect_client(app, request, project, token):
 
 
 @pytest.fixture
+def researcher_token(store, project):
+    """A researcher of the project and the bearer token of their API access (the secret itself)."""
+    from server.api import hash_token
+    from server.auth import new_token
+    from server.bootstrap import create_user
+    from .web import PASSWORD
+    user = create_user(store, "researcher@example.org", "researcher", PASSWORD, "PPA")
+    store.add_membership(user["id"], project["id"])
+    secret = new_token()
+    store.create_api_token(user["id"], hash_token(secret), "tests")
+    return secret
+
+
+@pytest.fixture
 def phone(live, project, token):
     """A Collect-shaped client of the live server, on the project's device token."""
     from .collect import Collect

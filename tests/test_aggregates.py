@@ -10,9 +10,6 @@ import pytest
 from click.testing import CliRunner
 
 from server import aggregates, samples
-from server.api import hash_token
-from server.auth import new_token
-from server.bootstrap import create_user
 from server.catalog import FormCache
 from server.cli import main
 
@@ -39,11 +36,8 @@ def households(store, project):
 
 
 @pytest.fixture
-def api(app, store, project):
-    user = create_user(store, "researcher@example.org", "researcher", "long-enough-password", "PPA")
-    store.add_membership(user["id"], project["id"])
-    secret = new_token()
-    store.create_api_token(user["id"], hash_token(secret), "tests")
+def api(app, project, researcher_token):
+    secret = researcher_token
     client = app.test_client()
 
     def get(path: str, **params):

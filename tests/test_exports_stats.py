@@ -16,9 +16,6 @@ import requests
 from click.testing import CliRunner
 
 from server import catalog, exports, samples
-from server.api import hash_token
-from server.auth import new_token
-from server.bootstrap import create_user
 from server.export_cli import export
 from server.export_stats import plan_variables, variable_names
 
@@ -77,12 +74,8 @@ def sent(phone, app, store, project):
 
 
 @pytest.fixture
-def api(store, project):
-    user = create_user(store, "researcher@example.org", "researcher", "long-enough-password", "PPA")
-    store.add_membership(user["id"], project["id"])
-    secret = new_token()
-    store.create_api_token(user["id"], hash_token(secret), "tests")
-    return {"Authorization": f"Bearer {secret}"}
+def api(researcher_token):
+    return {"Authorization": f"Bearer {researcher_token}"}
 
 
 def _get(live, project, api, fmt: str, **params) -> bytes:

@@ -18,15 +18,13 @@ from selenium.webdriver.common.by import By
 
 from server import lists, quality
 from server.analyse_cli import analyse
-from server.api import hash_token
-from server.auth import new_token
-from server.bootstrap import create_user, ensure_default_project
+from server.bootstrap import ensure_default_project
 from server.xforms import parse_xform
 
 from .conftest import _collect
 from .javarosa import JavaRosaError, fill
 from . import chromium
-from .web import PASSWORD, make_users
+from .web import make_users
 
 DATA = Path(__file__).parent / "data"
 FORMS = Path(__file__).resolve().parent.parent / "forms"
@@ -50,12 +48,9 @@ def project(store, tmp_path):
 
 
 @pytest.fixture
-def api(live, store, project):
+def api(live, project, researcher_token):
     """GET over real HTTP with a researcher's API token."""
-    user = create_user(store, "researcher@example.org", "researcher", PASSWORD, "PPA")
-    store.add_membership(user["id"], project["id"])
-    secret = new_token()
-    store.create_api_token(user["id"], hash_token(secret), "tests")
+    secret = researcher_token
 
     def get(path: str) -> bytes:
         request = urllib.request.Request(f"{live.url}/api/v1/projects/{project['id']}/{path}",

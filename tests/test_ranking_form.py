@@ -19,9 +19,7 @@ from lxml import etree
 from selenium.webdriver.common.by import By
 
 from server import aggregates, catalog, lists, ranking, samples
-from server.api import hash_token
 from server.auth import new_token
-from server.bootstrap import create_user
 from server.xforms import parse_xform
 
 from .collect import Collect
@@ -203,17 +201,8 @@ def test_a_rebuild_gives_the_same_reconciliation_and_gone_households(two_groups,
     assert store.aggregate_snapshot(project["id"]) == before
 
 
-@pytest.fixture
-def api_token(store, project):
-    user = create_user(store, "researcher@example.org", "researcher", "long-enough-password", "PPA")
-    store.add_membership(user["id"], project["id"])
-    secret = new_token()
-    store.create_api_token(user["id"], hash_token(secret), "tests")
-    return secret
-
-
-def test_exports_carry_the_piles_and_the_reconciliation(two_groups, live, project, api_token):
-    auth = {"Authorization": f"Bearer {api_token}"}
+def test_exports_carry_the_piles_and_the_reconciliation(two_groups, live, project, researcher_token):
+    auth = {"Authorization": f"Bearer {researcher_token}"}
     base = f"{live.url}/api/v1/projects/{project['id']}"
     reply = requests.get(f"{base}/export/field_households.csv", headers=auth, timeout=30)
     assert reply.status_code == 200
@@ -390,9 +379,9 @@ def test_a_household_of_another_hamlet_cannot_be_validated_here():
     assert refused.value.kind == "no_choice" and "val_hh" in str(refused.value)
 
 
-def test_the_categories_export_shows_both(validated, live, project, api_token):
+def test_the_categories_export_shows_both(validated, live, project, researcher_token):
     reply = requests.get(f"{live.url}/api/v1/projects/{project['id']}/export/categories.csv",
-                         headers={"Authorization": f"Bearer {api_token}"}, timeout=30)
+                         headers={"Authorization": f"Bearer {researcher_token}"}, timeout=30)
     assert reply.status_code == 200
     rows = {r["household_id"]: r for r in csv.DictReader(io.StringIO(reply.text))}
     assert (rows[hh(6)]["category"], rows[hh(6)]["category_combined"], rows[hh(6)]["validated_reason"]) == \
