@@ -90,6 +90,19 @@ def reserved(name: str) -> bool:
     return name == RESERVED_NAME
 
 
+def name_problem(name: str) -> str | None:
+    """Why `name` cannot name a list item (the value a form stores), or None: the one rule for imported lists and
+    for the households and nodes that submissions add."""
+    if not name:
+        return "empty"
+    if any(ch.isspace() for ch in name):
+        # Forms join ids with spaces (selected-at over the hamlet's households); a space would split one.
+        return f"{name!r} contains a space"
+    if reserved(name):
+        return f"{name!r} is reserved (the row served while a list is empty)"
+    return None
+
+
 def for_people(columns: list[str], items: Iterator[tuple[str, Mapping]]) -> bytes:
     """The list as a manager downloads it to open in a spreadsheet: text that a spreadsheet would run as a formula
     gets a leading single quote, as the exports do (spreadsheet.neutralise). Phones get render_csv's exact values, and
@@ -125,14 +138,9 @@ def read_csv(content: bytes, list_name: str) -> tuple[list[str], list[tuple[str,
     for line, row in enumerate(reader, start=2):
         row = {(k or "").strip(): _restored((v or "").strip()) for k, v in row.items() if k is not None}
         name = row.pop("name", "")
-        if not name:
-            raise ListFileError(f"{list_name}: row {line}, column name: empty")
-        if any(ch.isspace() for ch in name):
-            # Forms join ids with spaces (selected-at over the hamlet's households); a space would split one.
-            raise ListFileError(f"{list_name}: row {line}, column name: {name!r} contains a space")
-        if reserved(name):
-            raise ListFileError(f"{list_name}: row {line}, column name: {name!r} is reserved (the row served "
-                                "while a list is empty)")
+        problem = name_problem(name)
+        if problem:
+            raise ListFileError(f"{list_name}: row {line}, column name: {problem}")
         if name in seen:
             raise ListFileError(f"{list_name}: row {line}, column name: {name!r} appears twice")
         for column, value in row.items():
@@ -151,10 +159,28 @@ def seed_clusters() -> list[tuple[str, dict]]:
     return [(row.pop("name"), row) for row in csv.DictReader(io.StringIO(text))]
 
 
+def item_name_problems(form_id: str, record: Mapping) -> dict[str, list[str]]:
+    """The submission's errors for list items it would add under a name no list may hold (a card number typed with
+    a space, the reserved name): the submission is refused, as an import with such a row is."""
+    problems: dict[str, list[str]] = {}
+    for list_name, items in _added(form_id, record).items():
+        for name, _data in items:
+            problem = name_problem(name)
+            if problem:
+                problems.setdefault(list_name, []).append(f"a new item of {list_name}: {problem}")
+    return problems
+
+
 def items_from_submission(form_id: str, record: Mapping) -> dict[str, list[tuple[str, dict]]]:
     """List items a submission adds: households listed in the field (with their card or map number), and new
     poverty nodes. A household already on the list keeps its item (ranking.reconcile shows what disagrees).
-    Never an item that bears the reserved name."""
+    Never an item that bears the reserved name (ingest refuses such a submission: item_name_problems)."""
+    kept = {list_name: [item for item in items if not reserved(item[0])]
+            for list_name, items in _added(form_id, record).items()}
+    return {list_name: items for list_name, items in kept.items() if items}
+
+
+def _added(form_id: str, record: Mapping) -> dict[str, list[tuple[str, dict]]]:
     found: dict[str, list[tuple[str, dict]]] = {}
     for hh in ranking.field_households(form_id, record):
         node = (record.get("node") or "") if form_id == "household_income" else ""
@@ -165,8 +191,7 @@ def items_from_submission(form_id: str, record: Mapping) -> dict[str, list[tuple
         found.setdefault("nodes.csv", []).append(
             (record["node_id"], {"label": record.get("local_name") or record["node_id"],
                                  "cluster": record.get("cluster")}))
-    kept = {list_name: [item for item in items if not reserved(item[0])] for list_name, items in found.items()}
-    return {list_name: items for list_name, items in kept.items() if items}
+    return found
 
 
 def in_clusters(list_name: str, items: Iterable[tuple[str, Mapping]],

@@ -222,6 +222,7 @@ def _prepare(store: SQLiteStore, project_id: int, form: FormDef, parsed: ParsedS
     if record is not None:
         problems.update(form_schemas.check_list_values(
             record, form, lambda list_file, column, values: _missing(store, project_id, list_file, column, values)))
+        problems.update(lists.item_name_problems(form.form_id, record))
     if problems:
         raise errors.invalid_submission(problems, form.form_id)
     for name in extracted.binaries:

@@ -397,3 +397,16 @@ def test_the_validation_sheet_shows_the_meeting_beside_the_groups(validated, bro
     browser.get(f"{live.url}/projects/{project['id']}/hamlets/{HAMLET}/validation-sheet?round=1")
     cells = [c.text for c in browser.find_elements(By.CSS_SELECTOR, f'#validation-households tr[data-hh="{hh(6)}"] td')]
     assert cells[1:3] == ["happy", "average"] and cells[5] == "happy: two looms of his own since Diwali"
+
+
+def test_a_new_household_whose_id_holds_a_space_is_refused_and_nothing_is_stored(phone, listing, store, project):
+    """The form refuses a card number with a space; a phone that sends one anyway (an edited form, a bug) is refused
+    by the server too, as an import with such a row is: a space would split the id wherever forms join ids."""
+    answers = samples.well_being_ranking(random.Random(11), [hh(n) for n in (1, 2, 3, 4, 5, 6, 17)], new=1)
+    answers["new_household"][0].update(new_hh_card="12 A", new_hh_id=f"{HAMLET}-m12 A")
+    xml = samples.instance_xml(parse_xform((FORMS / "well_being_ranking.xml").read_bytes()), answers)
+    reply = phone.submit(xml)
+    assert reply.status == 400, reply.text
+    assert "a new item of households.csv: 'chanderi-w03-m12 A' contains a space" in reply.text
+    assert store.db.execute("SELECT count(*) FROM submissions").fetchone()[0] == 0
+    assert f"{HAMLET}-m12 A" not in {name for name, _ in store.list_items(project["id"], "households.csv")}
