@@ -800,17 +800,26 @@ class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries, MaintenanceQuerie
 
     # -- aggregates: well-being ---------------------------------------------------
 
+    def _swap_facts(self, table: str, project_id: int, submission_id: int, columns: tuple[str, ...],
+                    rows: Iterable[Mapping[str, Any]]) -> None:
+        """Replace the rows a submission keeps in a fact table (ratings, field households, ...) with `rows`, each
+        a mapping of `columns`; project_id and submission_id are added. Runs in the caller's ingest transaction."""
+        self.db.execute(f"DELETE FROM {table} WHERE submission_id = ?", [submission_id])
+        self.db.conn.executemany(
+            f"INSERT OR REPLACE INTO {table} (project_id, submission_id, {', '.join(columns)}) "
+            f"VALUES ({', '.join('?' * (len(columns) + 2))})",
+            [(project_id, submission_id, *(r[c] for c in columns)) for r in rows])
+
+    def _touched(self, table: str, submission_id: int) -> set[tuple[int, str]]:
+        """The (round, household) pairs a submission's rows in `table` name."""
+        return {(r, h) for r, h in self.db.execute(f"SELECT round, hh_id FROM {table} WHERE submission_id = ?",
+                                                    [submission_id])}
+
     def replace_wb_ratings(self, project_id: int, submission_id: int, rows: list[dict]) -> set[tuple[int, str]]:
         """Swap a submission's ratings; returns every (round, household) whose combination may change."""
-        db = self.db
-        touched = {(r, h) for r, h in db.execute("SELECT round, hh_id FROM wb_ratings WHERE submission_id = ?",
-                                                  [submission_id])}
-        db.execute("DELETE FROM wb_ratings WHERE submission_id = ?", [submission_id])
-        db.conn.executemany(
-            "INSERT OR REPLACE INTO wb_ratings (project_id, round, hh_id, submission_id, group_id, cluster, hamlet, "
-            "level, pile, piles) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(project_id, r["round"], r["hh_id"], submission_id, r["group_id"], r["cluster"], r["hamlet"],
-              r["level"], r["pile"], r["piles"]) for r in rows])
+        touched = self._touched("wb_ratings", submission_id)
+        self._swap_facts("wb_ratings", project_id, submission_id,
+                         ("round", "hh_id", "group_id", "cluster", "hamlet", "level", "pile", "piles"), rows)
         return touched | {(r["round"], r["hh_id"]) for r in rows}
 
     def wb_ratings_of(self, project_id: int, round_no: int, hh_id: str) -> list[dict]:

@@ -10,13 +10,8 @@ class RankingQueries:
     """Mixed into SQLiteStore; uses its db, _all(). Writes run inside the caller's ingest transaction."""
 
     def replace_field_households(self, project_id: int, submission_id: int, rows: Iterable[dict]) -> None:
-        db = self.db
-        db.execute("DELETE FROM field_households WHERE submission_id = ?", [submission_id])
-        db.conn.executemany(
-            "INSERT OR REPLACE INTO field_households (project_id, hh_id, submission_id, form_id, cluster, hamlet, "
-            "round, group_id, card, head, sex) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(project_id, r["hh_id"], submission_id, r["form_id"], r["cluster"], r["hamlet"], r["round"],
-              r["group_id"], r["card"], r["head"], r["sex"]) for r in rows])
+        self._swap_facts("field_households", project_id, submission_id,
+                         ("hh_id", "form_id", "cluster", "hamlet", "round", "group_id", "card", "head", "sex"), rows)
 
     def field_household_reports(self, project_id: int, clusters: Iterable[str] | None = None,
                                 hamlet: str | None = None) -> list[dict]:
@@ -34,13 +29,9 @@ class RankingQueries:
                          params)
 
     def replace_wb_gone(self, project_id: int, submission_id: int, rows: Iterable[dict]) -> None:
-        db = self.db
-        db.execute("DELETE FROM wb_gone WHERE submission_id = ?", [submission_id])
-        db.conn.executemany(
-            "INSERT OR REPLACE INTO wb_gone (project_id, hh_id, submission_id, round, cluster, hamlet, group_id, "
-            "reason, into_hh) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(project_id, r["hh_id"], submission_id, r["round"], r["cluster"], r["hamlet"], r["group_id"],
-              r["reason"], r["into"]) for r in rows])
+        self._swap_facts("wb_gone", project_id, submission_id,
+                         ("hh_id", "round", "cluster", "hamlet", "group_id", "reason", "into_hh"),
+                         ({**r, "into_hh": r["into"]} for r in rows))
 
     def wb_gone(self, project_id: int, round_no: int, hamlet: str, cluster: str | None) -> list[dict]:
         """Households a group of this hamlet (in `cluster`, None: any) said are not a household any more."""
@@ -62,15 +53,9 @@ class RankingQueries:
 
     def replace_wb_validated(self, project_id: int, submission_id: int, rows: list[dict]) -> set[tuple[int, str]]:
         """Swap a validation meeting's outcomes; returns every (round, household) whose category may change."""
-        db = self.db
-        touched = {(r, h) for r, h in db.execute("SELECT round, hh_id FROM wb_validated WHERE submission_id = ?",
-                                                  [submission_id])}
-        db.execute("DELETE FROM wb_validated WHERE submission_id = ?", [submission_id])
-        db.conn.executemany(
-            "INSERT OR REPLACE INTO wb_validated (project_id, round, hh_id, submission_id, cluster, hamlet, category, "
-            "reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [(project_id, r["round"], r["hh_id"], submission_id, r["cluster"], r["hamlet"], r["category"],
-              r["reason"]) for r in rows])
+        touched = self._touched("wb_validated", submission_id)
+        self._swap_facts("wb_validated", project_id, submission_id,
+                         ("round", "hh_id", "cluster", "hamlet", "category", "reason"), rows)
         return touched | {(r["round"], r["hh_id"]) for r in rows}
 
     def wb_validated_of_many(self, project_id: int, keys: Iterable[tuple[int, str]]) -> dict[tuple[int, str], dict]:
