@@ -87,22 +87,23 @@ def _phone(made, tmp_path: Path, project: int):
     return app, live, phone
 
 
-@pytest.fixture
-def first_day(made, tmp_path):
-    """The default project as `ppa init` makes it, on a live server."""
-    app, live, phone = _phone(made, tmp_path, 1)
+def _served(made, tmp_path: Path, project: int):
+    app, live, phone = _phone(made, tmp_path, project)
     yield app, phone
     live.stop()
     app.extensions["ppa"].store.close()
+
+
+@pytest.fixture
+def first_day(made, tmp_path):
+    """The default project as `ppa init` makes it, on a live server."""
+    yield from _served(made, tmp_path, 1)
 
 
 @pytest.fixture
 def bare_project(made, tmp_path):
     """A project made with `ppa project add`, on a live server."""
-    app, live, phone = _phone(made, tmp_path, 2)
-    yield app, phone
-    live.stop()
-    app.extensions["ppa"].store.close()
+    yield from _served(made, tmp_path, 2)
 
 
 def _import_listing(app, hamlet: str) -> list[str]:
