@@ -20,7 +20,7 @@ from marshmallow import ValidationError
 
 from schemas import xform as form_schemas  # a module import: `import schemas` first must not be circular
 
-from . import aggregates, errors, lists, media_types, quality, rows
+from . import aggregates, errors, lists, media_types, monitoring, quality, rows
 from .catalog import FormCache
 from .permissions import in_scope
 from .storage import SQLiteStore
@@ -147,6 +147,8 @@ def receive(store: SQLiteStore, forms: FormCache, project_id: int, upload: Uploa
         record = prepared.record or {}
         store.set_submission_scope(submission_id, _cluster_of(prepared), record.get("hamlet"),
                                    _round_of(record), len(flags), parsed.instance_name)
+        monitoring.refresh(store, project_id, formdef.form_id, submission_id, def_id, prepared.record,
+                           upload.device_id, upload.user_id, None, len(flags))
         if prepared.record is not None:
             # a new submission has no typed rows to replace (ids are never reused: submissions are only soft-deleted)
             tables = rows.layout(project_id, formdef) if old is not None else ()
@@ -261,6 +263,7 @@ def _resubmission(store: SQLiteStore, existing: dict, parsed: ParsedSubmission, 
     if not existing["is_current"]:
         raise errors.edit_out_of_date(parsed.instance_id)
     _fill(store, existing["id"], upload, kinds)
+    monitoring.audit_arrived(store, existing["submission_id"], existing["id"])
     missing = [a["name"] for a in store.attachments(existing["id"]) if a["blob_sha256"] is None]
     return Receipt(existing["submission_id"], existing["id"], parsed.instance_id, "topped_up", missing, [])
 

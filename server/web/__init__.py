@@ -76,4 +76,4 @@ def _template_globals():
                                                                                       project_id)}
 
 
-from . import manage, people, review  # noqa: E402,F401  (routes register themselves on bp)
+from . import manage, monitor, people, review  # noqa: E402,F401  (routes register themselves on bp)
