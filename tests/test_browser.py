@@ -109,7 +109,8 @@ def test_every_main_page_runs_under_the_csp_without_a_violation_and_its_scripts_
              "/projects/1/submissions", f"/projects/1/submissions/{photo}",
              f"/projects/1/hamlets/{HAMLET}/validation-sheet", "/projects/1/downloads", "/projects/1/devices",
              f"/projects/1/devices/{device}", f"/projects/1/devices/{device}/sheet", "/projects/1/forms",
-             "/projects/1/lists", "/projects/1/people", "/admin/users", "/admin/audit", "/account", "/no/such/page"]
+             "/projects/1/lists", "/projects/1/people", "/admin/users", "/admin/audit", "/account", "/no/such/page",
+             "/projects/1/monitoring?from=2026-11-01&to=2026-11-30"]
     for page in pages:
         browser.get(site + page)
         assert browser.find_element(By.TAG_NAME, "h1").text, page

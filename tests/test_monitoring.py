@@ -260,3 +260,42 @@ def test_an_edit_replaces_the_submissions_facts_and_a_rebuild_gives_the_same(app
     before = {f["submission_id"]: f for f in store.monitor_facts(1, None)}
     monitoring.rebuild(store, FormCache(), 1)
     assert {f["submission_id"]: f for f in store.monitor_facts(1, None)} == before
+
+
+# -- in the browser (issue #14 item 5) ----------------------------------------------------------------------------
+
+@pytest.fixture
+def screenshots(request) -> "Path":
+    """Where the browser tests leave a screenshot of each page they test, for review: $PPA_SCREENSHOTS, else a
+    folder under pytest's basetemp. Not part of the repository."""
+    import os
+    from pathlib import Path
+    folder = Path(os.environ.get("PPA_SCREENSHOTS") or request.config._tmp_path_factory.getbasetemp() / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def test_the_monitoring_chart_shows_the_apis_numbers_and_highlights_the_too_short_enumerator(fieldwork, browser,
+                                                                                            screenshots):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+    from .chromium import sign_in
+    api = _api(fieldwork, cluster=CLUSTER)
+    sign_in(browser, fieldwork["url"], "manager@example.org")
+    browser.get(f"{fieldwork['url']}/projects/1/monitoring?from={PERIOD['from']}&to={PERIOD['to']}&cluster={CLUSTER}")
+    canvas = browser.find_element(By.ID, "duration-chart")
+    WebDriverWait(browser, 30).until(lambda d: d.execute_script("return !!Chart.getChart(arguments[0])", canvas))
+    chart = browser.execute_script(
+        "var c = Chart.getChart(arguments[0]); return {labels: c.data.labels, median: c.data.datasets[0].data, "
+        "colours: c.data.datasets[0].backgroundColor, line: c.data.datasets[1].data}", canvas)
+    assert chart["labels"] == [e["name"] for e in api["enumerators"]]
+    assert chart["median"] == [e["median_minutes"] for e in api["enumerators"]]
+    assert chart["line"] == [api["thresholds"]["short_minutes"]] * len(api["enumerators"])
+    red = {name for name, colour in zip(chart["labels"], chart["colours"]) if colour == "#b8452e"}
+    assert red == {e["name"] for e in api["enumerators"] if e["too_short"]} == {"Suresh's phone"}
+    table = {row.find_element(By.TAG_NAME, "td").text: row.find_elements(By.TAG_NAME, "td")[2].text
+             for row in browser.find_elements(By.CSS_SELECTOR, "#enumerators tbody tr")}
+    assert table == {e["name"]: str(e["median_minutes"]) for e in api["enumerators"]}
+    assert browser.find_element(By.CSS_SELECTOR, "#enumerators tr.too-short td").text == "Suresh's phone"
+    assert [e["message"] for e in browser.get_log("browser") if "Content Security Policy" in e["message"]] == []
+    browser.save_screenshot(str(screenshots / "monitoring.png"))
