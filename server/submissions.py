@@ -3,7 +3,7 @@
 Everything that needs no lock (parsing, validation, typed rows) happens before the write lock is taken;
 under load the write is a savepoint in a transaction shared with other submissions (store.write_batched).
 
-Rules follow ODK Central (PROTOCOL.md 6): the form is found by id and version among all
+Rules follow ODK Central (docs/protocol.md 6): the form is found by id and version among all
 published versions; the same instanceID with identical XML tops up attachments (Collect's
 split uploads and blind retries); different XML is a conflict; meta/deprecatedID makes an
 edit a new version of the same logical submission. Unlike Central, the data are checked
@@ -207,7 +207,7 @@ class _Prepared:
 def _prepare(store: SQLiteStore, project_id: int, form: FormDef, parsed: ParsedSubmission) -> _Prepared:
     """Check the data against the form (pure apart from reading list values) and work out attachments."""
     if parsed.encrypted:
-        # The data are opaque; the envelope names every file to expect (PROTOCOL.md 5.2).
+        # The data are opaque; the envelope names every file to expect (docs/protocol.md 5.2).
         for name in parsed.envelope_files:
             check_part_name(name)
         audit = [n for n in parsed.envelope_files if n == "audit.csv.enc"]
@@ -269,7 +269,7 @@ def _resubmission(store: SQLiteStore, existing: dict, parsed: ParsedSubmission, 
 
 
 def _fill(store: SQLiteStore, def_id: int, upload: Upload, kinds: dict[str, str]) -> None:
-    """Put each uploaded part into its slot, matched by field name, else by file name (PROTOCOL.md 3.3);
+    """Put each uploaded part into its slot, matched by field name, else by file name (docs/protocol.md 3.3);
     files nobody expects are ignored. The type stored is the server's (media_types.decide), never the part's."""
     for name, part in upload.files.items():
         if store.fill_attachment(def_id, name, part.content, media_types.decide(kinds.get(name, "file"),

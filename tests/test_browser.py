@@ -58,7 +58,7 @@ def test_an_nda_lead_reviews_in_the_browser_and_the_aggregates_follow(browser, s
     _click_and_wait_for(browser, browser.find_element(By.ID, "sign-in"), (By.TAG_NAME, "h1"), "Test PPA")
 
     browser.get(f"{site}/projects/1/clusters")
-    assert _counts(browser) == {"happy": 2, "average": 3, "sad": 3}           # DOMAIN.md Example 3
+    assert _counts(browser) == {"happy": 2, "average": 3, "sad": 3}           # docs/method.md Example 3
     browser.find_element(By.LINK_TEXT, "chanderi").click()
     assert browser.find_element(By.CSS_SELECTOR, f'#cluster-hamlets tr[data-hamlet="{HAMLET}"]')
 
@@ -122,7 +122,7 @@ def test_every_main_page_runs_under_the_csp_without_a_violation_and_its_scripts_
     WebDriverWait(browser, 30).until(lambda d: d.execute_script("return arguments[0].complete", image))
     assert browser.execute_script("return arguments[0].naturalWidth", image) == 4
 
-    # the chart: SVG bars drawn by the server, a quarter of Chanderi's households happy (DOMAIN.md Example 3)
+    # the chart: SVG bars drawn by the server, a quarter of Chanderi's households happy (docs/method.md Example 3)
     browser.get(f"{site}/projects/1/clusters")
     bar = browser.find_element(By.CSS_SELECTOR, '#clusters-chart tr[data-cluster="chanderi"] svg.bar')
     happy = bar.find_element(By.CSS_SELECTOR, "rect.happy")

@@ -21,6 +21,7 @@ from . import bp, label_language_for, login_required, require, session_user, sto
 from .people import audit
 
 REVIEW_ACTIONS = {"approved": "Approve", "hasIssues": "Has issues", "rejected": "Reject"}
+REVIEW_DONE = {"approved": "approved", "hasIssues": "marked as having issues", "rejected": "rejected"}
 PAGE = 50
 
 
@@ -271,7 +272,8 @@ def review(project_id: int, submission_id: int):
             s.add_comment(submission_id, user.email, comment)
     audit("submission.review" if state else "submission.comment", f"{project_id}/{submission_id}",
           {"state": state or None})
-    flash(f"Submission {submission_id}: {REVIEW_ACTIONS.get(state, 'comment added')}.")
+    flash(f"Submission {submission_id} {REVIEW_DONE[state]}." if state else f"Comment added to submission "
+          f"{submission_id}.")
     return redirect(url_for("web.submission", project_id=project_id, submission_id=submission_id))
 
 
