@@ -264,17 +264,6 @@ def test_an_edit_replaces_the_submissions_facts_and_a_rebuild_gives_the_same(app
 
 # -- in the browser (issue #14 item 5) ----------------------------------------------------------------------------
 
-@pytest.fixture
-def screenshots(request) -> "Path":
-    """Where the browser tests leave a screenshot of each page they test, for review: $PPA_SCREENSHOTS, else a
-    folder under pytest's basetemp. Not part of the repository."""
-    import os
-    from pathlib import Path
-    folder = Path(os.environ.get("PPA_SCREENSHOTS") or request.config._tmp_path_factory.getbasetemp() / "screenshots")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
 def test_the_monitoring_chart_shows_the_apis_numbers_and_highlights_the_too_short_enumerator(fieldwork, browser,
                                                                                             screenshots):
     from selenium.webdriver.common.by import By
