@@ -20,7 +20,7 @@ from typing import Any, Iterable, Mapping
 
 from . import errors, ranking
 from .aggregates import income_fact
-from .quality import NODE_MAY_BE_UNKNOWN, UNKNOWN_STATUSES, interview_minutes, number
+from .quality import MIN_MINUTES, NODE_MAY_BE_UNKNOWN, UNKNOWN_STATUSES, interview_minutes, number
 from .storage import SQLiteStore
 
 MAD_SCALE = 1.4826       # makes the median absolute deviation comparable with a standard deviation (normal data)
@@ -37,7 +37,7 @@ class Thresholds:
     """The project's monitoring thresholds (project settings `monitor_*`; an administrator or manager edits them on
     the monitoring page)."""
 
-    short_minutes: float = 10.0   # an interview shorter than this is too short (quality.MIN_MINUTES's default)
+    short_minutes: float = float(MIN_MINUTES["household_income"])   # too short under this (the quality flag's floor)
     outlier_k: float = 3.0        # an amount further than k scaled MADs from its cluster's median is an outlier
     gps_far_m: float = 500.0      # a point further than this from its hamlet's median point is far
     unknown_share: float = 0.2    # an enumerator-day with a larger share of don't know + refused stands out
