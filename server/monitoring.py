@@ -148,7 +148,8 @@ def fact(form_id: str, record: Mapping[str, Any] | None, enumerator: str, receiv
             "hh_id": record.get("hh_id") if form_id == "household_income" else None,
             "duration_s": seconds, "duration_source": source, "n_asked": asked, "n_dk": dk, "n_refused": refused,
             "n_flags": n_flags,
-            "income_pc": _per_head(income, "income_monthly"), "consumption_pc": _per_head(income, "consumption_monthly"),
+            "income_pc": _per_head(income, "income_monthly"),
+            "consumption_pc": _per_head(income, "consumption_monthly"),
             "lat": lat, "lon": lon}
 
 
@@ -177,12 +178,13 @@ def _per_head(income: Mapping[str, Any] | None, key: str) -> float | None:
 
 def refresh(store: SQLiteStore, project_id: int, form_id: str, submission_id: int, def_id: int,
             record: Mapping[str, Any] | None, device_id: int | None, user_id: int | None, received_at: str | None,
-            n_flags: int) -> None:
+            n_flags: int, audit_expected: bool = True) -> None:
     """Write a submission's facts (a new submission, or an edit replacing its earlier version); received_at None:
-    now."""
+    now. audit_expected False: the submission names no audit log, so none is looked for."""
     received_at = received_at or dt.datetime.now(dt.timezone.utc).isoformat()
+    audit = store.client_audit(def_id) if audit_expected else None
     store.replace_monitor_fact(project_id, submission_id, fact(
-        form_id, record, enumerator_key(device_id, user_id), received_at, n_flags, store.client_audit(def_id)))
+        form_id, record, enumerator_key(device_id, user_id), received_at, n_flags, audit))
 
 
 def audit_arrived(store: SQLiteStore, submission_id: int, def_id: int) -> None:

@@ -148,7 +148,7 @@ def receive(store: SQLiteStore, forms: FormCache, project_id: int, upload: Uploa
         store.set_submission_scope(submission_id, _cluster_of(prepared), record.get("hamlet"),
                                    _round_of(record), len(flags), parsed.instance_name)
         monitoring.refresh(store, project_id, formdef.form_id, submission_id, def_id, prepared.record,
-                           upload.device_id, upload.user_id, None, len(flags))
+                           upload.device_id, upload.user_id, None, len(flags), bool(prepared.client_audit))
         if prepared.record is not None:
             # a new submission has no typed rows to replace (ids are never reused: submissions are only soft-deleted)
             tables = rows.layout(project_id, formdef) if old is not None else ()

@@ -155,6 +155,27 @@ def _api(fieldwork, email: str = "manager@example.org", **params) -> dict:
     return response.json()
 
 
+AUDIT = (b"event,node,start,end\nform start,,1732080000000,\nquestion,/data/interview/a,1732080000000,1732080240000\n"
+         b"question,/data/interview/b,1732080240000,1732080420000\nform save,,1732080420000,\n")   # 4 + 3 minutes
+
+
+def test_the_audit_log_sent_with_an_interview_gives_its_length_also_when_it_comes_in_a_later_part(app, store, phone):
+    from .factories import instance_id_of
+    form_id = store.get_form(1, "household_income")["id"]
+    whole = interview(app, store, "chanderi-w03-a1", day(1), 40, audit="audit.csv")
+    assert phone.submit(whole, {"audit.csv": AUDIT}).status == 201
+    fact = store.monitor_fact(store.get_submission(form_id, instance_id_of(whole))["id"])
+    assert (fact["duration_s"], fact["duration_source"]) == (420.0, "audit")
+    split = interview(app, store, "chanderi-w03-a2", day(1), 40, audit="audit.csv")
+    assert phone.submit(split, incomplete=True).status == 201          # the XML first, the audit log later
+    submission_id = store.get_submission(form_id, instance_id_of(split))["id"]
+    assert (store.monitor_fact(submission_id)["duration_s"], store.monitor_fact(submission_id)["duration_source"]) \
+        == (2400.0, "start_end")
+    assert phone.submit(split, {"audit.csv": AUDIT}).status == 201
+    assert (store.monitor_fact(submission_id)["duration_s"], store.monitor_fact(submission_id)["duration_source"]) \
+        == (420.0, "audit")
+
+
 def test_the_enumerator_whose_interviews_are_too_short_is_marked(fieldwork):
     body = _api(fieldwork, cluster=CLUSTER)
     by = {e["enumerator"]: e for e in body["enumerators"]}
