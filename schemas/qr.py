@@ -1,4 +1,4 @@
-"""The ODK Collect settings a device-setup QR code carries (PROTOCOL.md 7), checked before encoding.
+"""The ODK Collect settings a device-setup QR code carries (docs/protocol.md 7), checked before encoding.
 
 Collect requires `general` and `admin`, drops unknown keys silently and resets every setting the
 code does not carry, so a wrong key would fail quietly on the phone: validate here instead.

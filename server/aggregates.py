@@ -88,7 +88,7 @@ def validation_facts(record: Mapping[str, Any]) -> list[dict]:
 
 def with_validation(row: dict | None, validated: Mapping[str, Any] | None) -> dict | None:
     """The category that counts: the community validation meeting's where it agreed one, else the combination of
-    the groups' ratings, which `combined` keeps either way (DOMAIN.md 1.2 step 6)."""
+    the groups' ratings, which `combined` keeps either way (docs/method.md 1.2, step 7)."""
     if row is None:
         return None
     row = {**row, "combined": row["final"], "validated_reason": None}

@@ -14,10 +14,10 @@ from typing import Iterable
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, session
 
-from . import errors, ranking, reports
+from . import errors, monitoring, ranking, reports
 from .auth import user_of_session
 from .http_security import disposition, send
-from .permissions import Principal, can, clusters, load_principal
+from .permissions import Principal, can, clusters, in_scope, load_principal
 from .spreadsheet import neutralise
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -219,6 +219,19 @@ def export_form(project_id: int, form_id: str, fmt: str) -> Response:
                                                            project_id, form_id, fmt, filters, options)
     _store().audit(g.api_user.email, "export", f"{project_id}/{form_id}", {"format": fmt, "via": "api"})
     return Response(chunks, content_type=content_type, headers={"Content-Disposition": disposition(filename)})
+
+
+@bp.get("/projects/<int:project_id>/monitoring")
+def monitoring_summary(project_id: int) -> Response:
+    """Enumerator monitoring for the days asked (from, to; by default the last seven), a form, a cluster: the same
+    numbers as the monitoring page (server/monitoring.py)."""
+    allowed = _allowed(project_id)
+    cluster = request.args.get("cluster") or None
+    if cluster and not in_scope(allowed, cluster):
+        raise errors.forbidden()
+    since, until = monitoring.period(request.args.get("from") or None, request.args.get("to") or None)
+    return jsonify(monitoring.report(_store(), project_id, allowed, since, until, request.args.get("form") or None,
+                                     cluster))
 
 
 def _csv(columns: list[str], rows: Iterable[list], name: str) -> Response:

@@ -2,8 +2,8 @@
 
 Devices carry a 64-character token in the path (/v1/key/<token>/...); an unknown, malformed
 or revoked token gets 403, never 401, because Collect prompts for credentials on 401 and a
-token URL has none to give (PROTOCOL.md 4.2). Named users use HTTP Digest, which Collect
-supports over plain http; every 401 carries a WWW-Authenticate challenge (PROTOCOL.md 4.1).
+token URL has none to give (docs/protocol.md 4.2). Named users use HTTP Digest, which Collect
+supports over plain http; every 401 carries a WWW-Authenticate challenge (docs/protocol.md 4.1).
 
 Digest nonces are signed timestamps (Collect keeps no cookies, so they cannot live in a session) that expire after
 NONCE_LIFETIME_S; each nonce count (nc) is accepted once, recorded in the database so that every worker process

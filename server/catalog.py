@@ -1,7 +1,7 @@
 """The form catalogue: compile and publish XLSForms, and read published versions back as FormDefs.
 
 Publishing stores the compiled XForm bytes once; they are hashed and served byte for byte
-(PROTOCOL.md 1.5). Republishing an identical version is a no-op; the same version with
+(docs/protocol.md 1.5). Republishing an identical version is a no-op; the same version with
 other content is refused (Central's 409.6), because phones tell versions apart by hash.
 """
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, current_app, jsonify, render_template_string, request
+from flask import Flask, Response, current_app, jsonify, render_template, render_template_string, request
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
@@ -27,8 +27,13 @@ def render(problem: errors.Problem) -> Response:
         response = jsonify({"code": problem.code, "message": problem.message, "details": problem.details})
         response.status_code = problem.status
         return response
-    body = render_template_string(_PAGE, status=problem.status, title=_title(problem.status),
-                                  message=escape(problem.message))
+    try:   # the product's page, with its navigation for a signed-in user
+        body = render_template("error.html", status=problem.status, title=_title(problem.status),
+                               message=problem.message)
+    except Exception:   # noqa: BLE001 - e.g. the database is unreachable: the plain page needs nothing
+        current_app.logger.exception("error page")
+        body = render_template_string(_PAGE, status=problem.status, title=_title(problem.status),
+                                      message=escape(problem.message))
     return Response(body, status=problem.status, content_type="text/html; charset=utf-8")
 
 

@@ -154,7 +154,7 @@ def read_csv(content: bytes, list_name: str) -> tuple[list[str], list[tuple[str,
 
 
 def seed_clusters() -> list[tuple[str, dict]]:
-    """The cluster registry shipped with the product (DOMAIN.md section 7), with sources."""
+    """The cluster registry shipped with the product (docs/method.md 9), with sources."""
     text = resources.files("server").joinpath("data/clusters.csv").read_text(encoding="utf-8")
     return [(row.pop("name"), row) for row in csv.DictReader(io.StringIO(text))]
 

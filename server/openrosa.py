@@ -197,7 +197,7 @@ def attachment(xml_form_id: str, name: str) -> Response:
 
 
 def _cacheable(body: bytes, etag: str, content_type: str) -> Response:
-    """ETag plus no-cache: phones may revalidate but never trust a stale copy (PROTOCOL.md 2.4)."""
+    """ETag plus no-cache: phones may revalidate but never trust a stale copy (docs/protocol.md 2.4)."""
     response = Response(body, content_type=content_type)
     response.set_etag(etag)
     response.headers["Cache-Control"] = "no-cache"

@@ -1,4 +1,4 @@
-"""Every OpenRosa XML document the server writes, in Central's shapes (PROTOCOL.md 1.3, 2.2, 3.4).
+"""Every OpenRosa XML document the server writes, in Central's shapes (docs/protocol.md 1.3, 2.2, 3.4).
 
 Namespaces are defaults (no prefixes) because Collect parses responses without namespace
 awareness and looks for an element named exactly 'message'.

@@ -1,6 +1,6 @@
 """One-scan phone setup: the Collect settings for a device, encoded as ODK Collect reads a QR code.
 
-Compact JSON, zlib-compressed (zlib header, not raw deflate), standard base64 (PROTOCOL.md 7.1),
+Compact JSON, zlib-compressed (zlib header, not raw deflate), standard base64 (docs/protocol.md 7.1),
 rendered as PNG, SVG or terminal text with the qrcode package.
 """
 

@@ -166,7 +166,7 @@ def poverty(store: SQLiteStore, project_id: int, filters: dict, by: Iterable[str
     settings = aggregates.Settings.of(store, project_id)
     return {"project_id": project_id, "round": round_no, "by": by, "rows": rows,
             "line": {"year": settings.line_year, "method": settings.line_method,
-                     "note": "each household's own line: state x sector (DOMAIN.md 0.5)"},
+                     "note": "each household's own line: state x sector (docs/method.md 4.2)"},
             "lines_used": list(lines.values())}
 
 

@@ -244,7 +244,7 @@ class Part:
 
 
 def multipart(parts: Iterable[Part], okhttp: int = 5, boundary: str | None = None) -> tuple[bytes, str]:
-    """(body, content-type header) exactly as OkHttp's MultipartBody writes them (PROTOCOL.md 3.3).
+    """(body, content-type header) exactly as OkHttp's MultipartBody writes them (docs/protocol.md 3.3).
 
     OkHttp 5 (Collect >= v2025.4) writes no Content-Length on each part; OkHttp 4 did.
     """

@@ -3,7 +3,7 @@
 Everything that needs no lock (parsing, validation, typed rows) happens before the write lock is taken;
 under load the write is a savepoint in a transaction shared with other submissions (store.write_batched).
 
-Rules follow ODK Central (PROTOCOL.md 6): the form is found by id and version among all
+Rules follow ODK Central (docs/protocol.md 6): the form is found by id and version among all
 published versions; the same instanceID with identical XML tops up attachments (Collect's
 split uploads and blind retries); different XML is a conflict; meta/deprecatedID makes an
 edit a new version of the same logical submission. Unlike Central, the data are checked
@@ -20,7 +20,7 @@ from marshmallow import ValidationError
 
 from schemas import xform as form_schemas  # a module import: `import schemas` first must not be circular
 
-from . import aggregates, errors, lists, media_types, quality, rows
+from . import aggregates, errors, lists, media_types, monitoring, quality, rows
 from .catalog import FormCache
 from .permissions import in_scope
 from .storage import SQLiteStore
@@ -147,6 +147,8 @@ def receive(store: SQLiteStore, forms: FormCache, project_id: int, upload: Uploa
         record = prepared.record or {}
         store.set_submission_scope(submission_id, _cluster_of(prepared), record.get("hamlet"),
                                    _round_of(record), len(flags), parsed.instance_name)
+        monitoring.refresh(store, project_id, formdef.form_id, submission_id, def_id, prepared.record,
+                           upload.device_id, upload.user_id, None, len(flags), bool(prepared.client_audit))
         if prepared.record is not None:
             # a new submission has no typed rows to replace (ids are never reused: submissions are only soft-deleted)
             tables = rows.layout(project_id, formdef) if old is not None else ()
@@ -205,7 +207,7 @@ class _Prepared:
 def _prepare(store: SQLiteStore, project_id: int, form: FormDef, parsed: ParsedSubmission) -> _Prepared:
     """Check the data against the form (pure apart from reading list values) and work out attachments."""
     if parsed.encrypted:
-        # The data are opaque; the envelope names every file to expect (PROTOCOL.md 5.2).
+        # The data are opaque; the envelope names every file to expect (docs/protocol.md 5.2).
         for name in parsed.envelope_files:
             check_part_name(name)
         audit = [n for n in parsed.envelope_files if n == "audit.csv.enc"]
@@ -261,12 +263,13 @@ def _resubmission(store: SQLiteStore, existing: dict, parsed: ParsedSubmission, 
     if not existing["is_current"]:
         raise errors.edit_out_of_date(parsed.instance_id)
     _fill(store, existing["id"], upload, kinds)
+    monitoring.audit_arrived(store, existing["submission_id"], existing["id"])
     missing = [a["name"] for a in store.attachments(existing["id"]) if a["blob_sha256"] is None]
     return Receipt(existing["submission_id"], existing["id"], parsed.instance_id, "topped_up", missing, [])
 
 
 def _fill(store: SQLiteStore, def_id: int, upload: Upload, kinds: dict[str, str]) -> None:
-    """Put each uploaded part into its slot, matched by field name, else by file name (PROTOCOL.md 3.3);
+    """Put each uploaded part into its slot, matched by field name, else by file name (docs/protocol.md 3.3);
     files nobody expects are ignored. The type stored is the server's (media_types.decide), never the part's."""
     for name, part in upload.files.items():
         if store.fill_attachment(def_id, name, part.content, media_types.decide(kinds.get(name, "file"),

@@ -23,14 +23,14 @@ H = "http://www.w3.org/1999/xhtml"
 JR = "http://openrosa.org/javarosa"
 ODK = "http://www.opendatakit.org/xforms"
 
-# Where a jr:// URL points at a file the device must download with the form (PROTOCOL.md 2.3).
+# Where a jr:// URL points at a file the device must download with the form (docs/protocol.md 2.3).
 _JR_FILE = re.compile(r"jr://(?:images|audio|video|file|file-csv)/([^\s\"'<>]+)")
 _INSTANCE_CALL = re.compile(r"instance\(\s*['\"]([^'\"]+)['\"]\s*\)")
 _DOCTYPE = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 
 
 def md5_hash(data: bytes) -> str:
-    """The hash string Collect compares: 'md5:' + lower-case hex (PROTOCOL.md 1.3)."""
+    """The hash string Collect compares: 'md5:' + lower-case hex (docs/protocol.md 1.3)."""
     return "md5:" + hashlib.md5(data).hexdigest()
 
 

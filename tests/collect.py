@@ -2,7 +2,7 @@
 through Flask's test client or over real HTTP to a server on 127.0.0.1.
 
 OkHttp 5 (Collect >= v2025.4) writes no Content-Length on each part; OkHttp 4 did. Both shapes
-are produced so the server is tested against each (PROTOCOL.md 3.3).
+are produced so the server is tested against each (docs/protocol.md 3.3).
 """
 
 from __future__ import annotations

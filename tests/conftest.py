@@ -117,3 +117,13 @@ def browser(tmp_path):
     driver = chromium.start(tmp_path)
     yield driver
     driver.quit()
+
+
+@pytest.fixture
+def screenshots(tmp_path_factory) -> Path:
+    """Where the browser tests leave a screenshot of each page they test, for review: $PPA_SCREENSHOTS, else a
+    folder under pytest's basetemp. Not part of the repository."""
+    import os
+    folder = Path(os.environ.get("PPA_SCREENSHOTS") or tmp_path_factory.getbasetemp() / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

@@ -1,5 +1,5 @@
 """Aggregates kept at ingest: submitted through the OpenRosa endpoint, read through the JSON API, and equal to
-a rebuild from the raw XML and to `ppa analyse` on the project's own export (DOMAIN.md 5.3 Example 3)."""
+a rebuild from the raw XML and to `ppa analyse` on the project's own export (docs/method.md 8, Example 3)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from server.cli import main
 from .factories import instance_id_of
 
 HAMLET, CLUSTER = "chanderi-w03", "chanderi"
-# DOMAIN.md 5.3 Example 3: household -> levels given by groups A, B, C (1 happy, 2 average, 3 sad)
+# docs/method.md 8, Example 3: household -> levels given by groups A, B, C (1 happy, 2 average, 3 sad)
 EXAMPLE3 = {"h1": (1, 1, 1), "h2": (1, 1, 2), "h3": (2, 2, 2), "h4": (2, 3, 2), "h5": (3, 3, 3), "h6": (3, 3, 2),
             "h7": (1, 2, 3), "h8": (3, 3, 3)}
 FINAL3 = {"h1": "happy", "h2": "happy", "h3": "average", "h4": "average", "h5": "sad", "h6": "sad",
@@ -115,7 +115,7 @@ def _income_households(collect, app, store, project, incomes: list[tuple[float, 
 
 def test_income_poverty_api_equals_ppa_analyse_on_the_projects_own_export(collect_client, app, store, project,
                                                                           households, api, tmp_path):
-    # DOMAIN.md 5.2 Example 1 incomes, on Madhya Pradesh's urban line (Rs 897, Tendulkar 2011-12)
+    # docs/method.md 8, Example 1 incomes, on Madhya Pradesh's urban line (Rs 897, Tendulkar 2011-12)
     _income_households(collect_client, app, store, project,
                        [(2000, 4), (3000, 4), (4500, 5), (3000, 3), (6000, 4), (2400, 2)])
     for group in range(3):

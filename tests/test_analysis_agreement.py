@@ -1,4 +1,4 @@
-"""Agreement between informant groups (DOMAIN.md 1.4), checked against Example 3 and independent code.
+"""Agreement between informant groups (docs/method.md 3), checked against Example 3 and independent code.
 
 statsmodels (Fleiss' kappa, Cohen's kappa) and scipy (Friedman's chi-square, Spearman's rho)
 are the independent implementations; see the requirement lines of the test extra.
@@ -35,7 +35,7 @@ def groups():
 
 def test_example_3_pairwise_table(groups):
     rows = {"".join(r.pair): r for r in ag.pairwise(groups)}
-    # DOMAIN 5.3: p_o, p_e, kappa, linear- and quadratic-weighted kappa.
+    # docs/method.md 8, Example 3: p_o, p_e, kappa, linear- and quadratic-weighted kappa.
     printed = {
         "AB": (0.75, 0.34375, 0.6190, 0.7333, 0.8333),
         "AC": (0.625, 0.3125, 0.4545, 0.4286, 0.4000),

@@ -1,4 +1,4 @@
-"""Change between rounds for a household panel (DOMAIN.md 5.1)."""
+"""Change between rounds for a household panel (docs/method.md 6)."""
 
 from __future__ import annotations
 

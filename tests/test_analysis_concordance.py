@@ -1,4 +1,4 @@
-"""Community category against income poverty (DOMAIN.md 5.1, concordance)."""
+"""Community category against income poverty (docs/method.md 5)."""
 
 from __future__ import annotations
 

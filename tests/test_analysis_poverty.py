@@ -1,4 +1,4 @@
-"""Poverty lines, per-capita income and FGT (DOMAIN.md 3, 4, 5.1; Example 1 in 5.2)."""
+"""Poverty lines, per-capita income and FGT (docs/method.md 4; Example 1 in section 8)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import given, strategies as st
 from server.analysis import poverty as pv
 from server.analysis.poverty import Household
 
-# DOMAIN 5.2, Example 1: z = 1000 for every household; (Y, n).
+# docs/method.md 8, Example 1: z = 1000 for every household; (Y, n).
 EXAMPLE_1 = [(2000, 4), (3000, 4), (4500, 5), (3000, 3), (6000, 4), (2400, 2)]
 
 
@@ -186,7 +186,7 @@ def test_updated_line_is_unofficial(lines):
 
 
 def test_ppp_worked_example():
-    # DOMAIN 4.2: $3.00 x PPP 20.0 (a placeholder) x 365/12 = Rs 1,825 per person per month.
+    # docs/method.md 4.2: $3.00 x PPP 20.0 (a placeholder) x 365/12 = Rs 1,825 per person per month.
     assert pv.ppp_line(Decimal("3.00"), Decimal("20.0")) == 1825
     assert pv.ppp_line(3.00, 20.0) == pytest.approx(1825)
     assert pv.ppp_line(Decimal("3.00"), Decimal("20.0"), Fraction(11, 10)) == Fraction(20075, 10)

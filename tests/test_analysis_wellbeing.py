@@ -1,4 +1,4 @@
-"""Combining informant groups' well-being ratings (DOMAIN.md 1.3; Example 3 in 5.3)."""
+"""Combining informant groups' well-being ratings (docs/method.md 2; Example 3 in section 8)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import given, strategies as st
 
 from server.analysis import wellbeing as wb
 
-# DOMAIN 5.3, Example 3: 8 households x groups A, B, C (1 happy, 2 average, 3 sad).
+# docs/method.md 8, Example 3: 8 households x groups A, B, C (1 happy, 2 average, 3 sad).
 EXAMPLE_3 = {
     "H1": (1, 1, 1), "H2": (1, 1, 2), "H3": (2, 2, 2), "H4": (2, 3, 2),
     "H5": (3, 3, 3), "H6": (3, 3, 2), "H7": (1, 2, 3), "H8": (3, 3, 3),
@@ -27,7 +27,7 @@ def combined():
 
 
 def test_example_3_means_categories_and_flags(combined):
-    expected = {  # mean, final, flags, as printed in DOMAIN 5.3
+    expected = {  # mean, final, flags, as printed in docs/method.md 8
         "H1": (Fraction(1), "happy", ()), "H2": (Fraction(4, 3), "happy", ()),
         "H3": (Fraction(2), "average", ()), "H4": (Fraction(7, 3), "average", ()),
         "H5": (Fraction(3), "sad", ()), "H6": (Fraction(8, 3), "sad", ()),
@@ -48,7 +48,7 @@ def test_example_3_counts_and_shares(combined):
 def test_example_3_grandin_scores(combined):
     assert round(float(combined["H2"].grandin), 2) == 44.44
     assert round(float(combined["H6"].grandin), 2) == 88.89
-    # With three groups the Grandin score is exactly 100 m / 3 (DOMAIN 1.3c).
+    # With three groups the Grandin score is exactly 100 m / 3 (docs/method.md 2).
     assert all(c.grandin == 100 * c.mean / 3 for c in combined.values())
     assert combined["H1"].normalised == 0 and combined["H5"].normalised == 100
 

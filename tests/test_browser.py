@@ -58,7 +58,7 @@ def test_an_nda_lead_reviews_in_the_browser_and_the_aggregates_follow(browser, s
     _click_and_wait_for(browser, browser.find_element(By.ID, "sign-in"), (By.TAG_NAME, "h1"), "Test PPA")
 
     browser.get(f"{site}/projects/1/clusters")
-    assert _counts(browser) == {"happy": 2, "average": 3, "sad": 3}           # DOMAIN.md Example 3
+    assert _counts(browser) == {"happy": 2, "average": 3, "sad": 3}           # docs/method.md Example 3
     browser.find_element(By.LINK_TEXT, "chanderi").click()
     assert browser.find_element(By.CSS_SELECTOR, f'#cluster-hamlets tr[data-hamlet="{HAMLET}"]')
 
@@ -109,7 +109,8 @@ def test_every_main_page_runs_under_the_csp_without_a_violation_and_its_scripts_
              "/projects/1/submissions", f"/projects/1/submissions/{photo}",
              f"/projects/1/hamlets/{HAMLET}/validation-sheet", "/projects/1/downloads", "/projects/1/devices",
              f"/projects/1/devices/{device}", f"/projects/1/devices/{device}/sheet", "/projects/1/forms",
-             "/projects/1/lists", "/projects/1/people", "/admin/users", "/admin/audit", "/account", "/no/such/page"]
+             "/projects/1/lists", "/projects/1/people", "/admin/users", "/admin/audit", "/account", "/no/such/page",
+             "/projects/1/monitoring?from=2026-11-01&to=2026-11-30"]
     for page in pages:
         browser.get(site + page)
         assert browser.find_element(By.TAG_NAME, "h1").text, page
@@ -121,7 +122,7 @@ def test_every_main_page_runs_under_the_csp_without_a_violation_and_its_scripts_
     WebDriverWait(browser, 30).until(lambda d: d.execute_script("return arguments[0].complete", image))
     assert browser.execute_script("return arguments[0].naturalWidth", image) == 4
 
-    # the chart: SVG bars drawn by the server, a quarter of Chanderi's households happy (DOMAIN.md Example 3)
+    # the chart: SVG bars drawn by the server, a quarter of Chanderi's households happy (docs/method.md Example 3)
     browser.get(f"{site}/projects/1/clusters")
     bar = browser.find_element(By.CSS_SELECTOR, '#clusters-chart tr[data-cluster="chanderi"] svg.bar')
     happy = bar.find_element(By.CSS_SELECTOR, "rect.happy")

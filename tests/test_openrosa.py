@@ -1,4 +1,4 @@
-"""The OpenRosa contract with ODK Collect (PROTOCOL.md sections 1-4 and 6), one test per edge case.
+"""The OpenRosa contract with ODK Collect (docs/protocol.md sections 1-4 and 6), one test per edge case.
 
 Tests taking the `collect` fixture run twice: through Flask's test client and over real HTTP.
 """

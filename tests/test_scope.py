@@ -137,6 +137,7 @@ class Case:
     send: Callable[[World, str | None], dict] | None = None   # the request's form or body, made per caller
 
 
+WEEKS = "from=2026-11-01&to=2026-11-30"     # the days the samples' interviews fall on (samples._interview)
 MEMBERS = {"admin": 200, "manager": 200, "nda": 200, "researcher": 200}
 NOT_NDA = {"admin": 200, "manager": 200, "researcher": 200}
 MANAGERS = {"admin": 200, "manager": 200}
@@ -201,6 +202,16 @@ CASES = [
     Case("GET", "/projects/1/downloads/household_income.raw?cluster=sindhudurg", NOT_NDA, "other"),
     Case("GET", "/projects/1/downloads/household_income.jsonl?cluster=chanderi&cluster=sindhudurg", NOT_NDA,
          "other"),
+    # enumerator monitoring: the page, the submissions behind a figure, the daily CSV, the thresholds
+    Case("GET", f"/projects/1/monitoring?{WEEKS}", MEMBERS, "whole"),
+    Case("GET", f"/projects/1/monitoring?cluster=chanderi&{WEEKS}", MEMBERS, "own"),
+    Case("GET", f"/projects/1/monitoring?cluster=sindhudurg&{WEEKS}", NOT_NDA, "other"),
+    Case("GET", f"/projects/1/submissions?check=flagged&{WEEKS}", MEMBERS, "whole"),
+    Case("GET", f"/projects/1/monitoring/daily.csv?{WEEKS}", MEMBERS, "whole"),
+    Case("GET", f"/projects/1/monitoring/daily.csv?cluster=chanderi&{WEEKS}", MEMBERS, "own"),
+    Case("GET", f"/projects/1/monitoring/daily.csv?cluster=sindhudurg&{WEEKS}", NOT_NDA, "other"),
+    Case("POST", "/projects/1/monitoring/thresholds", MANAGERS_302,
+         send=form(short_minutes="10", outlier_k="3", gps_far_m="500", unknown_share="0.2")),
     # managing a project: managers and administrators only
     Case("GET", "/projects/1/devices", MANAGERS),
     Case("POST", "/projects/1/devices", MANAGERS_302, send=form(name="")),
@@ -227,6 +238,7 @@ CASES = [
     Case("GET", "/admin/audit", {"admin": 200}),
     # the JSON API and its CSV exports
     *[c for name in ("wellbeing", "agreement", "poverty", "poverty/decomposition", "concordance", "nodes",
+                     f"monitoring?{WEEKS}",
                      "change?from=1&to=1", "export/households.csv", "export/ratings.csv",
                      "export/categories.csv", "export/field_households.csv",
                      "forms/household_income/export.csv", "forms/well_being_ranking/export.xlsx")
@@ -271,6 +283,7 @@ NO_CASES = {
     ("web.logout", "POST"): "ends the caller's own session (test_people.py); it would end the table's sessions",
     ("web.logout_everywhere", "POST"): "ends the caller's own sessions (test_people.py)",
     ("web.revoke_tokens", "POST"): "revokes the caller's own API tokens (test_people.py)",
+    ("web.revoke_token", "POST"): "revokes one of the caller's own API tokens; another's is 404 (test_first_day.py)",
 }
 # Routes an NDA reaches that hold nothing of any cluster, and why.
 NOT_CLUSTERED = {

@@ -2,7 +2,7 @@
 
 No Flask, no SQL and no I/O beyond reading the shipped poverty-line CSVs; the store, the
 dashboards and the `ppa analyse` command feed these functions plain values.
-Definitions and worked examples: DOMAIN.md sections 1.3, 1.4, 3, 4, 5 and 7.
+Definitions and worked examples: docs/method.md, sections 2 to 8.
 (concordance.concordance is not re-exported here: the name would hide its module.)
 """
 

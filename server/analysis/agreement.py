@@ -1,4 +1,4 @@
-"""How far the informant groups agree (DOMAIN.md 1.4; Example 3 in 5.3 exercises it).
+"""How far the informant groups agree (docs/method.md 3; Example 3 in section 8 exercises it).
 
 Ratings are compared household by household; a pair with "don't know" (None) on either
 side is dropped. Everything that is a ratio of counts is an exact Fraction; only square
@@ -38,7 +38,7 @@ class PairRow:
 
 @dataclass(frozen=True)
 class Coverage:
-    """How much of the household list one group could place (DOMAIN 1.4, list completeness)."""
+    """How much of the household list one group could place (docs/method.md 3, coverage)."""
 
     group: Hashable
     n_listed: int
@@ -131,7 +131,7 @@ def _check(pairs: Iterable[tuple[object, object]], categories: Sequence) -> None
 
 
 def kappa_se(a: Levels, b: Levels, categories: Sequence = DEFAULT_CATEGORIES) -> float | None:
-    """Approximate standard error of Cohen's kappa, sqrt(p_o (1 - p_o) / (n (1 - p_e)^2)) (DOMAIN 5.1)."""
+    """Approximate standard error of Cohen's kappa, sqrt(p_o (1 - p_o) / (n (1 - p_e)^2)) (docs/method.md 3)."""
     pairs = paired(a, b)
     if not pairs:
         return None
@@ -202,7 +202,7 @@ def fleiss_table(by_group: Mapping[Hashable, Mapping[Hashable, object]],
 
 
 def fleiss_kappa(table: Sequence[Sequence[int]]) -> Fraction | None:
-    """Fleiss' kappa for r >= 2 groups rating the same N households (DOMAIN 1.4, Fleiss 1971).
+    """Fleiss' kappa for r >= 2 groups rating the same N households (docs/method.md 3, Fleiss 1971).
 
     Rows are households, columns categories, n_ij the number of groups putting household i in
     category j; every row sums to the same r. None for an empty table or when P_e = 1.
@@ -227,7 +227,7 @@ def fleiss_kappa(table: Sequence[Sequence[int]]) -> Fraction | None:
 
 
 def kendalls_w(by_group: Mapping[Hashable, Mapping[Hashable, object]]) -> Fraction | None:
-    """Kendall's W with the tie correction, over the households every group placed (DOMAIN 1.4).
+    """Kendall's W with the tie correction, over the households every group placed (docs/method.md 3).
 
     W = 12 S / (m^2 (n^3 - n) - m sum_g T_g), households ranked within each group with average
     ranks, T_g = sum (t^3 - t) over group g's ties. None with fewer than two groups or

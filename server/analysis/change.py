@@ -1,4 +1,4 @@
-"""Change between rounds for a panel of households linked by id (DOMAIN.md 5.1).
+"""Change between rounds for a panel of households linked by id (docs/method.md 6).
 
 Only households present in both rounds count. For repeated cross-sections (no panel)
 compare the two rounds' shares from wellbeing.shares instead.
@@ -139,7 +139,8 @@ class Spells:
 
 
 def spells(rounds: Sequence[Mapping[Hashable, bool | None]]) -> Spells:
-    """Classify the households present (with a known status) in every round (DOMAIN 5.1, Moving Out of Poverty)."""
+    """Classify the households present (with a known status) in every round (docs/method.md 6; the categories of
+    Moving Out of Poverty)."""
     if not rounds:
         return Spells(0, 0, 0, 0, {})
     panel = [hh for hh in rounds[0] if all(r.get(hh) is not None for r in rounds)]

@@ -1,4 +1,4 @@
-"""Does the community's 'sad' match income poverty? (DOMAIN.md 5.1, concordance)
+"""Does the community's 'sad' match income poverty? (docs/method.md 5)
 
 Expect weak agreement: Hargreaves et al. (2007) found kappa 0.20 / 0.17 between
 participatory wealth ranking and survey tertiles. A low kappa is a finding, not a bug.
@@ -64,7 +64,7 @@ def _share(part: int, whole: int) -> Fraction | None:
 
 
 def concordance(records: Iterable[Record | tuple]) -> Concordance:
-    """Cross the community category with income poverty (DOMAIN 5.1).
+    """Cross the community category with income poverty (docs/method.md 5).
 
     The 2x2 collapses to sad vs not sad against poor vs not poor; p_o, p_e and kappa treat
     the two as raters. Rates whose denominator is 0 are None. Spearman's rho uses the

@@ -1,4 +1,4 @@
-"""Income poverty: lines, per-capita income, FGT measures and their decomposition (DOMAIN.md 3, 4, 5.1).
+"""Income poverty: lines, per-capita income, FGT measures and their decomposition (docs/method.md 4).
 
 Poverty is person-weighted FGT on per-capita values, each household against its own
 line (state x sector x year x method); the household-weighted version is computed too
@@ -30,7 +30,7 @@ LINE_COLUMNS: tuple[str, ...] = ("method", "reference_year", "state", "sector", 
 SHIPPED_CSV = "data/india_poverty_lines.csv"
 INTERNATIONAL_CSV = "data/international_poverty_lines.csv"
 
-# States created after the lines were set use their parent state's line (DOMAIN 4.1) [D].
+# States created after the lines were set use their parent state's line (docs/method.md 4.2; our rule).
 SUCCESSOR_STATES: dict[str, str] = {"telangana": "andhra pradesh", "ladakh": "jammu & kashmir"}
 # Other spellings of the same state or territory.
 STATE_ALIASES: dict[str, str] = {
@@ -124,7 +124,7 @@ class PovertyLines:
 
     @classmethod
     def shipped(cls) -> PovertyLines:
-        """The official Indian lines shipped in server/data/india_poverty_lines.csv (DOMAIN 4.1)."""
+        """The official Indian lines shipped in server/data/india_poverty_lines.csv (docs/method.md 4.2)."""
         text = resources.files("server").joinpath(SHIPPED_CSV).read_text(encoding="utf-8-sig")
         return cls.from_csv(text)
 
@@ -147,7 +147,7 @@ class PovertyLines:
     def line(self, state: str, sector: str, year: str = "2011-12", method: str = "Tendulkar") -> Line:
         """The line for one household's state x sector x year x method, or MissingLine.
 
-        Telangana uses undivided Andhra Pradesh and Ladakh uses Jammu & Kashmir (DOMAIN 4.1).
+        Telangana uses undivided Andhra Pradesh and Ladakh uses Jammu & Kashmir (docs/method.md 4.2).
         The default method is Tendulkar; Rangarajan (never adopted) is used only when asked for.
         """
         sector = _sector(sector)
@@ -160,7 +160,7 @@ class PovertyLines:
         if parent is not None:
             found = replace(found, requested_state=str(state).strip(),
                             note=f"{str(state).strip()} uses the {found.state} line (the lines predate the state; "
-                                 "DOMAIN 4.1)")
+                                 "docs/method.md 4.2)")
         return found
 
     def _available(self, state_key: str, sector: str, year: str) -> str:
@@ -200,7 +200,7 @@ def updated_line(line: Line, index_base: Number, index_target: Number, index_nam
     """The line moved to another year by a price index, z_t = z_base * I_t / I_base.
 
     This is the project's own choice, not the official procedure, so the result is labelled
-    'updated (unofficial)' and carries the index and the formula (DOMAIN 4.1, 7.10).
+    'updated (unofficial)' and carries the index and the formula (docs/method.md 4.2).
     """
     if exact(index_base) <= 0 or exact(index_target) <= 0:
         raise ValueError("price indices must be positive")
@@ -217,7 +217,7 @@ def ppp_line(usd_per_day: Number, ppp: Number, cpi_ratio: Number = 1) -> Exact:
     """An international line in Rs per person per month: L $/day x PPP x CPI_t/CPI_base x 365/12.
 
     `ppp` is the private-consumption PPP (LCU per international $) of the line's own base
-    year, supplied with its source by the caller; no PPP is built in (DOMAIN 4.2, 7.3).
+    year, supplied with its source by the caller; no PPP is built in (docs/method.md 4.2).
     """
     for name, v in (("usd_per_day", usd_per_day), ("ppp", ppp), ("cpi_ratio", cpi_ratio)):
         if exact(v) <= 0:
@@ -227,7 +227,7 @@ def ppp_line(usd_per_day: Number, ppp: Number, cpi_ratio: Number = 1) -> Exact:
 
 @dataclass(frozen=True)
 class InternationalLine:
-    """A World Bank line in US$ per person per day at PPP of a base year (DOMAIN 4.2)."""
+    """A World Bank line in US$ per person per day at PPP of a base year (docs/method.md 4.2)."""
 
     line_id: str
     usd_per_day: Decimal
@@ -288,7 +288,7 @@ class Household:
         raise ValueError(f"measure must be income or consumption, not {measure!r}")
 
     def is_poor(self, measure: Measure = "income") -> bool:
-        """Strictly below the line: y = z is not poor (DOMAIN 5.1)."""
+        """Strictly below the line: y = z is not poor (docs/method.md 4.3)."""
         return self.per_capita(measure) < self.z
 
 
@@ -322,7 +322,7 @@ def _term(household: Household, alpha: Number, measure: Measure) -> Exact:
 
 def fgt(households: Iterable[Household], alpha: Number, weighting: Weighting = "person",
         measure: Measure = "income") -> Exact | None:
-    """P_alpha = sum_i m_i poor_i ((z_i - y_i)/z_i)^alpha / sum_i m_i (DOMAIN 5.1).
+    """P_alpha = sum_i m_i poor_i ((z_i - y_i)/z_i)^alpha / sum_i m_i (docs/method.md 4.3).
 
     m_i is w_i n_i (person-weighted, the official convention) or w_i (household-weighted);
     poor means y_i < z_i strictly. Exact with exact inputs; None when there is nobody.
@@ -382,7 +382,7 @@ class GroupRow:
 
 @dataclass(frozen=True)
 class Decomposition:
-    """P_alpha = sum_g (N_g / N) P_alpha,g over the groups of one variable (DOMAIN 5.1)."""
+    """P_alpha = sum_g (N_g / N) P_alpha,g over the groups of one variable (docs/method.md 4.3)."""
 
     by: str
     alpha: Number
@@ -423,12 +423,12 @@ def decompose(households: Iterable[Household], by: str | Callable[[Household], H
 # -- grouping variables -------------------------------------------------------------
 
 SOURCE_ACRES: tuple[tuple[str, Fraction, bool], ...] = (
-    # (class, upper bound in acres, bound included) on the source documents' scheme [D, DOMAIN 7.5]
+    # (class, upper bound in acres, bound included) on the source documents' scheme [our choice, docs/method.md 4.1]
     ("marginal", Fraction(1), False), ("small", Fraction(5, 2), False), ("semi-medium", Fraction(49, 10), False),
     ("medium", Fraction(10), True),
 )
 CENSUS_HECTARES: tuple[tuple[str, Fraction, bool], ...] = (
-    # Agriculture Census size classes in hectares (DOMAIN 3, section D)
+    # Agriculture Census size classes in hectares (docs/method.md 4.1)
     ("marginal", Fraction(1), False), ("small", Fraction(2), False), ("semi-medium", Fraction(4), False),
     ("medium", Fraction(10), False),
 )
@@ -459,7 +459,7 @@ def area_in_acres(area: Number, unit: str, bigha_in_acres: Number | None = None)
 
 def land_class(area: Number, unit: str, bigha_in_acres: Number | None = None,
                scheme: Literal["source_acres", "census_hectares"] = "source_acres", landless: bool = False) -> str:
-    """The land class of an owned or operated area (DOMAIN 7.5).
+    """The land class of an owned or operated area (docs/method.md 4.1).
 
     'source_acres' (default): marginal [0, 1), small [1, 2.5), semi-medium [2.5, 4.9),
     medium [4.9, 10], large > 10 acres. 'census_hectares': < 1, 1-2, 2-4, 4-10, >= 10 ha.
@@ -479,13 +479,13 @@ def land_class(area: Number, unit: str, bigha_in_acres: Number | None = None,
     return "large"
 
 
-SOCIAL_GROUPS = {"1": "ST", "2": "SC", "3": "OBC", "9": "other"}   # NSS codes (DOMAIN 3)
+SOCIAL_GROUPS = {"1": "ST", "2": "SC", "3": "OBC", "9": "other"}   # NSS codes (docs/method.md 4.1)
 ISLAM = "2"                                                         # NSS religion code
 
 
 def social_group_for_fgt(social_group_code: int | str | None, religion_code: int | str | None,
                          muslim_over_obc: bool = True) -> str | None:
-    """ST / SC / OBC / Muslim / other for the FGT decomposition (DOMAIN 5.1).
+    """ST / SC / OBC / Muslim / other for the FGT decomposition (docs/method.md 4.3).
 
     Muslim comes from religion = 2. The groups must not overlap, so an order is needed:
     ST and SC first, then Muslim, then OBC (so Muslim OBC households, many of the weavers,

@@ -1,9 +1,9 @@
-"""Combining the well-being rankings of several informant groups (DOMAIN.md 1.3, 5.1).
+"""Combining the well-being rankings of several informant groups (docs/method.md 2).
 
 Each group places each household on a pile; piles map to three levels, 1 = happy,
 2 = average, 3 = sad. "Don't know" is missing (None), never a category. The default
-rule is the mean of the groups' levels with configurable ties (1.3c); the majority
-vote (1.3d) and the Grandin scores (1.3a, 1.3b) are reported beside it.
+rule is the mean of the groups' levels with configurable ties; the majority vote and
+the card-sorting scores (Grandin's and the normalised one) are reported beside it.
 """
 
 from __future__ import annotations
@@ -103,13 +103,13 @@ class Combined:
 
     @property
     def needs_review(self) -> bool:
-        """True when the household should go back to the groups for discussion (DOMAIN 1.4)."""
+        """True when the household should go back to the groups for discussion (docs/method.md 2)."""
         return bool(self.flags)
 
 
 @dataclass(frozen=True)
 class Shares:
-    """Category counts and shares over the rated households (DOMAIN 5.1)."""
+    """Category counts and shares over the rated households (docs/method.md 2)."""
 
     counts: dict[str, int]
     n_rated: int
@@ -141,7 +141,7 @@ def classify(mean: Fraction | float, tie: Tie = "average") -> str:
     """The category for a mean level m: happy below 1.5, sad above 2.5, average between.
 
     Exactly 1.5 or 2.5 (possible only with an even number of groups) follows `tie`:
-    'average' keeps both in average (the DOMAIN default), 'poorer' sends 2.5 to sad
+    'average' keeps both in average (the default), 'poorer' sends 2.5 to sad
     (when exclusion error is feared more), 'better' sends 1.5 to happy.
     """
     if tie not in TIES:
@@ -178,11 +178,11 @@ def grandin_scores(placements: Iterable[tuple[int, int]]) -> tuple[Fraction | No
 
 def combine(ratings: Iterable[Rating | tuple], tie: Tie = "average", min_groups: int = 2,
             pile_levels: Mapping[tuple[Hashable, int], int] | None = None) -> dict[Hashable, Combined]:
-    """Combine every group's rating of every household (DOMAIN 1.3).
+    """Combine every group's rating of every household (docs/method.md 2).
 
     `pile_levels` maps (group, pile) to a level for groups that used other than three piles
     and gave no level; without a mapping such ratings get Grandin scores but no category
-    (the pile-to-level mapping is data, DOMAIN 7.7, and is never guessed). A household rated
+    (the pile-to-level mapping is data, docs/method.md 2, and is never guessed). A household rated
     twice by the same group is an error. Households keep their first-seen order.
     """
     if tie not in TIES:
@@ -238,7 +238,7 @@ def shares(counts: Mapping[str, int], small_n: int = 5, n_flagged: int | None = 
     """Shares n_k / n_rated of happy, average and sad (exact Fractions; they sum to 1).
 
     `small_n` is the threshold under which the shares should be suppressed or greyed out
-    (DOMAIN 5.1); flagged and unrated households are reported beside the shares, not in them.
+    (docs/method.md 2); flagged and unrated households are reported beside the shares, not in them.
     """
     unknown = set(counts) - set(CATEGORIES)
     if unknown:
@@ -257,7 +257,7 @@ def summary(combined: Mapping[Hashable, Combined], rule: Literal["mean", "majori
     """Shares of the combined categories, with the flagged and unrated households counted apart.
 
     n_flagged counts rated households that need review (they stay in the shares, as in
-    DOMAIN 5.3 where H7 is both flagged and average); n_unrated those no group could place.
+    Example 3 of docs/method.md 8, where H7 is both flagged and average); n_unrated those no group could place.
     """
     if rule not in ("mean", "majority"):
         raise ValueError(f"rule must be 'mean' or 'majority', not {rule!r}")

@@ -28,10 +28,12 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
 
 from sqlite_utils import Database
 
+from .sqlite_account import AccountQueries
 from .sqlite_people import PeopleQueries
 from .sqlite_review import ReviewQueries
 from .sqlite_exports import ExportQueries
 from .sqlite_maintenance import MaintenanceQueries
+from .sqlite_monitoring import MonitoringQueries
 from .sqlite_ranking import RankingQueries
 from .sqlite_schema import migrations
 
@@ -85,7 +87,8 @@ def _unvalidated(row: Mapping[str, Any]) -> dict:
     return {"combined": row.get("final"), "validated_reason": None}
 
 
-class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries, MaintenanceQueries, RankingQueries):
+class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries, MaintenanceQueries, RankingQueries,
+                  MonitoringQueries, AccountQueries):
     """All persistence for one data folder."""
 
     def __init__(self, path: str | Path, synchronous: str = "NORMAL", busy_timeout_ms: int = 30_000):

@@ -34,6 +34,10 @@ class ReviewQueries:
             params.append(filters["until"])
         if filters.get("flagged"):
             where.append("s.n_flags > 0")
+        if filters.get("ids") is not None:   # the submissions behind a monitoring figure (server/monitoring.py)
+            ids = sorted(filters["ids"])
+            where.append(f"s.id IN ({', '.join('?' for _ in ids)})" if ids else "1 = 0")
+            params.extend(ids)
         if clusters is not None:
             allowed = sorted(clusters)
             where.append(f"s.cluster IN ({', '.join('?' for _ in allowed)})" if allowed else "0")

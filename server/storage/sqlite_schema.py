@@ -492,3 +492,32 @@ def m013_label_languages(db: Database) -> None:
         ALTER TABLE users ADD COLUMN label_language TEXT;
         """
     )
+
+
+@migrations()
+def m014_monitoring(db: Database) -> None:
+    """Enumerator monitoring (high-frequency checks): one row of facts per submission, written at ingest in the
+    submission's transaction and replaced by an edit: who sent it, the interview's day, its length, its "don't
+    know" and refused answers, its quality flags, the household's income and consumption per head, and where it
+    was made. The monitoring page aggregates these rows; `ppa aggregates rebuild` fills them for older data."""
+    db.executescript(
+        """
+        CREATE TABLE monitor_facts (
+            submission_id INTEGER PRIMARY KEY,
+            project_id INTEGER NOT NULL,
+            form_id TEXT NOT NULL,
+            enumerator TEXT NOT NULL,
+            day TEXT NOT NULL,
+            cluster TEXT, hamlet TEXT, round INTEGER, hh_id TEXT,
+            duration_s REAL, duration_source TEXT,
+            n_asked INTEGER NOT NULL DEFAULT 0,
+            n_dk INTEGER NOT NULL DEFAULT 0,
+            n_refused INTEGER NOT NULL DEFAULT 0,
+            n_flags INTEGER NOT NULL DEFAULT 0,
+            income_pc REAL, consumption_pc REAL,
+            lat REAL, lon REAL
+        );
+        CREATE INDEX monitor_facts_day ON monitor_facts(project_id, day);
+        CREATE INDEX monitor_facts_cluster ON monitor_facts(project_id, cluster);
+        """
+    )

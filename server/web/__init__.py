@@ -15,7 +15,7 @@ from flask import Blueprint, abort, current_app, g, redirect, request, session, 
 from .. import errors
 from ..auth import user_of_session
 from ..form_languages import label_language
-from ..permissions import Principal, can, load_principal
+from ..permissions import Principal, can, load_principal, visible_projects
 
 bp = Blueprint("web", __name__, template_folder="../templates")
 
@@ -70,10 +70,34 @@ def require(action: str, project_id: int | None = None) -> Principal:
     return user
 
 
+@bp.after_request
+def _remember_project(response):
+    """The project of the page just shown, kept in the session: pages of no project (account, users, audit log,
+    errors) show that project's navigation."""
+    project_id = (request.view_args or {}).get("project_id")
+    if isinstance(project_id, int) and response.status_code < 400 and "sid" in session \
+            and session.get("project") != project_id:
+        session["project"] = project_id
+    return response
+
+
+def nav_project() -> dict | None:
+    """The project whose navigation a page of no project shows: the last one opened, else the only one the user
+    may read; None when neither."""
+    user = session_user()
+    if user is None:
+        return None
+    remembered = session.get("project")
+    if isinstance(remembered, int) and can(user, "read", remembered):
+        return store().get_project(remembered)
+    readable = visible_projects(user, [p["id"] for p in store().list_projects()])
+    return store().get_project(readable[0]) if len(readable) == 1 else None
+
+
 @bp.app_context_processor
 def _template_globals():
-    return {"current_user": session_user(), "can": lambda action, project_id=None: can(session_user(), action,
-                                                                                      project_id)}
+    return {"current_user": session_user(), "nav_project": nav_project,
+            "can": lambda action, project_id=None: can(session_user(), action, project_id)}
 
 
-from . import manage, people, review  # noqa: E402,F401  (routes register themselves on bp)
+from . import manage, monitor, people, review  # noqa: E402,F401  (routes register themselves on bp)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from urllib.parse import urlsplit
 
@@ -122,7 +123,7 @@ def account():
         token = new_token()
         store().create_api_token(user.id, hash_token(token), request.form.get("label") or None)
         audit("token.create", user.email, {"label": request.form.get("label")})
-    return render_template("account.html", token=token, languages=LANGUAGES,
+    return render_template("account.html", token=token, languages=LANGUAGES, tokens=store().api_tokens(user.id),
                            label_language=(store().user_by_id(user.id) or {}).get("label_language"))
 
 
@@ -179,6 +180,19 @@ def revoke_tokens():
     store().revoke_api_tokens(user.id)
     audit("token.revoke", user.email)
     flash("All your API tokens are revoked.")
+    return redirect(url_for("web.account"))
+
+
+@bp.post("/account/tokens/<int:token_id>/revoke")
+@login_required
+def revoke_token(token_id: int):
+    """One of the user's own tokens; another user's, or one already revoked, is not found."""
+    user = session_user()
+    revoked = store().revoke_api_token(user.id, token_id)
+    if revoked is None:
+        raise errors.not_found("token")
+    audit("token.revoke", user.email, {"token": token_id, "label": revoked["label"]})
+    flash(f"The token “{revoked['label'] or 'without a label'}” is revoked.")
     return redirect(url_for("web.account"))
 
 
@@ -376,6 +390,28 @@ def audit_log():
                                    since=args.get("since") or None, until=args.get("until") or None,
                                    before_id=before, limit=100)
     return render_template("audit.html", entries=entries, actions=store().audit_actions(), args=args)
+
+
+@bp.app_template_filter("details")
+def _details(raw: str | None) -> list[tuple[str, str]]:
+    """An audit entry's details as (key, value) lines to read: nested values in short JSON, text as it is."""
+    if not raw:
+        return []
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return [("details", raw)]
+    if not isinstance(value, dict):
+        return [("details", _shown(value))]
+    return [(str(k), _shown(v)) for k, v in value.items()]
+
+
+def _shown(value) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, (list, dict)):
+        return ", ".join(map(_shown, value)) if isinstance(value, list) else json.dumps(value, ensure_ascii=False)
+    return str(value)
 
 
 @bp.app_template_filter("can_see")

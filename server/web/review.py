@@ -10,7 +10,7 @@ import datetime as dt
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 
-from .. import aggregates, errors, media_types, ranking, reports
+from .. import aggregates, errors, media_types, monitoring, ranking, reports
 from ..http_security import disposition, send
 from ..permissions import clusters as allowed_clusters
 from ..permissions import in_scope
@@ -21,6 +21,7 @@ from . import bp, label_language_for, login_required, require, session_user, sto
 from .people import audit
 
 REVIEW_ACTIONS = {"approved": "Approve", "hasIssues": "Has issues", "rejected": "Reject"}
+REVIEW_DONE = {"approved": "approved", "hasIssues": "marked as having issues", "rejected": "rejected"}
 PAGE = 50
 
 
@@ -131,6 +132,9 @@ def submissions(project_id: int):
     filters = _list_filters()
     if filters["cluster"] and not in_scope(allowed, filters["cluster"]):
         raise errors.forbidden()
+    monitored = _monitored(project_id, allowed)
+    if monitored is not None:
+        filters["ids"] = monitored["ids"]
     before = request.args.get("before", "")
     rows = store().submission_page(project_id, filters, allowed, limit=PAGE + 1,
                                    before_id=int(before) if before.isdigit() else None)
@@ -139,7 +143,22 @@ def submissions(project_id: int):
     query = {k: v for k, v in request.args.items() if k != "before"}
     return render_template("submissions.html", project=project, rows=rows, filters=filters, states=REVIEW_STATES,
                            forms=store().list_forms(project_id), next_before=rows[-1]["id"] if more else None,
-                           query=query)
+                           query=query, monitored=monitored)
+
+
+def _monitored(project_id: int, allowed: frozenset[str] | None) -> dict | None:
+    """The submissions behind a figure of the monitoring page (?enumerator=...&from=...&to=...&check=...), or None
+    when the list is not asked for them."""
+    args = request.args
+    if not (args.get("enumerator") or args.get("check")):
+        return None
+    since, until = monitoring.period(args.get("from") or None, args.get("to") or None)
+    check = args.get("check") or None
+    ids = monitoring.submission_ids(store(), project_id, allowed, since, until, args.get("enumerator") or None,
+                                    check, args.get("form") or None)
+    names = store().monitor_enumerator_names(project_id)
+    return {"ids": ids, "from": since, "to": until, "check": monitoring.CHECK_LABELS.get(check or ""),
+            "enumerator": names.get(args.get("enumerator") or "", args.get("enumerator"))}
 
 
 def _submission(project_id: int, submission_id: int, action: str = "read") -> tuple[dict, dict]:
@@ -253,7 +272,8 @@ def review(project_id: int, submission_id: int):
             s.add_comment(submission_id, user.email, comment)
     audit("submission.review" if state else "submission.comment", f"{project_id}/{submission_id}",
           {"state": state or None})
-    flash(f"Submission {submission_id}: {REVIEW_ACTIONS.get(state, 'comment added')}.")
+    flash(f"Submission {submission_id} {REVIEW_DONE[state]}." if state else f"Comment added to submission "
+          f"{submission_id}.")
     return redirect(url_for("web.submission", project_id=project_id, submission_id=submission_id))
 
 
