@@ -34,6 +34,8 @@ INCOMES = {
     "sindhudurg-parule-c1": (40000, 4, "9"), "sindhudurg-parule-c2": (8000, 4, "3"),
     "sindhudurg-parule-c3": (2500, 5, "2"),
 }
+NODE = "chanderi-contract_weavers"
+NODES = {hh: NODE for hh in LEVELS if hh.startswith("chanderi-w07")}   # ward 07's households are in the node
 HEADS = {hh: f"Head {hh.rsplit('-', 1)[1].upper()} of {hh.rsplit('-', 1)[0]}" for hh in LEVELS}
 ENUMERATORS = ("Rekha's phone", "Sunil's phone")
 
@@ -63,7 +65,8 @@ def send_fieldwork(app, store, project_id: int, base_url: str) -> Fieldwork:
         work.sent[name] = []
     store.upsert_list_items(project_id, "households.csv",
                             [(hh, {"label": f"{HEADS[hh]} ({hh})", "hamlet": hamlet_of(hh),
-                                   "cluster": HAMLETS[hamlet_of(hh)][0], "node": ""}) for hh in LEVELS], "test")
+                                   "cluster": HAMLETS[hamlet_of(hh)][0], "node": NODES.get(hh, "")})
+                             for hh in LEVELS], "test")
     ranking = _form(app, store, project_id, "well_being_ranking")
     rng = random.Random(14)
     for round_no in (1, 2):
@@ -79,13 +82,13 @@ def send_fieldwork(app, store, project_id: int, base_url: str) -> Fieldwork:
         cluster, lat, lon = HAMLETS[hamlet_of(hh)]
         answers = samples.household_income(rng, hh, cluster=cluster, hamlet=hamlet_of(hh), members=members,
                                            round_no=2, head=HEADS[hh])
-        answers.update(income_monthly=amount, social_group=social, node="",
+        answers.update(income_monthly=amount, social_group=social, node=NODES.get(hh, ""),
                        state={"chanderi": "Madhya Pradesh", "sindhudurg": "Maharashtra"}[cluster],
                        sector="urban" if cluster == "chanderi" else "rural",
                        gps=f"{lat + 0.001 * (i % 3):.6f} {lon + 0.001 * (i % 4):.6f} 410.0 5.0")
         _send(work, ENUMERATORS[1], samples.instance_xml(income, samples.fill(income, answers, rng)), store, income)
     nodes = _form(app, store, project_id, "poverty_nodes")
-    node = samples.poverty_node(rng, cluster="chanderi", existing="chanderi-contract_weavers", round_no=1)
+    node = samples.poverty_node(rng, cluster="chanderi", existing=NODE, round_no=1)
     _send(work, ENUMERATORS[1], samples.instance_xml(nodes, samples.fill(nodes, node, rng)), store, nodes)
     return work
 

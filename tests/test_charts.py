@@ -190,7 +190,7 @@ def test_the_nodes_page_opens_on_the_round_with_records_and_charts_each_nodes_ho
     drawn = chart_data(page, "chart-nodes")
     assert [d["label"] for d in drawn["datasets"]] == ["happy", "average", "sad"]
     assert [d["data"] for d in drawn["datasets"]] == [[api["nodes"][0]["wellbeing"]["counts"].get(c, 0)]
-                                                      for c in ("happy", "average", "sad")]
+                                                      for c in ("happy", "average", "sad")] == [[1], [2], [1]]
 
 
 # -- the map ----------------------------------------------------------------------------------------------------------

@@ -20,14 +20,20 @@
     var horizontal = spec.kind === "stacked-share" || !!spec.horizontal;
     var stacked = spec.kind === "stacked-share" || spec.kind === "stacked";
     var highlight = spec.highlight || null;
+    var smallN = spec.small_n || [];
     var datasets = spec.datasets.map(function (d, i) {
       var fill = seriesColour(d, i);
       if (highlight) {   // one series: highlighted bars in the sad colour, the others muted
         fill = d.data.map(function (_v, j) { return highlight.indexOf(j) >= 0 ? CATEGORY.sad : MUTED; });
+      } else if (smallN.length) {   // shares of fewer than 5 households: drawn lighter, as the tables grey them
+        var base = fill;
+        fill = d.data.map(function (_v, j) { return smallN.indexOf(j) >= 0 ? base + "66" : base; });
       }
-      return {label: d.label, data: d.data, backgroundColor: fill, borderWidth: 0, counts: d.counts || null};
+      return {label: d.label, data: d.data, backgroundColor: fill, borderWidth: 0, counts: d.counts || null,
+              legendColour: seriesColour(d, i)};
     });
-    var valueAxis = {stacked: stacked, beginAtZero: true, title: {display: !!spec.unit, text: spec.unit || ""}};
+    var valueAxis = {stacked: stacked, beginAtZero: true, title: {display: !!spec.unit, text: spec.unit || ""},
+                     ticks: {precision: spec.kind === "stacked-share" || (spec.unit || "").charAt(0) === "%" ? 1 : 0}};
     if (spec.kind === "stacked-share") { valueAxis.max = 100; }
     var labelAxis = {stacked: stacked, ticks: {autoSkip: false}};
     var scales = horizontal ? {x: valueAxis, y: labelAxis} : {x: labelAxis, y: valueAxis};
@@ -38,7 +44,13 @@
         indexAxis: horizontal ? "y" : "x", responsive: true, maintainAspectRatio: false, animation: false,
         scales: scales,
         plugins: {
-          legend: {display: !highlight, position: "bottom"},
+          legend: {display: !highlight, position: "bottom", labels: {generateLabels: function (chart) {
+            var items = Chart.defaults.plugins.legend.labels.generateLabels(chart);
+            items.forEach(function (item) {   // the series' own colour, not its first (maybe lighter) bar's
+              item.fillStyle = chart.data.datasets[item.datasetIndex].legendColour;
+            });
+            return items;
+          }}},
           tooltip: {callbacks: {label: function (item) {
             var d = item.dataset, text = d.label + ": " + item.formattedValue;
             if (spec.kind === "stacked-share") { text += "%"; }
@@ -56,7 +68,8 @@
     var spec = JSON.parse(source.textContent);
     var box = canvas.parentElement;
     if (spec.kind === "stacked-share" || spec.horizontal) {   // a bar's height per label, so long lists stay readable
-      box.style.height = Math.max(160, 60 + 34 * spec.labels.length) + "px";
+      var lines = Array.isArray(spec.labels[0]) ? spec.labels[0].length : 1;
+      box.style.height = Math.max(160, 80 + (20 + 14 * lines) * spec.labels.length) + "px";
     }
     new Chart(canvas, config(spec));
     canvas.dataset.drawn = "yes";

@@ -67,7 +67,7 @@ def clusters(project_id: int):
         cluster_chart=charts.wellbeing_shares(by_cluster["rows"], lambda r: r["cluster"],
                                               lambda r: cluster_name(r["cluster"])),
         hamlet_chart=charts.wellbeing_shares(by_hamlet["rows"], lambda r: r["hamlet"],
-                                             lambda r: f"{hamlet_name(r['hamlet'])} ({cluster_name(r['cluster'])})"),
+                                             lambda r: [hamlet_name(r["hamlet"]), cluster_name(r["cluster"])]),
         moved_chart=charts.change_by_hamlet(moved, hamlet_name),
         poverty_chart=charts.poverty_headcount(poverty["rows"], "cluster", cluster_name))
 
