@@ -80,3 +80,13 @@ class ChartQueries:
         rows = self._all(f"SELECT * FROM {table} WHERE {_in('_submission_id', submission_ids)}",
                          list(submission_ids))
         return {r["_submission_id"]: {c: r.get(c) for c in columns} for r in rows}
+
+    def hamlet_rounds(self, project_id: int, hamlet: str, clusters: Iterable[str] | None = None) -> list[int]:
+        """The rounds in which a hamlet has ranked households (in these clusters; None: any), ascending."""
+        where, params = ["project_id = ?", "hamlet = ?"], [project_id, hamlet]
+        if clusters is not None:
+            allowed = sorted(clusters)
+            where.append(_in("cluster", allowed))
+            params += allowed
+        return [r["round"] for r in self._all(f"SELECT DISTINCT round FROM wb_households WHERE {' AND '.join(where)} "
+                                              "ORDER BY round", params)]

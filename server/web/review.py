@@ -10,7 +10,8 @@ import datetime as dt
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 
-from .. import aggregates, charts, errors, media_types, ranking, reports
+from .. import aggregates, charts, errors, media_types, ranking, reports, titles
+from .. import rows as rows_module
 from ..http_security import disposition, send
 from ..permissions import clusters as allowed_clusters
 from ..permissions import in_scope
@@ -87,10 +88,10 @@ def cluster(project_id: int, cluster: str):
     if not in_scope(allowed, cluster):
         raise errors.forbidden()
     s, names = store(), reports.names(store(), project_id)
-    filters = {"cluster": cluster, "round": _round_arg()}
+    rounds = s.rounds(project_id, [cluster])   # the rounds with data in this cluster; the latest by default
+    filters = {"cluster": cluster, "round": _round_arg() or (rounds[-1] if rounds else None)}
     wb = reports.wellbeing(s, project_id, filters, ["hamlet"], allowed)
     filters["round"] = wb["round"]
-    rounds = wb["rounds"]
     previous = _previous(rounds, wb["round"])
     hamlet_name = _namer(names["hamlets"])
     by = request.args.get("by", "social_group")
@@ -171,10 +172,24 @@ def submissions(project_id: int):
                                    before_id=int(before) if before.isdigit() else None)
     more = len(rows) > PAGE
     rows = rows[:PAGE]
+    names = reports.names(store(), project_id)
+    _titled(project_id, rows, names)
     query = {k: v for k, v in request.args.items() if k != "before"}
     return render_template("submissions.html", project=project, rows=rows, filters=filters, states=REVIEW_STATES,
                            forms=store().list_forms(project_id), next_before=rows[-1]["id"] if more else None,
-                           query=query)
+                           query=query, names=names)
+
+
+def _titled(project_id: int, rows: list[dict], names: dict) -> None:
+    """Give each submission row its title (titles.title): one read of each form's typed rows for the page."""
+    for form_id in {r["xml_form_id"] for r in rows}:
+        ids = [r["id"] for r in rows if r["xml_form_id"] == form_id]
+        columns = titles.SUBJECT_COLUMNS.get(form_id)
+        subjects = store().submission_subjects(rows_module.table_name(project_id, form_id), columns, ids) \
+            if columns else {}
+        for r in rows:
+            if r["xml_form_id"] == form_id:
+                r["title"] = titles.title(r, subjects.get(r["id"]), names)
 
 
 def _submission(project_id: int, submission_id: int, action: str = "read") -> tuple[dict, dict]:
@@ -203,7 +218,9 @@ def submission(project_id: int, submission_id: int):
     attachments = store().attachments(sub["def_id"])
     for a in attachments:  # shown in the page only when served inline as a picture (submission_attachment)
         a["picture"] = media_types.inline(a["content_type"]) and a["content_type"].startswith("image/")
-    return render_template("submission.html", project=project, sub=sub, sections=sections,
+    names = reports.names(store(), project_id)
+    _titled(project_id, [sub], names)
+    return render_template("submission.html", project=project, sub=sub, sections=sections, names=names,
                            attachments=attachments, flags=store().flags(sub["def_id"]),
                            versions=store().submission_versions(submission_id), comments=store().comments(submission_id),
                            actions=REVIEW_ACTIONS, language=language)
@@ -303,7 +320,8 @@ def validation_sheet(project_id: int, hamlet: str):
     hamlet_row = store().list_item(project_id, "hamlets.csv", hamlet)
     if hamlet_row is not None and not in_scope(allowed, hamlet_row.get("cluster") or None):
         raise errors.forbidden()
-    round_no = _round_arg() or reports.latest_round(store(), project_id, {}, allowed)
+    rounds = store().hamlet_rounds(project_id, hamlet, allowed)
+    round_no = _round_arg() or (rounds[-1] if rounds else reports.latest_round(store(), project_id, {}, allowed))
     households: list[dict] = []
     groups: dict[str, dict] = {}
     # Only data of the reader's clusters, whatever the hamlet: a hamlet missing from the list, or named in two
@@ -319,7 +337,8 @@ def validation_sheet(project_id: int, hamlet: str):
     order = {"happy": 0, "average": 1, "sad": 2, None: 3}
     households.sort(key=lambda h: (order.get(h["final"], 3), labels.get(h["hh_id"], h["hh_id"])))
     added = ranking.reconcile(store().field_household_reports(project_id, allowed, hamlet))
-    return render_template("validation_sheet.html", project=project, hamlet=hamlet, round=round_no,
+    return render_template("validation_sheet.html", project=project, hamlet=hamlet, round=round_no, rounds=rounds,
+                           hamlet_label=(hamlet_row or {}).get("label") or hamlet,
                            households=households, labels=labels, groups=groups, added=added,
                            added_counts=ranking.reconcile_counts(added), gone=gone)
 
