@@ -93,16 +93,13 @@ def wellbeing(store: SQLiteStore, project_id: int, filters: dict, by: Iterable[s
             entry = groups.setdefault(tuple(row[b] for b in by),
                                       {"counts": dict.fromkeys((*aggregates.CATEGORIES, "unrated"), 0), "flagged": 0})
             entry["counts"][row["final"]] += row["n"]
-            entry["flagged"] += row["n_flagged"]
-            if row["final"] != "unrated":
-                entry["flagged_rated"] = entry.get("flagged_rated", 0) + row["n_flagged"]
+            if row["final"] != "unrated":   # flagged, as wellbeing.summary counts it: rated households to review;
+                entry["flagged"] += row["n_flagged"]   # every unrated one is flagged too, and counted as unrated
     rows = []
     for key, entry in sorted(groups.items()):
         summary = wellbeing_stats.shares({c: entry["counts"][c] for c in aggregates.CATEGORIES},
                                          n_flagged=entry["flagged"], n_unrated=entry["counts"]["unrated"])
-        # n_flagged counts every flagged household, unrated ones too (placed by fewer than min_groups groups), so
-        # it can exceed n_rated; n_flagged_rated counts the rated households the meeting must discuss
-        rows.append({**dict(zip(by, key)), **shares_json(summary), "n_flagged_rated": entry.get("flagged_rated", 0)})
+        rows.append({**dict(zip(by, key)), **shares_json(summary)})
     return {"project_id": project_id, "round": round_no, "by": by, "rows": rows,
             "rounds": store.rounds(project_id, allowed)}
 

@@ -232,3 +232,21 @@ def test_a_tile_address_that_is_not_a_tile_template_is_refused_at_start(value):
     from server import config
     with pytest.raises(config.SettingError, match="PPA_MAP_TILES"):
         config.load(environ={"PPA_MAP_TILES": value})
+
+
+# -- names: what each submission is about, and places by their labels -----------------------------------------------
+
+def test_submissions_are_titled_by_household_head_group_or_node_with_their_place(page, site, request):
+    show(page, site, request, "/projects/1/submissions", "submissions")
+    titles = {r.get_attribute("data-id"): r.find_element(By.CSS_SELECTOR, "td.title").text
+              for r in page.find_elements(By.CSS_SELECTOR, "#submissions tbody tr")}
+    income, ranking = site.work.sent[ENUMERATORS[1]][0], site.work.sent[ENUMERATORS[0]][0]
+    node = site.work.sent[ENUMERATORS[1]][-1]
+    assert titles[str(income)] == "Head C1 of chanderi-w03 · Chanderi ward 03, round 2"
+    assert titles[str(ranking)] == "Group A · Chanderi ward 03, round 1"
+    assert titles[str(node)] == "kaarigar (contract weaver) · Chanderi handloom, round 1"
+    row = page.find_element(By.CSS_SELECTOR, f'#submissions tr[data-id="{income}"]')
+    assert [c.text for c in row.find_elements(By.TAG_NAME, "td")][1:5] == [
+        "PPA household income and consumption", titles[str(income)], "Chanderi handloom", "Chanderi ward 03"]
+    show(page, site, request, f"/projects/1/submissions/{income}", "submission")
+    assert page.find_element(By.TAG_NAME, "h1").text == titles[str(income)]
