@@ -160,8 +160,8 @@ def submissions_daily(project_id: int) -> Response:
 
 @bp.get("/projects/<int:project_id>/map")
 def household_map(project_id: int) -> Response:
-    """The GPS points of the round's household income interviews with each household's category, and each
-    hamlet's centre for its label."""
+    """The GPS points of the round's household income interviews with each household's category, and where
+    each hamlet's name goes."""
     allowed, filters = _allowed(project_id), _filters()
     return _json(reports.household_map(_store(), project_id, filters, allowed), filters)
 

@@ -118,8 +118,9 @@ def geopoint(value: Any) -> tuple[float, float] | None:
 
 
 def household_map(rows: Iterable[Mapping[str, Any]], hamlet_label: Label = _same) -> dict:
-    """Households' points (store.household_points rows) and, per hamlet, the centre of its points for its label.
-    Households without a usable point are counted, not drawn."""
+    """Households' points (store.household_points rows) and, per hamlet, where its name goes: under its southernmost
+    point, centred on its points (so the name covers none of them). Households without a usable point are counted,
+    not drawn."""
     points, missing, hamlets = [], 0, {}
     for r in rows:
         where = geopoint(r["gps"])
@@ -129,6 +130,6 @@ def household_map(rows: Iterable[Mapping[str, Any]], hamlet_label: Label = _same
         points.append({"hh_id": r["hh_id"], "hamlet": r["hamlet"], "lat": where[0], "lon": where[1],
                        "category": r["category"] or "not ranked"})
         hamlets.setdefault(r["hamlet"], []).append(where)
-    centres = [{"hamlet": h, "label": hamlet_label(h), "n": len(pts), "lat": round(sum(p[0] for p in pts) / len(pts), 6),
-                "lon": round(sum(p[1] for p in pts) / len(pts), 6)} for h, pts in sorted(hamlets.items())]
-    return {"points": points, "hamlets": centres, "n_without_point": missing}
+    names = [{"hamlet": h, "label": hamlet_label(h), "n": len(pts), "lat": min(p[0] for p in pts),
+              "lon": round(sum(p[1] for p in pts) / len(pts), 6)} for h, pts in sorted(hamlets.items())]
+    return {"points": points, "hamlets": names, "n_without_point": missing}

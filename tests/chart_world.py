@@ -37,7 +37,8 @@ INCOMES = {
 NODE = "chanderi-contract_weavers"
 NODES = {hh: NODE for hh in LEVELS if hh.startswith("chanderi-w07")}   # ward 07's households are in the node
 HEADS = {hh: f"Head {hh.rsplit('-', 1)[1].upper()} of {hh.rsplit('-', 1)[0]}" for hh in LEVELS}
-ENUMERATORS = ("Rekha's phone", "Sunil's phone")
+# a device's name is chosen by a manager and shown in a chart: the second is markup that must stay text
+ENUMERATORS = ("Rekha's phone", "Sunil's phone <b id=\"injected\">")
 
 
 def hamlet_of(hh_id: str) -> str:
@@ -61,7 +62,7 @@ def send_fieldwork(app, store, project_id: int, base_url: str) -> Fieldwork:
         token = new_token()
         store.create_device(project_id, name, token, actor="test")
         work.phones[name] = Collect(base_url, f"{base_url}/v1/key/{token}/projects/{project_id}",
-                                    device_id=f"collect:{name[:5]}")
+                                    device_id=f"collect:{len(work.phones)}")
         work.sent[name] = []
     store.upsert_list_items(project_id, "households.csv",
                             [(hh, {"label": f"{HEADS[hh]} ({hh})", "hamlet": hamlet_of(hh),

@@ -115,6 +115,8 @@ def test_submissions_per_day_by_form_and_by_enumerator_equal_the_api(page, site,
         assert [r[-1] for r in table_rows(page, chart_id).values()][-1] == str(api["datasets"][-1]["data"][-1])
     by_enumerator = {d["label"]: sum(d["data"]) for d in site.api("submissions/daily", by="enumerator")["datasets"]}
     assert by_enumerator == {name: len(site.work.sent[name]) for name in ENUMERATORS}
+    assert page.find_elements(By.ID, "injected") == []                 # a device's name stays text everywhere
+    assert ENUMERATORS[1] in page.find_element(By.ID, "chart-per-enumerator-numbers").get_attribute("textContent")
     by_form = {d["label"]: sum(d["data"]) for d in site.api("submissions/daily", by="form")["datasets"]}
     assert by_form == {"PPA well-being ranking (one informant group)": 18,
                        "PPA household income and consumption": 11, "PPA poverty node": 1}, by_form
@@ -250,3 +252,78 @@ def test_submissions_are_titled_by_household_head_group_or_node_with_their_place
         "PPA household income and consumption", titles[str(income)], "Chanderi handloom", "Chanderi ward 03"]
     show(page, site, request, f"/projects/1/submissions/{income}", "submission")
     assert page.find_element(By.TAG_NAME, "h1").text == titles[str(income)]
+
+
+def test_the_daily_counts_refuse_an_unknown_grouping_or_span(site):
+    for params in ({"by": "cluster"}, {"days": "0"}, {"days": "367"}, {"days": "two"}):
+        reply = requests.get(f"{site.url}/api/v1/projects/1/submissions/daily", params=params, timeout=60,
+                             headers={"Authorization": f"Bearer {site.api_token}"})
+        assert reply.status_code == 400 and "by must be form or enumerator" in reply.json()["message"], params
+
+
+# -- the map with a tile server configured --------------------------------------------------------------------------
+
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                    "1f15c4890000000d49444154789c6360f8cf000000030101004fa5c1f10000000049454e44ae426082")
+
+
+class TileServer:
+    """A tile server on 127.0.0.1 answering every tile with the same small PNG, and counting the requests."""
+
+    def __init__(self):
+        import http.server
+        import threading
+        tiles = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):   # noqa: N802 (http.server's name)
+                tiles.served.append(self.path)
+                self.send_response(200)
+                self.send_header("Content-Type", "image/png")
+                self.send_header("Content-Length", str(len(PNG)))
+                self.end_headers()
+                self.wfile.write(PNG)
+
+            def log_message(self, *args):
+                pass
+
+        self.served: list[str] = []
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}/{{z}}/{{x}}/{{y}}.png"
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_with_a_tile_server_configured_the_map_draws_its_tiles_under_the_points(tmp_path, request):
+    tiles = TileServer()
+    app = create_app({"DATA": str(tmp_path / "data"), "LOG_LEVEL": "WARNING", "FORMS": str(FORMS),
+                      "MAP_TILES": tiles.url, "MAP_ATTRIBUTION": "Tiles <b id=\"credit\">from the test</b>"})
+    store = app.extensions["ppa"].store
+    server = LiveServer(app)
+    driver = None
+    try:
+        ensure_default_project(store, "Test PPA", FORMS, validate=False)
+        make_users(store, 1, store.create_project("Other")["id"])
+        send_fieldwork(app, store, 1, server.url)
+        driver = chromium.start(tmp_path)
+        chromium.sign_in(driver, server.url, "admin@example.org")
+        driver.get(f"{server.url}/projects/1/clusters/chanderi")
+        box = driver.find_element(By.ID, "household-map")
+        WebDriverWait(driver, 30).until(lambda d: d.execute_script(
+            "return [...arguments[0].querySelectorAll('img.leaflet-tile')].some(i => i.complete && i.naturalWidth)",
+            box))
+        assert tiles.served and all(p.endswith(".png") for p in tiles.served)
+        assert "from the test" in box.find_element(By.CSS_SELECTOR, ".leaflet-control-attribution").text
+        assert driver.find_elements(By.ID, "credit") == []                # the credit line stays text
+        assert _violations(driver) == []
+        driver.save_screenshot(str(screenshots(request) / "cluster-map-tiles.png"))
+    finally:
+        if driver is not None:
+            driver.quit()
+        server.stop()
+        store.close()
+        tiles.stop()

@@ -1,6 +1,5 @@
 /* The map of households' GPS points, drawn with Leaflet (static/vendor/leaflet, served by this server). Offline by
-   default: no tiles, only the points on plain coordinates with a scale and each hamlet's name at the centre of its
-   points. With a tile server configured by the administrator (PPA_MAP_TILES) its tiles are drawn underneath.
+   default: no tiles, only the points on plain coordinates with a scale and each hamlet's name under its points. With a tile server configured by the administrator (PPA_MAP_TILES) its tiles are drawn underneath.
    The points come from <script type="application/json" id="map-data">; the table beside the map holds them too. */
 "use strict";
 document.addEventListener("DOMContentLoaded", function () {
@@ -16,7 +15,9 @@ document.addEventListener("DOMContentLoaded", function () {
   var tiles = box.dataset.tiles || "";
   var map = L.map(box, {attributionControl: !!tiles, zoomSnap: 0.25});
   if (tiles) {
-    L.tileLayer(tiles, {maxZoom: 19, attribution: box.dataset.tilesAttribution || ""}).addTo(map);
+    var credit = document.createElement("span");   // Leaflet reads an attribution as HTML: give it escaped text
+    credit.textContent = box.dataset.tilesAttribution || "";
+    L.tileLayer(tiles, {maxZoom: 19, attribution: credit.innerHTML}).addTo(map);
   }
   var bounds = [];
   data.points.forEach(function (p) {
@@ -27,7 +28,7 @@ document.addEventListener("DOMContentLoaded", function () {
     bounds.push([p.lat, p.lon]);
   });
   data.hamlets.forEach(function (h) {
-    L.tooltip({permanent: true, direction: "top", className: "hamlet-label", offset: [0, -10]})
+    L.tooltip({permanent: true, direction: "bottom", className: "hamlet-label", offset: [0, 10]})
       .setLatLng([h.lat, h.lon]).setContent(document.createTextNode(h.label)).addTo(map);
   });
   L.control.scale({imperial: false}).addTo(map);
