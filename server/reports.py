@@ -287,19 +287,15 @@ def nodes(store: SQLiteStore, project_id: int, filters: dict, allowed: frozenset
 def change_by_hamlet(store: SQLiteStore, project_id: int, filters: dict, base: int, follow: int,
                      allowed: frozenset[str] | None) -> list[dict]:
     """change() for each hamlet of the scope, sorted by net movement towards sad (worsened - improved), most
-    first: which hamlets moved towards sad between the two rounds."""
-    scopes = cluster_scopes(filters, allowed)
-    per_round = [[r for cluster in scopes for r in store.wb_households(project_id, rnd, cluster, filters.get("hamlet"))
-                  if r["final"]] for rnd in (base, follow)]
-    hamlets: dict[tuple[str, str], list[dict[str, str]]] = {}
-    for i, households in enumerate(per_round):
-        for r in households:
-            hamlets.setdefault((r["cluster"] or "", r["hamlet"] or ""), [{}, {}])[i][r["hh_id"]] = r["final"]
+    first: which hamlets moved towards sad between the two rounds. A household counts in its follow-up hamlet."""
+    matrices: dict[tuple[str, str], dict[str, dict[str, int]]] = {}
+    for cluster in cluster_scopes(filters, allowed):
+        for r in store.wb_transition_counts(project_id, base, follow, cluster, filters.get("hamlet")):
+            cell = matrices.setdefault((r["cluster"] or "", r["hamlet"] or ""), {}).setdefault(r["before"], {})
+            cell[r["after"]] = cell.get(r["after"], 0) + r["n"]
     out = []
-    for (cluster, hamlet), (before, after) in hamlets.items():
-        moved = change_stats.transitions(before, after)
-        if not moved.n:
-            continue
+    for (cluster, hamlet), matrix in matrices.items():
+        moved = change_stats.from_matrix(matrix)
         out.append({"cluster": cluster, "hamlet": hamlet, "n": moved.n, "improved": moved.improved,
                     "worsened": moved.worsened, "unchanged": moved.unchanged,
                     "net_towards_sad": moved.worsened - moved.improved,
