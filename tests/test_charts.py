@@ -74,6 +74,8 @@ def show(page, site, request, path: str, name: str) -> None:
     WebDriverWait(page, 30).until(lambda d: d.execute_script(
         "return [...document.querySelectorAll('canvas[data-chart]')].every(c => c.dataset.drawn === 'yes')"))
     assert _violations(page) == [], path
+    for canvas in page.find_elements(By.CSS_SELECTOR, "canvas[data-chart]"):
+        table_equals_chart(page, canvas.get_attribute("data-chart").removesuffix("-data"))
     height = page.execute_script("return document.documentElement.scrollHeight")
     page.set_window_size(1280, min(max(height, 800), 6000))
     page.save_screenshot(str(screenshots(request) / f"{name}.png"))
@@ -97,6 +99,19 @@ def table_rows(page, chart_id: str) -> dict[str, list[str]]:
     rows = page.find_elements(By.CSS_SELECTOR, f"#{chart_id}-numbers tbody tr")
     return {r.get_attribute("data-key"): [c.get_attribute("textContent") for c in r.find_elements(By.TAG_NAME, "td")]
             for r in rows}
+
+
+def table_equals_chart(page, chart_id: str) -> None:
+    """The table under a chart holds the numbers Chart.js draws, label by label and series by series."""
+    drawn = chart_data(page, chart_id)
+    rows = page.find_elements(By.CSS_SELECTOR, f"#{chart_id}-numbers tbody tr")
+    assert len(rows) == len(drawn["labels"]), chart_id
+    for i, row in enumerate(rows):
+        label = drawn["labels"][i]
+        assert row.find_element(By.TAG_NAME, "th").get_attribute("textContent") == (
+            label if isinstance(label, str) else " · ".join(label)), chart_id
+        cells = [c.get_attribute("textContent").split(" (")[0] for c in row.find_elements(By.TAG_NAME, "td")]
+        assert [None if c == "—" else float(c) for c in cells] == [d["data"][i] for d in drawn["datasets"]], chart_id
 
 
 def pct(value) -> float | None:

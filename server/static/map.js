@@ -13,11 +13,12 @@ document.addEventListener("DOMContentLoaded", function () {
   var fill = {happy: colour("--happy", "#3c8d40"), average: colour("--average", "#c9a227"),
               sad: colour("--sad", "#b8452e")};
   var tiles = box.dataset.tiles || "";
+  function escaped(text) {   // Leaflet reads an attribution as HTML: the configured credit line is plain text
+    return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+  }
   var map = L.map(box, {attributionControl: !!tiles, zoomSnap: 0.25});
   if (tiles) {
-    var credit = document.createElement("span");   // Leaflet reads an attribution as HTML: give it escaped text
-    credit.textContent = box.dataset.tilesAttribution || "";
-    L.tileLayer(tiles, {maxZoom: 19, attribution: credit.innerHTML}).addTo(map);
+    L.tileLayer(tiles, {maxZoom: 19, attribution: escaped(box.dataset.tilesAttribution || "")}).addTo(map);
   }
   var bounds = [];
   data.points.forEach(function (p) {
