@@ -58,3 +58,10 @@ def test_submissions_per_day_fill_the_days_without_submissions_with_zero():
                            {"day": "2026-11-30", "key": "a", "label": "A", "n": 1},
                            {"day": "2026-11-01", "key": "a", "label": "A", "n": 9}], days)
     assert [(d["label"], d["data"]) for d in spec["datasets"]] == [("A", [0, 0, 1]), ("B", [2, 0, 0])]
+
+
+def test_a_household_form_without_a_gps_question_gives_an_empty_map(store, project):
+    """A project whose household income form has no gps question (a custom one): no points, no error."""
+    store.ensure_table("data_1_household_income", {"_submission_id": "INTEGER", "hh_id": "TEXT"})
+    assert store.household_points(project["id"], 1, "data_1_household_income") == []
+    assert store.household_points(project["id"], 1, "data_1_no_such_form") == []

@@ -47,8 +47,8 @@ class ChartQueries:
         """Each household income interview of the round (kept in hh_income: current, not rejected) with the raw
         geopoint its typed row holds (`gps`, "lat lon altitude accuracy") and the household's final well-being
         category of the same round (None: not ranked)."""
-        if not self.table_exists(data_table):
-            return []
+        if not self.table_exists(data_table) or "gps" not in self._columns_of(data_table):
+            return []   # no interview yet, or a form published without the gps question
         where, params = ["h.project_id = ?", "h.round = ?"], [project_id, round_no]
         for column, value in (("h.cluster", cluster), ("h.hamlet", hamlet)):
             if value is not None:
@@ -60,6 +60,10 @@ class ChartQueries:
             f"FROM hh_income h JOIN {table} d ON d._submission_id = h.submission_id "
             f"LEFT JOIN wb_households w ON w.project_id = h.project_id AND w.round = h.round AND w.hh_id = h.hh_id "
             f"WHERE {' AND '.join(where)} ORDER BY h.hamlet, h.hh_id", params)
+
+    def _columns_of(self, table: str) -> set[str]:
+        quoted = '"' + table.replace('"', '""') + '"'
+        return {c[0] for c in self.db.execute(f"SELECT * FROM {quoted} LIMIT 0").description}
 
     def node_rounds(self, project_id: int, clusters: Iterable[str] | None = None) -> list[int]:
         """The rounds with a poverty-node record (in these clusters; None: any), ascending."""
