@@ -47,6 +47,7 @@ def hamlet_of(hh_id: str) -> str:
 
 @dataclass
 class Fieldwork:
+    project_id: int
     phones: dict[str, Collect] = field(default_factory=dict)   # device name -> its Collect
     sent: dict[str, list[int]] = field(default_factory=dict)   # device name -> submission ids it sent
 
@@ -57,7 +58,7 @@ def _form(app, store, project_id: int, form_id: str):
 
 def send_fieldwork(app, store, project_id: int, base_url: str) -> Fieldwork:
     """Every submission of the two rounds, over real HTTP to the live server at base_url."""
-    work = Fieldwork()
+    work = Fieldwork(project_id)
     for name in ENUMERATORS:
         token = new_token()
         store.create_device(project_id, name, token, actor="test")
@@ -98,5 +99,5 @@ def _send(work: Fieldwork, enumerator: str, xml: bytes, store, form) -> None:
     reply = work.phones[enumerator].submit(xml)
     assert reply.status == 201, reply.text
     instance_id = xml.split(b"<instanceID>", 1)[1].split(b"</instanceID>", 1)[0].decode()
-    sub = store.get_submission(store.get_form(1, form.form_id)["id"], instance_id)
+    sub = store.get_submission(store.get_form(work.project_id, form.form_id)["id"], instance_id)
     work.sent[enumerator].append(sub["id"])
