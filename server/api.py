@@ -8,13 +8,14 @@ measures are computed in server.reports, which the pages use too.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import hashlib
 import io
 from typing import Iterable
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, session
 
-from . import errors, monitoring, ranking, reports
+from . import charts, errors, monitoring, ranking, reports
 from .auth import user_of_session
 from .http_security import disposition, send
 from .permissions import Principal, can, clusters, in_scope, load_principal
@@ -128,7 +129,10 @@ def change_summary(project_id: int) -> Response:
         base, follow = int(request.args["from"]), int(request.args["to"])
     except (KeyError, ValueError):
         raise errors.bad_request("give the two rounds as ?from=1&to=2") from None
-    return _json(reports.change(_store(), project_id, filters, base, follow, allowed), filters)
+    body = reports.change(_store(), project_id, filters, base, follow, allowed)
+    if request.args.get("by") == "hamlet":
+        body["hamlets"] = reports.change_by_hamlet(_store(), project_id, filters, base, follow, allowed)
+    return _json(body, filters)
 
 
 @bp.get("/projects/<int:project_id>/nodes")
@@ -136,6 +140,30 @@ def nodes_summary(project_id: int) -> Response:
     """Each node's record with the well-being distribution of the households linked to it."""
     allowed, filters = _allowed(project_id), _filters()
     return _json(reports.nodes(_store(), project_id, filters, allowed), filters)
+
+
+@bp.get("/projects/<int:project_id>/submissions/daily")
+def submissions_daily(project_id: int) -> Response:
+    """Submissions per day (UTC) over the last `days` days (default 14, at most 366), one series per form or per
+    enumerator (?by=form|enumerator): the overview's charts."""
+    allowed = _allowed(project_id)
+    by = request.args.get("by", "form")
+    days = request.args.get("days", "14")
+    if by not in {"form", "enumerator"} or not days.isdigit() or not 1 <= int(days) <= 366:
+        raise errors.bad_request("by must be form or enumerator, and days a whole number from 1 to 366")
+    if request.args.get("cluster"):
+        allowed = frozenset(reports.cluster_scopes({"cluster": request.args["cluster"]}, allowed))
+    body = reports.submissions_per_day(_store(), project_id, charts.last_days(dt.date.today(), int(days)), by,
+                                       allowed)
+    return _json(body, {"cluster": request.args.get("cluster") or None})
+
+
+@bp.get("/projects/<int:project_id>/map")
+def household_map(project_id: int) -> Response:
+    """The GPS points of the round's household income interviews with each household's category, and where
+    each hamlet's name goes."""
+    allowed, filters = _allowed(project_id), _filters()
+    return _json(reports.household_map(_store(), project_id, filters, allowed), filters)
 
 
 # --------------------------------------------------------------------------- the project's own analysis export

@@ -78,7 +78,28 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LOG_LEVEL", "INFO", "Logging level (DEBUG, INFO, WARNING, ERROR).",
             _one_of("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL", upper=True)),
     Setting("LOG_FORMAT", "json", "Log line format: json (one object per line) or text.", _one_of("json", "text")),
+    Setting("MAP_TILES", "", "Address of a map tile server drawn under the households' GPS points, e.g. "
+            "https://tile.openstreetmap.org/{z}/{x}/{y}.png (an https or http address with {z}, {x} and {y}). Empty: "
+            "no tiles, the map works offline with the points, a scale and hamlet names only. The pages' "
+            "Content-Security-Policy then allows pictures from that server.", lambda v: tile_url(v)),
+    Setting("MAP_ATTRIBUTION", "", "Credit line the tile server asks to be shown on the map (plain text), e.g. "
+            "© OpenStreetMap contributors. Used only with MAP_TILES."),
 )
+
+
+def tile_url(value: str) -> str:
+    """A tile server's address template: empty, or http(s)://host/...{z}...{x}...{y}... with no quote, space or
+    semicolon (it goes into the Content-Security-Policy and a page attribute)."""
+    from urllib.parse import urlsplit
+    value = value.strip()
+    if not value:
+        return ""
+    parts = urlsplit(value)
+    if parts.scheme not in {"https", "http"} or not parts.hostname or any(
+            c in value for c in " ;,'\"<>") or not all(k in value for k in ("{z}", "{x}", "{y}")):
+        raise ValueError("must be an http or https address with {z}, {x} and {y}, e.g. "
+                         "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+    return value
 
 _BY_NAME = {s.name: s for s in SETTINGS}
 

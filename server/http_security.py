@@ -16,6 +16,7 @@ parameter of Content-Disposition, and a file is inline only when media_types say
 from __future__ import annotations
 
 import io
+from urllib.parse import urlsplit
 
 from flask import Flask, Response
 from werkzeug.utils import send_file
@@ -28,10 +29,22 @@ HEADERS = {"Content-Security-Policy": CSP, "X-Frame-Options": "DENY", "X-Content
            "Referrer-Policy": "same-origin"}
 
 
+def csp(tile_url: str = "") -> str:
+    """The pages' policy; with a map tile server configured (PPA_MAP_TILES), pictures from its origin too (the map's
+    tiles are <img> elements). The address was checked by config.tile_url: no space, quote or semicolon."""
+    if not tile_url:
+        return CSP
+    parts = urlsplit(tile_url)
+    origin = f"{parts.scheme}://{parts.netloc.replace('{s}', '*')}"
+    return CSP.replace("img-src 'self'", f"img-src 'self' {origin}")
+
+
 def register(app: Flask) -> None:
+    headers = {**HEADERS, "Content-Security-Policy": csp(app.config.get("MAP_TILES", ""))}
+
     @app.after_request
     def _security_headers(response: Response) -> Response:
-        for name, value in HEADERS.items():
+        for name, value in headers.items():
             response.headers.setdefault(name, value)
         return response
 

@@ -11,7 +11,8 @@ from dataclasses import asdict, is_dataclass
 from fractions import Fraction
 from typing import Any, Iterable
 
-from . import aggregates, errors
+from . import aggregates, charts, errors
+from . import rows as rows_module
 from .analysis import agreement as agreement_stats
 from .analysis import change as change_stats
 from .analysis import concordance as concordance_stats
@@ -92,7 +93,8 @@ def wellbeing(store: SQLiteStore, project_id: int, filters: dict, by: Iterable[s
             entry = groups.setdefault(tuple(row[b] for b in by),
                                       {"counts": dict.fromkeys((*aggregates.CATEGORIES, "unrated"), 0), "flagged": 0})
             entry["counts"][row["final"]] += row["n"]
-            entry["flagged"] += row["n_flagged"]
+            if row["final"] != "unrated":   # flagged, as wellbeing.summary counts it: rated households to review;
+                entry["flagged"] += row["n_flagged"]   # every unrated one is flagged too, and counted as unrated
     rows = []
     for key, entry in sorted(groups.items()):
         summary = wellbeing_stats.shares({c: entry["counts"][c] for c in aggregates.CATEGORIES},
@@ -261,8 +263,11 @@ def change(store: SQLiteStore, project_id: int, filters: dict, base: int, follow
 # --------------------------------------------------------------------------- poverty nodes
 
 def nodes(store: SQLiteStore, project_id: int, filters: dict, allowed: frozenset[str] | None) -> dict:
-    """Each node's record with the well-being distribution of its households and its review trail."""
-    round_no = latest_round(store, project_id, filters, allowed)
+    """Each node's record with the well-being distribution of its households and its review trail. Without a
+    round asked for: the latest round that has a node record in the reader's clusters (a node's record and the
+    rankings of its households may be of different rounds)."""
+    rounds = store.node_rounds(project_id, allowed)
+    round_no = filters["round"] if filters.get("round") is not None else (rounds[-1] if rounds else None)
     reviews = store.node_reviews(project_id, round_no)
     out = []
     for cluster in cluster_scopes(filters, allowed):
@@ -276,4 +281,53 @@ def nodes(store: SQLiteStore, project_id: int, filters: dict, allowed: frozenset
             out.append({"node_id": rec["node_id"], "cluster": rec["cluster"], "round": rec["round"], **rec["data"],
                         "wellbeing": shares_json(summary), "review_status": trail[-1]["status"] if trail else "draft",
                         "reviews": trail})
-    return {"project_id": project_id, "round": round_no, "nodes": out}
+    return {"project_id": project_id, "round": round_no, "rounds": rounds, "nodes": out}
+
+
+def change_by_hamlet(store: SQLiteStore, project_id: int, filters: dict, base: int, follow: int,
+                     allowed: frozenset[str] | None) -> list[dict]:
+    """change() for each hamlet of the scope, sorted by net movement towards sad (worsened - improved), most
+    first: which hamlets moved towards sad between the two rounds. A household counts in its follow-up hamlet."""
+    matrices: dict[tuple[str, str], dict[str, dict[str, int]]] = {}
+    for cluster in cluster_scopes(filters, allowed):
+        for r in store.wb_transition_counts(project_id, base, follow, cluster, filters.get("hamlet")):
+            cell = matrices.setdefault((r["cluster"] or "", r["hamlet"] or ""), {}).setdefault(r["before"], {})
+            cell[r["after"]] = cell.get(r["after"], 0) + r["n"]
+    out = []
+    for (cluster, hamlet), matrix in matrices.items():
+        moved = change_stats.from_matrix(matrix)
+        out.append({"cluster": cluster, "hamlet": hamlet, "n": moved.n, "improved": moved.improved,
+                    "worsened": moved.worsened, "unchanged": moved.unchanged,
+                    "net_towards_sad": moved.worsened - moved.improved,
+                    "into_sad": sum(moved.matrix[a]["sad"] for a in ("happy", "average"))})
+    return sorted(out, key=lambda r: (-r["net_towards_sad"], -r["worsened"], r["cluster"], r["hamlet"]))
+
+
+# --------------------------------------------------------------------------- charts: fieldwork over time, the map
+
+def submissions_per_day(store: SQLiteStore, project_id: int, days: list[str], by: str,
+                        allowed: frozenset[str] | None) -> dict:
+    """Submissions per day over `days` (ISO dates, ascending), one series per form or per enumerator (the device
+    or user that sent it); an NDA's count only their clusters' submissions."""
+    rows = store.submissions_per_day_by(project_id, days[0], allowed, by)
+    return {"project_id": project_id, "by": by, **charts.per_day(rows, days)}
+
+
+def household_map(store: SQLiteStore, project_id: int, filters: dict, allowed: frozenset[str] | None,
+                  hamlet_label=None) -> dict:
+    """The GPS points of the round's household income interviews, coloured by the household's category."""
+    round_no = latest_round(store, project_id, filters, allowed)
+    table = rows_module.table_name(project_id, "household_income")
+    found = [r for cluster in (cluster_scopes(filters, allowed) if round_no is not None else [])
+             for r in store.household_points(project_id, round_no, table, cluster, filters.get("hamlet"))]
+    return {"project_id": project_id, "round": round_no,
+            **charts.household_map(found, hamlet_label or (lambda h: h))}
+
+
+def names(store: SQLiteStore, project_id: int) -> dict[str, dict[str, str]]:
+    """Labels of the project's clusters, hamlets and poverty nodes (from their lists) and titles of its forms, by
+    code: what pages show instead of the codes."""
+    out = {kind: {name: (data.get("label") or name) for name, data in store.list_items(project_id, f"{kind}.csv")}
+           for kind in ("clusters", "hamlets", "nodes")}
+    out["forms"] = {f["xml_form_id"]: f["title"] or f["xml_form_id"] for f in store.list_forms(project_id)}
+    return out

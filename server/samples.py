@@ -169,7 +169,8 @@ def well_being_ranking(rng: random.Random, households: list[str], group: str = "
                        levels: Mapping[str, int] | None = None, first_card: int = 900) -> dict:
     """One informant group's session: three piles (happy, average, sad) holding the listed households.
 
-    levels: household -> 1/2/3 to fix ratings (1 = happy); others are drawn at random, a few as don't know.
+    levels: household -> 1/2/3 to fix ratings (1 = happy), 0 for don't know; others are drawn at random, a few as
+    don't know.
     The answers fit both shapes of the form: each pile's households (`pile_hh`, pile-by-pile entry) and one
     `rating` per household (earlier versions); serialising keeps only the fields the form version has.
     New households get card numbers from first_card on, so their ids are <hamlet>-m<card>.
@@ -182,7 +183,8 @@ def well_being_ranking(rng: random.Random, households: list[str], group: str = "
               "pile_level": "sad"}]
     ratings, unknown = [], []
     for hh in households:
-        level = (levels or {}).get(hh) or rng.choices([1, 2, 3, 0], weights=[25, 40, 30, 5])[0]
+        level = (levels or {}).get(hh)
+        level = rng.choices([1, 2, 3, 0], weights=[25, 40, 30, 5])[0] if level is None else level
         ratings.append({"hh_id": hh, "rating_pile": str(level) if level else "dk"})
         if level:
             piles[level - 1].setdefault("pile_hh", []).append(hh)

@@ -59,7 +59,7 @@ def test_an_nda_lead_reviews_in_the_browser_and_the_aggregates_follow(browser, s
 
     browser.get(f"{site}/projects/1/clusters")
     assert _counts(browser) == {"happy": 2, "average": 3, "sad": 3}           # docs/method.md Example 3
-    browser.find_element(By.LINK_TEXT, "chanderi").click()
+    browser.find_element(By.LINK_TEXT, "Chanderi handloom").click()   # the list's label, not the code
     assert browser.find_element(By.CSS_SELECTOR, f'#cluster-hamlets tr[data-hamlet="{HAMLET}"]')
 
     browser.get(f"{site}/projects/1/submissions?form=well_being_ranking")

@@ -50,13 +50,22 @@ def transitions(baseline: Mapping[Hashable, str | int | None],
     matrix = {a: {b: 0 for b in CATEGORIES} for a in CATEGORIES}
     for hh in panel:
         matrix[before[hh]][after[hh]] += 1
-    moves = [LEVEL_OF[after[hh]] - LEVEL_OF[before[hh]] for hh in panel]
-    start = shares({c: sum(matrix[c].values()) for c in CATEGORIES})
-    end = shares({c: sum(matrix[a][c] for a in CATEGORIES) for c in CATEGORIES})
-    change = {c: (100 * (end.shares[c] - start.shares[c]) if panel else None) for c in CATEGORIES}
-    return CategoryChange(matrix=matrix, n=len(panel), n_unmatched=len(placed) - len(panel),
-                          improved=sum(1 for d in moves if d < 0), worsened=sum(1 for d in moves if d > 0),
-                          unchanged=sum(1 for d in moves if d == 0), baseline=start, followup=end,
+    return from_matrix(matrix, n_unmatched=len(placed) - len(panel))
+
+
+def from_matrix(matrix: Mapping[str, Mapping[str, int]], n_unmatched: int = 0) -> CategoryChange:
+    """What a transition matrix (baseline category -> follow-up category -> households) adds up to: moves to a
+    better or worse category, and the shares of the panel in both rounds. transitions() ends here; so does a matrix
+    counted by the database (reports.change_by_hamlet)."""
+    full = {a: {b: int(matrix.get(a, {}).get(b, 0)) for b in CATEGORIES} for a in CATEGORIES}
+    cells = [(LEVEL_OF[b] - LEVEL_OF[a], n) for a in CATEGORIES for b, n in full[a].items()]
+    n = sum(count for _, count in cells)
+    start = shares({c: sum(full[c].values()) for c in CATEGORIES})
+    end = shares({c: sum(full[a][c] for a in CATEGORIES) for c in CATEGORIES})
+    change = {c: (100 * (end.shares[c] - start.shares[c]) if n else None) for c in CATEGORIES}
+    return CategoryChange(matrix=full, n=n, n_unmatched=n_unmatched,
+                          improved=sum(k for d, k in cells if d < 0), worsened=sum(k for d, k in cells if d > 0),
+                          unchanged=sum(k for d, k in cells if d == 0), baseline=start, followup=end,
                           change_pp=change)
 
 

@@ -29,6 +29,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
 from sqlite_utils import Database
 
 from .sqlite_account import AccountQueries
+from .sqlite_charts import ChartQueries
 from .sqlite_people import PeopleQueries
 from .sqlite_review import ReviewQueries
 from .sqlite_exports import ExportQueries
@@ -88,7 +89,7 @@ def _unvalidated(row: Mapping[str, Any]) -> dict:
 
 
 class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries, MaintenanceQueries, RankingQueries,
-                  MonitoringQueries, AccountQueries):
+                  MonitoringQueries, AccountQueries, ChartQueries):
     """All persistence for one data folder."""
 
     def __init__(self, path: str | Path, synchronous: str = "NORMAL", busy_timeout_ms: int = 30_000):

@@ -95,16 +95,6 @@ class ReviewQueries:
                             "WHERE f.project_id = ? GROUP BY f.id ORDER BY f.xml_form_id", params[1:] + [project_id])
         return {"by_state": by_state, "flagged_unreviewed": flagged, "by_form": by_form}
 
-    def submissions_per_day(self, project_id: int, since: str, clusters: Iterable[str] | None) -> list[dict]:
-        where, params = "s.project_id = ? AND s.deleted_at IS NULL AND s.created_at >= ?", [project_id, since]
-        if clusters is not None:
-            allowed = sorted(clusters)
-            where += f" AND s.cluster IN ({', '.join('?' for _ in allowed)})" if allowed else " AND 0"
-            params += allowed
-        return self._all("SELECT substr(s.created_at, 1, 10) AS day, f.xml_form_id, count(*) AS n FROM submissions s "
-                         f"JOIN forms f ON f.id = s.form_id WHERE {where} GROUP BY day, f.xml_form_id ORDER BY day",
-                         params)
-
     # -- poverty-node reviews ---------------------------------------------------------------------
 
     def add_node_review(self, project_id: int, round_no: int, node_id: str, status: str, actor: str,

@@ -10,7 +10,8 @@ import datetime as dt
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 
-from .. import aggregates, errors, media_types, monitoring, ranking, reports
+from .. import aggregates, charts, errors, media_types, monitoring, ranking, reports, titles
+from .. import rows as rows_module
 from ..http_security import disposition, send
 from ..permissions import clusters as allowed_clusters
 from ..permissions import in_scope
@@ -39,26 +40,46 @@ def _round_arg() -> int | None:
 @login_required
 def overview(project_id: int):
     project, allowed = _project(project_id)
-    since = (dt.date.today() - dt.timedelta(days=13)).isoformat()
-    per_day = store().submissions_per_day(project_id, since, allowed)
-    days = [(dt.date.today() - dt.timedelta(days=13 - i)).isoformat() for i in range(14)]
-    forms = sorted({r["xml_form_id"] for r in per_day})
-    table = {(r["day"], r["xml_form_id"]): r["n"] for r in per_day}
+    days = charts.last_days(dt.date.today())
     devices = store().list_devices(project_id) if allowed is None else []
     return render_template("overview.html", project=project, counts=store().overview_counts(project_id, allowed),
-                           days=days, forms=forms, table=table, devices=devices)
+                           names=reports.names(store(), project_id), devices=devices,
+                           by_form=reports.submissions_per_day(store(), project_id, days, "form", allowed),
+                           by_enumerator=reports.submissions_per_day(store(), project_id, days, "enumerator", allowed))
 
 
 @bp.get("/projects/<int:project_id>/clusters")
 @login_required
 def clusters(project_id: int):
+    """Well-being shares by cluster and hamlet, which hamlets moved towards sad since the previous round, and income
+    poverty by cluster: charts with their numbers."""
     project, allowed = _project(project_id)
+    s, names = store(), reports.names(store(), project_id)
     filters = {"round": _round_arg()}
-    by_cluster = reports.wellbeing(store(), project_id, filters, ["cluster"], allowed)
-    by_hamlet = reports.wellbeing(store(), project_id, {"round": by_cluster["round"]}, ["cluster", "hamlet"],
-                                  allowed)
-    return render_template("clusters.html", project=project, by_cluster=by_cluster, by_hamlet=by_hamlet,
-                           round=by_cluster["round"], rounds=by_cluster["rounds"])
+    by_cluster = reports.wellbeing(s, project_id, filters, ["cluster"], allowed)
+    round_no = by_cluster["round"]
+    by_hamlet = reports.wellbeing(s, project_id, {"round": round_no}, ["cluster", "hamlet"], allowed)
+    previous = _previous(by_cluster["rounds"], round_no)
+    moved = reports.change_by_hamlet(s, project_id, {}, previous, round_no, allowed) if previous else []
+    poverty = reports.poverty(s, project_id, {"round": round_no}, ["cluster"], allowed)
+    cluster_name, hamlet_name = _namer(names["clusters"]), _namer(names["hamlets"])
+    return render_template(
+        "clusters.html", project=project, by_cluster=by_cluster, by_hamlet=by_hamlet, round=round_no,
+        rounds=by_cluster["rounds"], previous=previous, moved=moved, poverty=poverty, names=names,
+        cluster_chart=charts.wellbeing_shares(by_cluster["rows"], lambda r: r["cluster"],
+                                              lambda r: cluster_name(r["cluster"])),
+        hamlet_chart=charts.wellbeing_shares(by_hamlet["rows"], lambda r: r["hamlet"],
+                                             lambda r: [hamlet_name(r["hamlet"]), cluster_name(r["cluster"])]),
+        moved_chart=charts.change_by_hamlet(moved, hamlet_name),
+        poverty_chart=charts.poverty_headcount(poverty["rows"], "cluster", cluster_name))
+
+
+def _previous(rounds: list[int], round_no: int | None) -> int | None:
+    return max((r for r in rounds if round_no is not None and r < round_no), default=None)
+
+
+def _namer(labels: dict[str, str]):
+    return lambda code: labels.get(code) or code or "—"
 
 
 @bp.get("/projects/<int:project_id>/clusters/<cluster>")
@@ -67,23 +88,35 @@ def cluster(project_id: int, cluster: str):
     project, allowed = _project(project_id)
     if not in_scope(allowed, cluster):
         raise errors.forbidden()
-    s = store()
-    filters = {"cluster": cluster, "round": _round_arg()}
+    s, names = store(), reports.names(store(), project_id)
+    rounds = s.rounds(project_id, [cluster])   # the rounds with data in this cluster; the latest by default
+    filters = {"cluster": cluster, "round": _round_arg() or (rounds[-1] if rounds else None)}
     wb = reports.wellbeing(s, project_id, filters, ["hamlet"], allowed)
     filters["round"] = wb["round"]
-    rounds = wb["rounds"]
-    previous = max((r for r in rounds if wb["round"] is not None and r < wb["round"]), default=None)
+    previous = _previous(rounds, wb["round"])
+    hamlet_name = _namer(names["hamlets"])
+    by = request.args.get("by", "social_group")
+    change = reports.change(s, project_id, filters, previous, wb["round"], allowed) if previous else None
+    moved = reports.change_by_hamlet(s, project_id, filters, previous, wb["round"], allowed) if previous else []
+    by_group = reports.decomposition(s, project_id, filters, "social_group", 0, "person", allowed)
+    households = reports.household_map(s, project_id, filters, allowed, hamlet_name)
     return render_template(
-        "cluster.html", project=project, cluster=cluster, wb=wb, round=wb["round"], rounds=rounds,
+        "cluster.html", project=project, cluster=cluster, wb=wb, round=wb["round"], rounds=rounds, names=names,
+        cluster_label=names["clusters"].get(cluster) or cluster,
         by_node=reports.wellbeing(s, project_id, filters, ["node"], allowed),
         poverty=reports.poverty(s, project_id, filters, ["hamlet"], allowed),
         poverty_total=reports.poverty(s, project_id, filters, [], allowed),
-        decomposition=reports.decomposition(s, project_id, filters, request.args.get("by", "social_group"), 0,
-                                            "person", allowed),
+        decomposition=by_group if by == "social_group" else reports.decomposition(
+            s, project_id, filters, by, 0, "person", allowed),
         agreement=reports.agreement(s, project_id, filters, allowed),
         concordance=reports.concordance(s, project_id, filters, allowed),
-        change=reports.change(s, project_id, filters, previous, wb["round"], allowed) if previous else None,
-        previous=previous, nodes=reports.nodes(s, project_id, filters, allowed)["nodes"])
+        change=change, moved=moved, previous=previous, nodes=reports.nodes(s, project_id, filters, allowed)["nodes"],
+        households=households, tiles=current_app.config.get("MAP_TILES", ""),
+        tiles_attribution=current_app.config.get("MAP_ATTRIBUTION", ""),
+        hamlet_chart=charts.wellbeing_shares(wb["rows"], lambda r: r["hamlet"], lambda r: hamlet_name(r["hamlet"])),
+        transitions_chart=charts.transitions(change["categories"]["matrix"], previous, wb["round"]) if change else None,
+        moved_chart=charts.change_by_hamlet(moved, hamlet_name),
+        group_chart=charts.poverty_by_group(by_group["groups"], "social_group"))
 
 
 @bp.get("/projects/<int:project_id>/nodes")
@@ -92,8 +125,11 @@ def nodes(project_id: int):
     project, allowed = _project(project_id)
     body = reports.nodes(store(), project_id, {"round": _round_arg(), "cluster": request.args.get("cluster") or None},
                          allowed)
+    names = reports.names(store(), project_id)
     return render_template("nodes.html", project=project, nodes=body["nodes"], round=body["round"],
-                           rounds=store().rounds(project_id, allowed))
+                           rounds=body["rounds"], names=names,
+                           nodes_chart=charts.node_households(body["nodes"], lambda n: n.get("local_name") or names[
+                               "nodes"].get(n["node_id"]) or n["node_id"]))
 
 
 @bp.post("/projects/<int:project_id>/nodes/<node_id>/review")
@@ -140,10 +176,12 @@ def submissions(project_id: int):
                                    before_id=int(before) if before.isdigit() else None)
     more = len(rows) > PAGE
     rows = rows[:PAGE]
+    names = reports.names(store(), project_id)
+    _titled(project_id, rows, names)
     query = {k: v for k, v in request.args.items() if k != "before"}
     return render_template("submissions.html", project=project, rows=rows, filters=filters, states=REVIEW_STATES,
                            forms=store().list_forms(project_id), next_before=rows[-1]["id"] if more else None,
-                           query=query, monitored=monitored)
+                           query=query, monitored=monitored, names=names)
 
 
 def _monitored(project_id: int, allowed: frozenset[str] | None) -> dict | None:
@@ -159,6 +197,18 @@ def _monitored(project_id: int, allowed: frozenset[str] | None) -> dict | None:
     names = store().monitor_enumerator_names(project_id)
     return {"ids": ids, "from": since, "to": until, "check": monitoring.CHECK_LABELS.get(check or ""),
             "enumerator": names.get(args.get("enumerator") or "", args.get("enumerator"))}
+
+
+def _titled(project_id: int, rows: list[dict], names: dict) -> None:
+    """Give each submission row its title (titles.title): one read of each form's typed rows for the page."""
+    for form_id in {r["xml_form_id"] for r in rows}:
+        ids = [r["id"] for r in rows if r["xml_form_id"] == form_id]
+        columns = titles.SUBJECT_COLUMNS.get(form_id)
+        subjects = store().submission_subjects(rows_module.table_name(project_id, form_id), columns, ids) \
+            if columns else {}
+        for r in rows:
+            if r["xml_form_id"] == form_id:
+                r["title"] = titles.title(r, subjects.get(r["id"]), names)
 
 
 def _submission(project_id: int, submission_id: int, action: str = "read") -> tuple[dict, dict]:
@@ -187,7 +237,9 @@ def submission(project_id: int, submission_id: int):
     attachments = store().attachments(sub["def_id"])
     for a in attachments:  # shown in the page only when served inline as a picture (submission_attachment)
         a["picture"] = media_types.inline(a["content_type"]) and a["content_type"].startswith("image/")
-    return render_template("submission.html", project=project, sub=sub, sections=sections,
+    names = reports.names(store(), project_id)
+    _titled(project_id, [sub], names)
+    return render_template("submission.html", project=project, sub=sub, sections=sections, names=names,
                            attachments=attachments, flags=store().flags(sub["def_id"]),
                            versions=store().submission_versions(submission_id), comments=store().comments(submission_id),
                            actions=REVIEW_ACTIONS, language=language)
@@ -288,7 +340,8 @@ def validation_sheet(project_id: int, hamlet: str):
     hamlet_row = store().list_item(project_id, "hamlets.csv", hamlet)
     if hamlet_row is not None and not in_scope(allowed, hamlet_row.get("cluster") or None):
         raise errors.forbidden()
-    round_no = _round_arg() or reports.latest_round(store(), project_id, {}, allowed)
+    rounds = store().hamlet_rounds(project_id, hamlet, allowed)
+    round_no = _round_arg() or (rounds[-1] if rounds else reports.latest_round(store(), project_id, {}, allowed))
     households: list[dict] = []
     groups: dict[str, dict] = {}
     # Only data of the reader's clusters, whatever the hamlet: a hamlet missing from the list, or named in two
@@ -304,7 +357,8 @@ def validation_sheet(project_id: int, hamlet: str):
     order = {"happy": 0, "average": 1, "sad": 2, None: 3}
     households.sort(key=lambda h: (order.get(h["final"], 3), labels.get(h["hh_id"], h["hh_id"])))
     added = ranking.reconcile(store().field_household_reports(project_id, allowed, hamlet))
-    return render_template("validation_sheet.html", project=project, hamlet=hamlet, round=round_no,
+    return render_template("validation_sheet.html", project=project, hamlet=hamlet, round=round_no, rounds=rounds,
+                           hamlet_label=(hamlet_row or {}).get("label") or hamlet,
                            households=households, labels=labels, groups=groups, added=added,
                            added_counts=ranking.reconcile_counts(added), gone=gone)
 

@@ -1,0 +1,112 @@
+"""Charts, the map and titles: submissions per day by form or enumerator, households' GPS points, the rounds that
+have poverty-node records, and what each listed submission is about. Part of the storage layer (a mixin of
+SQLiteStore): SQL lives only in server/storage/. Portable SQL (SQLite 3.40 and PostgreSQL 15): `?` placeholders,
+COALESCE, substr; typed data tables are named by server.rows.table_name and quoted."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+ENUMERATOR_KINDS = ("device", "user")
+
+
+def _in(column: str, values: list) -> str:
+    return f"{column} IN ({', '.join('?' for _ in values)})" if values else "1 = 0"
+
+
+class ChartQueries:
+    """Mixed into SQLiteStore; uses its db, _all() and table_exists()."""
+
+    def submissions_per_day_by(self, project_id: int, since: str, clusters: Iterable[str] | None,
+                               by: str) -> list[dict]:
+        """Submissions received per day (UTC) since `since` (YYYY-MM-DD), by form ("form": key = form id, label =
+        its title) or by enumerator ("enumerator": key = device:<id> or user:<id>, label = the device's name or the
+        user's e-mail; the phone or user that sent the current version). Deleted submissions are left out."""
+        where, params = ["s.project_id = ?", "s.deleted_at IS NULL", "s.created_at >= ?"], [project_id, since]
+        if clusters is not None:
+            allowed = sorted(clusters)
+            where.append(_in("s.cluster", allowed))
+            params += allowed
+        if by == "form":
+            key, label, joins = "f.xml_form_id", "COALESCE(fd.title, f.xml_form_id)", (
+                "JOIN forms f ON f.id = s.form_id JOIN form_defs fd ON fd.id = f.current_def_id")
+        elif by == "enumerator":
+            key = ("CASE WHEN d.device_id IS NOT NULL THEN 'device:' || CAST(d.device_id AS TEXT) "
+                   "WHEN d.user_id IS NOT NULL THEN 'user:' || CAST(d.user_id AS TEXT) ELSE 'unknown' END")
+            label = "COALESCE(dv.name, u.email, 'not known')"
+            joins = ("JOIN submission_defs d ON d.id = s.current_def_id LEFT JOIN devices dv ON dv.id = d.device_id "
+                     "LEFT JOIN users u ON u.id = d.user_id")
+        else:
+            raise ValueError("by must be form or enumerator")
+        return self._all(f"SELECT substr(s.created_at, 1, 10) AS day, {key} AS key, {label} AS label, "
+                         f"count(*) AS n FROM submissions s {joins} WHERE {' AND '.join(where)} "
+                         f"GROUP BY substr(s.created_at, 1, 10), {key}, {label} ORDER BY day, key", params)
+
+    def household_points(self, project_id: int, round_no: int, data_table: str, cluster: str | None = None,
+                         hamlet: str | None = None) -> list[dict]:
+        """Each household income interview of the round (kept in hh_income: current, not rejected) with the raw
+        geopoint its typed row holds (`gps`, "lat lon altitude accuracy") and the household's final well-being
+        category of the same round (None: not ranked)."""
+        if not self.table_exists(data_table) or "gps" not in self._columns_of(data_table):
+            return []   # no interview yet, or a form published without the gps question
+        where, params = ["h.project_id = ?", "h.round = ?"], [project_id, round_no]
+        for column, value in (("h.cluster", cluster), ("h.hamlet", hamlet)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        table = '"' + data_table.replace('"', '""') + '"'
+        return self._all(
+            f"SELECT h.hh_id, h.cluster, h.hamlet, h.submission_id, d.gps AS gps, w.final AS category "
+            f"FROM hh_income h JOIN {table} d ON d._submission_id = h.submission_id "
+            f"LEFT JOIN wb_households w ON w.project_id = h.project_id AND w.round = h.round AND w.hh_id = h.hh_id "
+            f"WHERE {' AND '.join(where)} ORDER BY h.hamlet, h.hh_id", params)
+
+    def _columns_of(self, table: str) -> set[str]:
+        quoted = '"' + table.replace('"', '""') + '"'
+        return {c[0] for c in self.db.execute(f"SELECT * FROM {quoted} LIMIT 0").description}
+
+    def node_rounds(self, project_id: int, clusters: Iterable[str] | None = None) -> list[int]:
+        """The rounds with a poverty-node record (in these clusters; None: any), ascending."""
+        where, params = ["project_id = ?"], [project_id]
+        if clusters is not None:
+            allowed = sorted(clusters)
+            where.append(_in("cluster", allowed))
+            params += allowed
+        return [r["round"] for r in self._all(f"SELECT DISTINCT round FROM node_records WHERE {' AND '.join(where)} "
+                                              "ORDER BY round", params)]
+
+    def submission_subjects(self, data_table: str, columns: tuple[str, ...], submission_ids: list[int]) -> dict:
+        """{submission id: {column: value}} from a form's typed table, for the few submissions of one page;
+        columns the table lacks (an older form version) are None."""
+        if not submission_ids or not self.table_exists(data_table):
+            return {}
+        table = '"' + data_table.replace('"', '""') + '"'
+        rows = self._all(f"SELECT * FROM {table} WHERE {_in('_submission_id', submission_ids)}",
+                         list(submission_ids))
+        return {r["_submission_id"]: {c: r.get(c) for c in columns} for r in rows}
+
+    def hamlet_rounds(self, project_id: int, hamlet: str, clusters: Iterable[str] | None = None) -> list[int]:
+        """The rounds in which a hamlet has ranked households (in these clusters; None: any), ascending."""
+        where, params = ["project_id = ?", "hamlet = ?"], [project_id, hamlet]
+        if clusters is not None:
+            allowed = sorted(clusters)
+            where.append(_in("cluster", allowed))
+            params += allowed
+        return [r["round"] for r in self._all(f"SELECT DISTINCT round FROM wb_households WHERE {' AND '.join(where)} "
+                                              "ORDER BY round", params)]
+
+    def wb_transition_counts(self, project_id: int, base: int, follow: int, cluster: str | None = None,
+                             hamlet: str | None = None) -> list[dict]:
+        """Households placed in both rounds, counted by their follow-up round's cluster and hamlet and by their
+        category in each round (at most nine rows per hamlet): the database pairs the rounds, the page does not
+        read every household. With a cluster (or hamlet), both rounds' rows must be in it."""
+        where, params = ["a.project_id = ?", "a.round = ?", "b.round = ?", "a.final IS NOT NULL",
+                         "b.final IS NOT NULL"], [project_id, base, follow]
+        for column, value in (("cluster", cluster), ("hamlet", hamlet)):
+            if value is not None:
+                where += [f"a.{column} = ?", f"b.{column} = ?"]
+                params += [value, value]
+        return self._all(
+            "SELECT b.cluster AS cluster, b.hamlet AS hamlet, a.final AS before, b.final AS after, count(*) AS n "
+            "FROM wb_households a JOIN wb_households b ON b.project_id = a.project_id AND b.hh_id = a.hh_id "
+            f"WHERE {' AND '.join(where)} GROUP BY b.cluster, b.hamlet, a.final, b.final", params)
