@@ -21,7 +21,5 @@ bp = Blueprint("central", __name__)
 
 
 def register(app: Flask) -> None:
-    from . import datasets, odata, rest, sessions  # noqa: F401  (their routes attach to bp)
-    from .auth import problem_response
-    bp.register_error_handler(Exception, problem_response)
+    from . import auth, datasets, odata, rest, sessions  # noqa: F401  (routes and error handler attach to bp)
     app.register_blueprint(bp)

@@ -22,6 +22,7 @@ from .. import errors
 from ..api import hash_token
 from ..auth import check_throttle, record_failure, session_key, user_of_session, verify_password
 from ..permissions import Principal, can, clusters, load_principal
+from . import bp
 
 log = logging.getLogger(__name__)
 _SAFE = {"GET", "HEAD", "OPTIONS"}
@@ -105,6 +106,7 @@ def allowed(project_id: int, action: str = "read") -> frozenset[str] | None:
     return clusters(who, project_id)
 
 
+@bp.errorhandler(Exception)
 def problem_response(exc: Exception) -> Response:
     """Errors as Central writes them: {"message": ..., "code": <status>.<n>} (the code a JSON number)."""
     if isinstance(exc, errors.Problem):

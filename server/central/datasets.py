@@ -33,10 +33,11 @@ def _dataset(project_id: int, name: str) -> tuple[str, frozenset[str] | None]:
     return list_name, scope
 
 
-def _items(project_id: int, list_name: str, scope) -> Iterator[dict]:
-    """The items the caller may see, in order, as {name, data, added_at}."""
+def _items(s, project_id: int, list_name: str, scope) -> Iterator[dict]:
+    """The items the caller may see, in order, as {name, data, added_at} (s: the store, as this runs while the
+    answer streams, after the request's context has gone)."""
     def pairs():
-        for name, data, added_at in store().central_list_entities(project_id, list_name):
+        for name, data, added_at in s.central_list_entities(project_id, list_name):
             if name != lists.RESERVED_NAME:
                 yield name, {**data, _ADDED: added_at}
     for name, data in lists.in_clusters(list_name, pairs(), scope):
@@ -55,7 +56,7 @@ def datasets(project_id: int) -> Response:
 @bp.get("/v1/projects/<int:project_id>/datasets/<name>/entities")
 def entities(project_id: int, name: str) -> Response:
     list_name, scope = _dataset(project_id, name)
-    return jsonify([_entity(i) for i in _items(project_id, list_name, scope)])
+    return jsonify([_entity(i) for i in _items(store(), project_id, list_name, scope)])
 
 
 def _entity(item: dict) -> dict:
@@ -73,12 +74,13 @@ def entities_feed(project_id: int, name: str) -> Response:
     """The OData Entities feed, $top, $skip and $count, streamed."""
     list_name, scope = _dataset(project_id, name)
     top, skip = _whole("$top"), _whole("$skip") or 0
-    count = sum(1 for _ in _items(project_id, list_name, scope)) if request.args.get("$count") == "true" else None
+    s = store()
+    count = sum(1 for _ in _items(s, project_id, list_name, scope)) if request.args.get("$count") == "true" else None
     context = (f"{current_app.config['PUBLIC_URL']}/v1/projects/{project_id}/datasets/{name}.svc/$metadata#Entities")
 
     def body() -> Iterator[str]:
         yield '{"value":['
-        rows = itertools.islice(_items(project_id, list_name, scope), skip, None if top is None else skip + top)
+        rows = itertools.islice(_items(s, project_id, list_name, scope), skip, None if top is None else skip + top)
         for n, item in enumerate(rows):
             yield ("," if n else "") + json.dumps(_odata_entity(item), ensure_ascii=False, separators=(",", ":"))
         tail = {"@odata.context": context, **({"@odata.count": count} if count is not None else {})}
