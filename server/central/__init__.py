@@ -15,9 +15,17 @@ The SQL lives in server/storage/central_queries.py. Roles and the NDA cluster sc
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask
+from flask import Blueprint, Flask, Response
 
 bp = Blueprint("central", __name__)
+
+
+@bp.after_request
+def _json_charset(response: Response) -> Response:
+    """Central names the charset of its JSON (application/json; charset=utf-8); some clients expect it."""
+    if response.mimetype == "application/json" and "charset" not in response.headers.get("Content-Type", ""):
+        response.headers["Content-Type"] = "application/json; charset=utf-8"
+    return response
 
 
 def register(app: Flask) -> None:

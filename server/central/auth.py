@@ -122,6 +122,6 @@ def problem_response(exc: Exception) -> Response:
     response.status_code = problem.status
     if "retryAfter" in problem.details:
         response.headers["Retry-After"] = str(problem.details["retryAfter"])
-    if ".svc" in request.path:
+    if ".svc" in request.path and problem.status != 401:   # as Central: a refused sign-in is not OData's yet
         response.headers["OData-Version"] = "4.0"
     return response

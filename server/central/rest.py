@@ -45,10 +45,10 @@ def project(project_id: int) -> Response:
 # -- forms ---------------------------------------------------------------------------------------------------
 
 def _form_out(form: dict, scope) -> dict:
-    fdef = store().get_form_def_by_id(form["current_def_id"])
+    fdef = store().central_form_def(form["current_def_id"])
     out = form_json(form, fdef, store().form_def_xml(fdef["id"]), store().central_form_created(form["id"]))
     if _extended():
-        author = store().user_by_email(fdef["published_by"]) if fdef.get("published_by") else None
+        author = store().user_by_email(fdef["published_by"]) if fdef["published_by"] else None
         out.update(form_extended(store().central_form_counts(form["id"], scope),
                                  user_json(author) if author else None))
     return out

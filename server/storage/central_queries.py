@@ -82,6 +82,10 @@ class CentralQueries:
         row = self.db.execute("SELECT min(published_at) FROM form_defs WHERE form_id = ?", [form_id]).fetchone()
         return row[0] if row else None
 
+    def central_form_def(self, def_id: int) -> dict | None:
+        return self._one("SELECT id, version, title, hash, published_at, published_by FROM form_defs WHERE id = ?",
+                         [def_id])
+
     def central_form_versions(self, form_id: int) -> list[dict]:
         return self._all("SELECT id, version, title, hash, published_at, published_by FROM form_defs "
                          "WHERE form_id = ? ORDER BY id DESC", [form_id])
