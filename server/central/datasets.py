@@ -5,7 +5,7 @@ GET /v1/projects/<id>/datasets, .../datasets/<name>/entities (pyodk's entities.l
 An entity's uuid (and OData __id) is the item's name, e.g. a household id, the value the forms store, so that
 researchers join submissions to lists on it; its label is the list's label column and its data the other columns.
 An NDA sees only the items of their clusters, as their phone does (lists.in_clusters). We do not record who added
-an item: creatorId is 0 and creatorName null.
+an item, nor with what: creatorId is 0, creatorName null and userAgent empty.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from flask import Response, current_app, jsonify, request
 from .. import errors, lists
 from . import bp
 from .auth import allowed, store
+from .odata import is_true
 from .shapes import iso
 
 _UNKNOWN_CREATOR = 0
@@ -65,7 +66,7 @@ def _entity(item: dict) -> dict:
     return {"uuid": item["name"], "creatorId": _UNKNOWN_CREATOR, "createdAt": created, "conflict": None,
             "updatedAt": None, "deletedAt": None,
             "currentVersion": {"label": item["data"].get("label") or item["name"], "current": True,
-                               "createdAt": created, "creatorId": _UNKNOWN_CREATOR, "userAgent": None, "version": 1,
+                               "createdAt": created, "creatorId": _UNKNOWN_CREATOR, "userAgent": "", "version": 1,
                                "baseVersion": None, "conflictingProperties": None, "data": data}}
 
 
@@ -75,7 +76,7 @@ def entities_feed(project_id: int, name: str) -> Response:
     list_name, scope = _dataset(project_id, name)
     top, skip = _whole("$top"), _whole("$skip") or 0
     s = store()
-    count = sum(1 for _ in _items(s, project_id, list_name, scope)) if request.args.get("$count") == "true" else None
+    count = sum(1 for _ in _items(s, project_id, list_name, scope)) if is_true(request.args.get("$count")) else None
     context = (f"{current_app.config['PUBLIC_URL']}/v1/projects/{project_id}/datasets/{name}.svc/$metadata#Entities")
 
     def body() -> Iterator[str]:

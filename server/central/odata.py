@@ -161,10 +161,15 @@ def _query() -> Query:
             where = store().central_filter_sql(odata_filter.parse(args["$filter"]))
         except FilterError as exc:
             raise odata_filter.unparseable(str(exc)) from None
-    return Query(top=_whole("$top"), skip=_whole("$skip") or 0, count=args.get("$count") == "true",
+    return Query(top=_whole("$top"), skip=_whole("$skip") or 0, count=is_true(args.get("$count")),
                  token=_skiptoken(args.get("$skiptoken")), where=where, expand=expand == "*",
                  select=frozenset(s.strip() for s in select.split(",") if s.strip()) if select else None,
-                 wkt=args.get("$wkt") == "true")
+                 wkt=is_true(args.get("$wkt")))
+
+
+def is_true(value: str | None) -> bool:
+    """Central's isTrue: 'true' in any case (pyodk sends Python's True)."""
+    return value is not None and value.lower() == "true"
 
 
 def _skiptoken(raw: str | None) -> dict | None:
