@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 from urllib.parse import urlencode
 
+import orjson
 from flask import Response, current_app, jsonify, request
 
 from .. import errors
@@ -28,7 +29,7 @@ from ..storage.central_queries import FilterError
 from . import bp, odata_filter
 from .auth import allowed, store
 from .edmx import form_fields, metadata, service_document
-from .odata_rows import Children, Table, attach, compile_tables, encoded, frame, iterations, repeat_row, row_id
+from .odata_rows import Children, Table, attach, compile_tables, encoded, iterations, repeat_row, row_id
 from .shapes import iso, review_state, submitter_id, updated_at
 
 CHUNK = 500            # rows read from the database at a time while streaming
@@ -216,21 +217,22 @@ def _pages(fetch, top: int | None) -> Iterator[tuple[list, bool]]:
 
 
 def _document(chunks: Iterator[tuple[list[dict], dict | None]], context: str, feed_url: str,
-              args: list[tuple[str, str]], count: int | None) -> Iterator[str]:
-    """{"value": [...], "@odata.context", "@odata.nextLink", "@odata.count"}, written as the rows come."""
-    yield '{"value":['
+              args: list[tuple[str, str]], count: int | None) -> Iterator[bytes]:
+    """{"value": [...], "@odata.context", "@odata.nextLink", "@odata.count"}, written as the rows come (orjson:
+    a page of a 200-question form is megabytes of JSON, which the standard library encodes several times slower)."""
+    yield b'{"value":['
     first, next_key = True, None
     for rows, next_key in chunks:
         if rows:
-            text = ",".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) for r in rows)
-            yield text if first else "," + text
+            text = b",".join(orjson.dumps(r) for r in rows)
+            yield text if first else b"," + text
             first = False
     tail = {"@odata.context": context}
     if next_key is not None:
         tail["@odata.nextLink"] = _next_link(feed_url, args, next_key)
     if count is not None:
         tail["@odata.count"] = count
-    yield "]," + json.dumps(tail, separators=(",", ":"))[1:]
+    yield b"]," + orjson.dumps(tail)[1:]
 
 
 def _select(row: dict, select: frozenset[str] | None) -> dict:
@@ -259,10 +261,12 @@ def _children(s, tables: dict[str, Table], table: Table, ids: list[int], expand:
     for t in wanted:
         out.parents[t.table] = s.central_repeat_parents(t.table, ids)
         if expand:
-            grouped: dict[str, list[dict]] = {}
-            for row in s.central_repeat_rows(t.table, ids):
-                grouped.setdefault(row["_parent_key"], []).append(row)
-            out.rows[t.table] = grouped
+            columns, rows = s.central_repeat_rows(t.table, ids)
+            at = columns.index("_parent_key") if columns else 0
+            grouped: dict[str, list[tuple]] = {}
+            for row in rows:
+                grouped.setdefault(row[at], []).append(row)
+            out.rows[t.table] = (tuple(columns), grouped)
     return out
 
 
@@ -300,15 +304,18 @@ def _submissions(form: dict, tables: dict[str, Table], table: Table, scope, quer
     def chunks() -> Iterator[tuple[list[dict], dict | None]]:
         for rows, more in _pages(fetch, query.top):
             ids = [r["id"] for r in rows]
-            main = s.central_main_rows(table.table, ids)
+            columns, main = s.central_main_rows(table.table, ids)
+            build = table.builder(tuple(columns))
+            empty = (None,) * len(columns)
             children = _children(s, tables, table, ids, query.expand)
             built = []
             for r in rows:
                 if r["encrypted"]:
                     out: dict = {}
                 else:
-                    out = frame(table.items, main.get(r["id"], {}), r)
-                    attach(table, out, r["version_instance_id"], r["instance_id"], [], children, query.expand)
+                    out = build(main.get(r["id"], empty), r)
+                    if table.repeats:
+                        attach(table, out, r["version_instance_id"], r["instance_id"], [], children, query.expand)
                 out["__id"] = r["instance_id"]
                 out["__system"] = _system(r)
                 built.append(_select(out, query.select))
@@ -329,20 +336,29 @@ def _repeat(form: dict, tables: dict[str, Table], table: Table, scope, query: Qu
         after = (position[0], position[1])
     count = s.central_repeat_count(table.table, form["id"], scope, query.where, key) if query.count else None
 
-    def fetch(limit: int, last: dict | None) -> list[dict]:
-        position = (last["_submission_id"], last["_rowid"]) if last else after
-        return list(s.central_repeat_page(table.table, form["id"], scope, position, limit, query.where, key,
-                                          offset=query.skip if query.token is None and last is None else 0))
+    layout: list[tuple[str, ...]] = [()]   # the page's column names (the same for every page of a table)
+
+    def fetch(limit: int, last: tuple | None) -> list[tuple]:
+        at = {c: i for i, c in enumerate(layout[0])}
+        position = (last[at["_submission_id"]], last[at["_rowid"]]) if last else after
+        columns, rows = s.central_repeat_page(table.table, form["id"], scope, position, limit, query.where, key,
+                                              offset=query.skip if query.token is None and last is None else 0)
+        if columns:
+            layout[0] = tuple(columns)
+        return rows
 
     def chunks() -> Iterator[tuple[list[dict], dict | None]]:
         for rows, more in _pages(fetch, query.top):
-            children = _children(s, tables, table, sorted({r["_submission_id"] for r in rows}), query.expand)
-            built = [_select(repeat_row(table, r, r["_root"], children, query.expand), query.select) for r in rows]
+            columns = layout[0]
+            sid, root, key_at, rowid = (columns.index(c) for c in ("_submission_id", "_root", "_key", "_rowid"))
+            children = _children(s, tables, table, sorted({r[sid] for r in rows}), query.expand)
+            built = [_select(repeat_row(table, columns, r, r[root], children, query.expand), query.select)
+                     for r in rows]
             token = None
             if more and query.top is not None:
                 last = rows[-1]
-                token = {"repeatId": row_id(last["_root"], table.steps, iterations(last["_key"], table.depth)),
-                         "position": [last["_submission_id"], last["_rowid"]]}
+                token = {"repeatId": row_id(last[root], table.steps, iterations(last[key_at], table.depth)),
+                         "position": [last[sid], last[rowid]]}
             yield built, token
 
     return _document(chunks(), context, feed_url, list(request.args.items(multi=True)), count)

@@ -2,7 +2,11 @@
 SHA-1 __id and their parent's key, typed values, geopoints as GeoJSON (WKT with $wkt=true). Pure: no Flask, no SQL.
 
 A Table is compiled once per form version and entity set from Central's field list (edmx.form_fields) and our
-FormDef (which typed column holds each field); a page of rows is then turned into dicts with no per-row lookups.
+FormDef (which typed column holds each field). For each column layout of its typed table it then compiles a
+builder: one Python function whose body is the nested dict display of a row, reading columns by position (made
+with compile(); every name in it is a repr()'d string or a number, nothing of a submission's). A page of 1,000
+rows of a 200-question form is so built in a few milliseconds, where walking the structure row by row took
+hundreds.
 """
 
 from __future__ import annotations
@@ -34,10 +38,17 @@ class Table:
     steps: tuple[tuple[str, bool], ...] = ()      # (name, is_repeat) from the root to this repeat, for __id
     parent: "Table | None" = None
     parent_key_name: str = ""          # __Submissions-id, __Submissions-<parent path>-id
+    builders: dict = field(default_factory=dict)  # column names -> compiled builder
+    link: str = ""                     # interview/mod_b/member: the path of a top-level repeat in links
 
-    @property
-    def depth(self) -> int:
-        return sum(1 for _, repeat in self.steps if repeat)
+    depth: int = 0                     # how many repeats hold it, itself included (0: Submissions)
+
+    def builder(self, columns: tuple[str, ...]) -> Callable[[tuple, Any], dict]:
+        """build(row, meta): a typed row (a tuple in `columns` order) as this entity's nested dict."""
+        made = self.builders.get(columns)
+        if made is None:
+            made = self.builders[columns] = _compile_builder(self.items, columns)
+        return made
 
 
 def compile_tables(project_id: int, form: FormDef, fields: list[CentralField], wkt: bool) -> dict[str, Table]:
@@ -58,10 +69,12 @@ def compile_tables(project_id: int, form: FormDef, fields: list[CentralField], w
             stack.append((f.path, table, sub, names + (name,)))
         elif f.type == "repeat":
             entity = "Submissions." + ".".join(sanitize(p) for p in f.path[1:].split("/"))
+            steps = _steps(fields, f.path)
             child = Table(entity, f.path, table_name(project_id, form.form_id, form.repeat_key(prefix + f.path)),
-                          steps=_steps(fields, f.path), parent=table,
+                          steps=steps, depth=sum(1 for _, repeat in steps if repeat), parent=table,
                           parent_key_name="__" + "-".join(["Submissions"] + ([table.entity[12:].replace(".", "-")]
                                                                                if table.path else [])) + "-id")
+            child.link = "/".join(sanitize(p) for p in f.path[1:].split("/"))
             out[entity] = child
             table.repeats.append((names, name, child))
             stack.append((f.path, child, child.items, ()))
@@ -116,12 +129,6 @@ def _wkt_number(value: float) -> str:
     return str(value)
 
 
-def _text(value: Any) -> Any:
-    if value is None or isinstance(value, str):
-        return value
-    return str(_number(value))
-
-
 def _converter(kind: str, wkt: bool) -> Callable[[Any], Any] | None:
     if kind == "int":
         return None
@@ -131,24 +138,44 @@ def _converter(kind: str, wkt: bool) -> Callable[[Any], Any] | None:
         return _datetime
     if kind == "geopoint":
         return lambda v: _point(v, wkt)
-    return _text
+    return None   # text columns (everything else) hold text already
 
 
 # -- rows ---------------------------------------------------------------------------------------------
 
-def frame(items: list, row: dict, meta: dict | None) -> dict:
-    """A row's values nested as the form's groups are."""
-    out: dict[str, Any] = {}
-    for item in items:
-        kind = item[0]
-        if kind == "v":
-            value = row.get(item[2]) if item[2] else None
-            out[item[1]] = item[3](value) if item[3] is not None and value is not None else value
-        elif kind == "g":
-            out[item[1]] = frame(item[2], row, meta)
-        else:
-            out[item[1]] = meta.get(item[2]) if meta is not None and item[2] else None
-    return out
+def _compile_builder(items: list, columns: tuple[str, ...]) -> Callable[[tuple, Any], dict]:
+    """A function returning one row's values nested as the form's groups are, as a single dict display:
+    {'start': r[4], 'mod_a': {'a_place': {'cluster': r[7], ...}}, 'gps': (None if (v := r[9]) is None
+    else c0(v)), 'meta': {'instanceID': m['version_instance_id'], ...}}. A field the table has no column for
+    (a newer form version's) is None."""
+    index = {c: i for i, c in enumerate(columns)}
+    constants: dict[str, Any] = {}
+
+    def display(entries: list) -> str:
+        parts = []
+        for item in entries:
+            kind = item[0]
+            if kind == "v":
+                at = index.get(item[2]) if item[2] else None
+                if at is None:
+                    value = "None"
+                elif item[3] is None:
+                    value = f"r[{at}]"
+                else:
+                    name = f"c{len(constants)}"
+                    constants[name] = item[3]
+                    value = f"(None if (v := r[{at}]) is None else {name}(v))"
+            elif kind == "g":
+                value = display(item[2])
+            else:
+                value = f"m[{item[2]!r}]" if item[2] else "None"
+            parts.append(f"{item[1]!r}: {value}")
+        return "{" + ", ".join(parts) + "}"
+
+    source = f"def build(r, m):\n    return {display(items)}\n"
+    namespace: dict[str, Any] = dict(constants)
+    exec(compile(source, "<odata row builder>", "exec"), namespace)  # noqa: S102 - see the module's note
+    return namespace["build"]
 
 
 def iterations(key: str, depth: int) -> list[int]:
@@ -165,13 +192,21 @@ def row_id(root_instance: str, steps: Iterable[tuple[str, bool]], positions: lis
     return hashlib.sha1("%%".join(parts).encode()).hexdigest()
 
 
+_PLAIN = re.compile(r"[A-Za-z0-9\-_.!~*'():]*")
+
+
 def encoded(instance_id: str) -> str:
+    """As JavaScript's encodeURIComponent, which Central's links use (uuid:… becomes uuid%3A…)."""
+    if _PLAIN.fullmatch(instance_id):
+        return instance_id.replace(":", "%3A")
     return quote(instance_id, safe="-_.!~*'()")
 
 
 def navigation(table: Table, root_instance: str, positions: list[int]) -> str:
     """The link from a row to one of its repeats: Submissions('uuid%3A…')/group/…/repeat, with each repeat row
     on the way named by its __id (positions: those of the repeat rows on the way)."""
+    if table.depth == 1:
+        return f"Submissions('{encoded(root_instance)}')/{table.link}"
     out = [f"Submissions('{encoded(root_instance)}')"]
     repeats_seen = 0
     for i, (name, repeat) in enumerate(table.steps):
@@ -186,11 +221,11 @@ def navigation(table: Table, root_instance: str, positions: list[int]) -> str:
 
 @dataclass
 class Children:
-    """What a page knows of the repeats below its rows: by table, the keys of rows that have any, and (with
-    $expand=*) the rows themselves by their parent's key."""
+    """What a page knows of the repeats below its rows, by table: the keys of rows that have any, and (with
+    $expand=*) the rows themselves, (column names, {parent key: rows})."""
 
     parents: dict[str, set[str]] = field(default_factory=dict)
-    rows: dict[str, dict[str, list[dict]]] = field(default_factory=dict)
+    rows: dict[str, tuple[tuple[str, ...], dict[str, list[tuple]]]] = field(default_factory=dict)
 
 
 def attach(table: Table, out: dict, key: str, root_instance: str, positions: list[int], children: Children,
@@ -204,15 +239,19 @@ def attach(table: Table, out: dict, key: str, root_instance: str, positions: lis
             holder = holder[step]
         holder[f"{name}@odata.navigationLink"] = navigation(child, root_instance, positions)
         if expand:
-            holder[name] = [repeat_row(child, r, root_instance, children, expand, parent_link=False)
-                            for r in children.rows.get(child.table, {}).get(key, [])]
+            columns, grouped = children.rows.get(child.table, ((), {}))
+            holder[name] = [repeat_row(child, columns, r, root_instance, children, expand, parent_link=False)
+                            for r in grouped.get(key, [])]
 
 
-def repeat_row(table: Table, row: dict, root_instance: str, children: Children, expand: bool,
-               parent_link: bool = True) -> dict:
-    positions = iterations(row["_key"], table.depth)
-    out = frame(table.items, row, None)
-    attach(table, out, row["_key"], root_instance, positions, children, expand)
+def repeat_row(table: Table, columns: tuple[str, ...], row: tuple, root_instance: str, children: Children,
+               expand: bool, parent_link: bool = True) -> dict:
+    """One repeat row: its fields, its own repeats, __id and (in its own table) its parent's key."""
+    key = row[columns.index("_key")]
+    positions = iterations(key, table.depth)
+    out = table.builder(columns)(row, None)
+    if table.repeats:
+        attach(table, out, key, root_instance, positions, children, expand)
     out["__id"] = row_id(root_instance, table.steps, positions)
     if parent_link:
         parent = table.parent

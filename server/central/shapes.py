@@ -7,6 +7,7 @@ present with Central's own "none" value (null, 0 or false), so that clients read
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import datetime, timezone
 from typing import Any
 
@@ -21,10 +22,15 @@ _VERBS = {
 }
 
 
+_ISO_Z = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
+
+
 def iso(stamp: str | None) -> str | None:
-    """A stored timestamp as Central writes them: UTC, milliseconds, Z."""
+    """A stored timestamp as Central writes them: UTC, milliseconds, Z (as ours are stored, mostly)."""
     if not stamp:
         return None
+    if _ISO_Z.fullmatch(stamp):
+        return stamp
     moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)

@@ -165,31 +165,37 @@ class CentralQueries:
 
     # -- typed rows for OData -------------------------------------------------------------------
 
-    def central_main_rows(self, table: str, submission_ids: Sequence[int]) -> dict[int, dict]:
-        """The typed top-level rows of these submissions, by submission id."""
+    def central_main_rows(self, table: str, submission_ids: Sequence[int]) -> tuple[list[str], dict[int, tuple]]:
+        """The typed top-level rows of these submissions: (column names, {submission id: row})."""
         if not submission_ids or not self.db[table].exists():
-            return {}
+            return [], {}
         marks = ", ".join("?" for _ in submission_ids)
-        return {r["_submission_id"]: r for r in self._all(
-            f"SELECT * FROM {_quote(table)} WHERE _submission_id IN ({marks})", list(submission_ids))}
+        cursor = self.db.execute(f"SELECT * FROM {_quote(table)} WHERE _submission_id IN ({marks})",
+                                 list(submission_ids))
+        columns = [c[0] for c in cursor.description]
+        at = columns.index("_submission_id")
+        return columns, {row[at]: row for row in cursor}
 
-    def central_repeat_rows(self, table: str, submission_ids: Sequence[int]) -> list[dict]:
-        """Every row of one repeat table for these submissions, in the order they were written."""
+    def central_repeat_rows(self, table: str, submission_ids: Sequence[int]) -> tuple[list[str], list[tuple]]:
+        """Every row of one repeat table for these submissions, in the order they were written:
+        (column names, rows)."""
         if not submission_ids or not self.db[table].exists():
-            return []
+            return [], []
         marks = ", ".join("?" for _ in submission_ids)
-        return self._all(f"SELECT * FROM {_quote(table)} WHERE _submission_id IN ({marks}) "
-                         "ORDER BY _submission_id, rowid", list(submission_ids))
+        cursor = self.db.execute(f"SELECT * FROM {_quote(table)} WHERE _submission_id IN ({marks}) "
+                                 "ORDER BY _submission_id, rowid", list(submission_ids))
+        return [c[0] for c in cursor.description], cursor.fetchall()
 
     def central_repeat_page(self, table: str, form_id: int, clusters: Iterable[str] | None,
                             after: tuple[int, int] | None, limit: int | None,
                             where: tuple[str, list] | None = None, instance_id: str | None = None,
-                            offset: int = 0) -> Iterator[dict]:
+                            offset: int = 0) -> tuple[list[str], list[tuple]]:
         """A page of a repeat table, newest submission first and each submission's rows in order; keyset on
-        (_submission_id, rowid): `after` is the last row sent. Rows carry the root's instanceID as _root."""
+        (_submission_id, rowid): `after` is the last row sent. Rows carry their rowid as _rowid and the
+        submission's first instanceID as _root. (column names, rows)."""
         if not self.db[table].exists():
-            return iter(())
-        sql = (f"SELECT r.rowid AS _rowid, r.*, s.instance_id AS _root FROM {_quote(table)} r "
+            return [], []
+        sql = (f"SELECT r.*, r.rowid AS _rowid, s.instance_id AS _root FROM {_quote(table)} r "
                "JOIN submissions s ON s.id = r._submission_id JOIN submission_defs d ON d.id = s.current_def_id "
                "WHERE s.form_id = ? AND s.deleted_at IS NULL")
         params: list[Any] = [form_id]
@@ -211,8 +217,7 @@ class CentralQueries:
             sql += " LIMIT ? OFFSET ?"
             params += [-1 if limit is None else limit, offset]
         cursor = self.db.execute(sql, params)
-        names = [c[0] for c in cursor.description]
-        return (dict(zip(names, row)) for row in cursor)
+        return [c[0] for c in cursor.description], cursor.fetchall()
 
     def central_repeat_count(self, table: str, form_id: int, clusters: Iterable[str] | None,
                              where: tuple[str, list] | None = None, instance_id: str | None = None) -> int:
