@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import json
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import requests
 
-from server import catalog, lists
+from server import catalog, create_app, lists
 from server.auth import new_token
 from server.bootstrap import create_user
 
 from .collect import Collect
+from .conftest import LiveServer
 from .web import PASSWORD
 
 CENTRAL = Path(__file__).parent / "data" / "central"
@@ -94,3 +97,17 @@ def set_up(app, live_url: str) -> Reference:
         reply = phone.submit(xml, files)
         assert reply.status == 201, reply.text
     return Reference(live_url, project["id"], store)
+
+
+@contextmanager
+def served_reference(data: Path) -> Iterator[Reference]:
+    """set_up on a server of its own in `data`, for a module of tests that only read (or share what they write)."""
+    app = create_app({"DATA": str(data), "LOG_LEVEL": "WARNING", "PUBLIC_URL": "http://localhost",
+                      "FORMS": str(FORMS)})
+    server = LiveServer(app)
+    app.config["PUBLIC_URL"] = server.url
+    try:
+        yield set_up(app, server.url)
+    finally:
+        server.stop()
+        app.extensions["ppa"].store.close()

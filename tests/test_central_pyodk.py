@@ -8,10 +8,7 @@ import pytest
 from lxml import etree
 from pyodk.client import Client
 
-from server import create_app
-
-from .central import ADMIN, NDA, NDA_CLUSTERS, set_up
-from .conftest import FORMS, LiveServer
+from .central import ADMIN, NDA, NDA_CLUSTERS, served_reference
 from .web import PASSWORD
 
 EDM = "{http://docs.oasis-open.org/odata/ns/edm}"
@@ -21,14 +18,8 @@ HOUSEHOLDS = {"uuid:bc3917f0-94e7-4f9c-8e22-17697a50c1dd", "uuid:4167a70b-c75e-4
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    app = create_app({"DATA": str(tmp_path_factory.mktemp("pyodk")), "LOG_LEVEL": "WARNING",
-                      "PUBLIC_URL": "http://localhost", "FORMS": str(FORMS)})
-    server = LiveServer(app)
-    app.config["PUBLIC_URL"] = server.url
-    reference = set_up(app, server.url)
-    yield reference
-    server.stop()
-    app.extensions["ppa"].store.close()
+    with served_reference(tmp_path_factory.mktemp("pyodk")) as reference:
+        yield reference
 
 
 def client(served, tmp_path, email: str = ADMIN) -> Client:
