@@ -2,7 +2,8 @@
 `Submissions` and of a repeat table (the household roster), with N household income submissions, over real HTTP
 from a server started here on 127.0.0.1; then the server's memory while it streams each whole table.
 
-    .venv/bin/python -m bench.odata_paging [--submissions 100000] [--members 5] [--page 1000] [--repeats 5] [--json]
+    .venv/bin/python -m bench.odata_paging [--submissions 100000] [--members 5] [--page 1000] [--repeats 5]
+                                           [--data FOLDER] [--json]
 
 Pages after the first are asked for as a client following @odata.nextLink asks for them: with the $skiptoken our
 server would have written for the row before (made here from the database, so that the last page does not need
@@ -61,7 +62,8 @@ class _Served:
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.app.config["PUBLIC_URL"] = self.url
         store = self.app.extensions["ppa"].store
-        user = create_user(store, "bench@example.org", "admin", "a-long-enough-password", "PPA")
+        user = store.user_by_email("bench@example.org") or create_user(store, "bench@example.org", "admin",
+                                                                       "a-long-enough-password", "PPA")
         token = new_token()
         store.create_api_token(user["id"], hash_token(token), "bench")
         self.headers = {"Authorization": f"Bearer {token}"}
@@ -137,15 +139,17 @@ def _stream_all(served: _Served, table: str) -> dict:
             "rss_start_mb": round(start_rss, 1), "rss_growth_mb": round(peak - start_rss, 1)}
 
 
-def run(submissions: int, members: int, page: int, repeats: int, tmp: str | None) -> dict:
+def run(submissions: int, members: int, page: int, repeats: int, tmp: str | None, keep: str | None = None) -> dict:
     with tempfile.TemporaryDirectory(prefix="ppa-odata-bench-", dir=tmp) as folder:
-        data = Path(folder)
+        data = Path(keep or folder)
         started = time.perf_counter()
-        seeded = subprocess.run([sys.executable, "-m", "bench.odata_paging", "--_seed", str(data),
-                                 "--submissions", str(submissions), "--members", str(members)],
-                                cwd=ROOT, capture_output=True, text=True, env=os.environ.copy())
-        if seeded.returncode != 0:
-            raise RuntimeError(seeded.stderr[-3000:])
+        if not (data / "ppa.db").exists():
+            data.mkdir(parents=True, exist_ok=True)
+            seeded = subprocess.run([sys.executable, "-m", "bench.odata_paging", "--_seed", str(data),
+                                     "--submissions", str(submissions), "--members", str(members)],
+                                    cwd=ROOT, capture_output=True, text=True, env=os.environ.copy())
+            if seeded.returncode != 0:
+                raise RuntimeError(seeded.stderr[-3000:])
         result: dict = {"submissions": submissions, "members": members, "page": page,
                         "seed_seconds": round(time.perf_counter() - started, 1), "pages": {}, "streams": {}}
         served = _Served(data)
@@ -169,13 +173,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--page", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--tmp", help="where the temporary data folder goes")
+    parser.add_argument("--data", help="use (and keep) this data folder; seeded only when it has no database yet")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--_seed", dest="seed", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.seed:
         _seed(Path(args.seed), args.submissions, args.members)
         return 0
-    result = run(args.submissions, args.members, args.page, args.repeats, args.tmp)
+    result = run(args.submissions, args.members, args.page, args.repeats, args.tmp, args.data)
     if args.json:
         print(json.dumps(result))
         return 0

@@ -192,12 +192,17 @@ class CentralQueries:
                             offset: int = 0) -> tuple[list[str], list[tuple]]:
         """A page of a repeat table, newest submission first and each submission's rows in order; keyset on
         (_submission_id, rowid): `after` is the last row sent. Rows carry their rowid as _rowid and the
-        submission's first instanceID as _root. (column names, rows)."""
+        submission's first instanceID as _root. (column names, rows).
+
+        The rows are read down the table's _submission_id index from `after` on, each joined to its submission:
+        CROSS JOIN keeps SQLite from starting at the form's submissions instead (it then sorted every row of the
+        table for each page: 2.7 s a page at 500,000 rows, against 4 to 24 ms); PostgreSQL reads CROSS JOIN with
+        its WHERE as the inner join it is and plans it itself."""
         if not self.db[table].exists():
             return [], []
         sql = (f"SELECT r.*, r.rowid AS _rowid, s.instance_id AS _root FROM {_quote(table)} r "
-               "JOIN submissions s ON s.id = r._submission_id JOIN submission_defs d ON d.id = s.current_def_id "
-               "WHERE s.form_id = ? AND s.deleted_at IS NULL")
+               "CROSS JOIN submissions s CROSS JOIN submission_defs d "
+               "WHERE s.id = r._submission_id AND d.id = s.current_def_id AND s.form_id = ? AND s.deleted_at IS NULL")
         params: list[Any] = [form_id]
         scope, scope_params = _in_scope_sql(clusters)
         sql += scope
@@ -206,8 +211,8 @@ class CentralQueries:
             sql += " AND s.instance_id = ? AND r._submission_id = (SELECT submission_id FROM submission_defs " \
                    "WHERE form_id = ? AND instance_id = ?)"
             params += [instance_id, form_id, instance_id]
-        if after is not None:
-            sql += " AND (r._submission_id < ? OR (r._submission_id = ? AND r.rowid > ?))"
+        if after is not None:   # a range on the index, then the rows of that submission already sent left out
+            sql += " AND r._submission_id <= ? AND (r._submission_id < ? OR r.rowid > ?)"
             params += [after[0], after[0], after[1]]
         if where is not None:
             sql += f" AND ({where[0]})"
