@@ -1,6 +1,7 @@
 """OData paging benchmark: how long one page of 1,000 rows takes at the first, a middle and the last offset of
 `Submissions` and of a repeat table (the household roster), with N household income submissions, over real HTTP
-from a server started here on 127.0.0.1; then the server's memory while it streams each whole table.
+from the production server (`ppa serve`) started here on 127.0.0.1; then its memory while it streams each whole
+table.
 
     .venv/bin/python -m bench.odata_paging [--submissions 100000] [--members 5] [--page 1000] [--repeats 5]
                                            [--data FOLDER] [--json]
@@ -9,15 +10,15 @@ Pages after the first are asked for as a client following @odata.nextLink asks f
 server would have written for the row before (made here from the database, so that the last page does not need
 the 99 pages before it). Seeding: a few households through the normal ingest, the rest copies under new
 instanceIDs written through the same store methods (server.benchmark_export.bulk_households), in a child process.
-Reported per page: the median and the slowest of --repeats downloads, whole body read; for the streams: rows,
-seconds, MB sent and this process's RSS growth while streaming (the server runs in it).
+Reported per page, after WARM_UP unmeasured first pages: the median and the slowest of --repeats downloads, whole
+body received; for the streams: rows,
+seconds, MB sent and the growth of the server's RSS (all its processes) while streaming.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import statistics
 import subprocess
@@ -28,10 +29,11 @@ import time
 from pathlib import Path
 
 import requests
-from werkzeug.serving import make_server
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLES = ("Submissions", "Submissions.interview.mod_b.member")
+ADMIN, PASSWORD = "bench@example.org", "a-long-enough-password"
+WARM_UP = 4            # unmeasured first pages per table, so that each worker has met the table once
 
 
 def _seed(data: Path, submissions: int, members: int) -> None:
@@ -41,47 +43,53 @@ def _seed(data: Path, submissions: int, members: int) -> None:
     store.close()
 
 
-def _rss_mb() -> float:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
+def _rss_mb(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status") as status:
+                total += next(int(line.split()[1]) for line in status if line.startswith("VmRSS:")) / 1024
+        except (OSError, StopIteration):
+            pass
+    return total
 
 
 class _Served:
-    """The product's app on 127.0.0.1 in this process, with an administrator's API token."""
+    """The production server (`ppa serve`, server.serve_process) on 127.0.0.1 on the data folder, in processes of
+    its own (the client's reading and the server do not share an interpreter), with an administrator's API token."""
 
     def __init__(self, data: Path):
-        from server import create_app
         from server.api import hash_token
         from server.auth import new_token
         from server.bootstrap import create_user
-        self.app = create_app({"DATA": str(data), "LOG_LEVEL": "WARNING", "PUBLIC_URL": "http://127.0.0.1"})
-        self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.app.config["PUBLIC_URL"] = self.url
-        store = self.app.extensions["ppa"].store
-        user = store.user_by_email("bench@example.org") or create_user(store, "bench@example.org", "admin",
-                                                                       "a-long-enough-password", "PPA")
+        from server.serve_process import ServeProcess, free_port
+        from server.storage import SQLiteStore
+        self.store = SQLiteStore(data / "ppa.db")
+        self.store.migrate()
+        user = self.store.user_by_email(ADMIN) or create_user(self.store, ADMIN, "admin", PASSWORD, "PPA")
         token = new_token()
-        store.create_api_token(user["id"], hash_token(token), "bench")
+        self.store.create_api_token(user["id"], hash_token(token), "bench")
         self.headers = {"Authorization": f"Bearer {token}"}
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)   # no line per request on stderr
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        env = {**os.environ, "PPA_DATA": str(data), "PPA_HOST": "127.0.0.1", "PPA_PORT": str(port),
+               "PPA_PUBLIC_URL": self.url, "PPA_ADMIN_EMAIL": ADMIN, "PPA_ADMIN_PASSWORD": PASSWORD,
+               "PPA_LOG_LEVEL": "WARNING"}
+        self.process = ServeProcess(env).start(timeout=120)
+
+    def rss_mb(self) -> float:
+        return _rss_mb(self.process.pids())
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.app.extensions["ppa"].store.close()
+        self.process.stop()
+        self.store.close()
 
 
 def _tokens(served: _Served, table: str, page: int) -> dict[str, str | None]:
     """The $skiptoken of the first, a middle and the last page of `table`, as our nextLinks write them."""
     from server.central.odata import make_skiptoken
     from server.rows import table_name
-    db = served.app.extensions["ppa"].store.db
+    db = served.store.db
     if table == "Submissions":
         total = db.execute("SELECT count(*) FROM submissions").fetchone()[0]
         def key(offset: int) -> dict:
@@ -108,23 +116,24 @@ def _time_page(served: _Served, table: str, page: int, token: str | None, repeat
     for _ in range(repeats):
         started = time.perf_counter()
         reply = requests.get(url, params=params, headers=served.headers, timeout=300)
-        body = reply.json()
+        body = reply.content   # the whole body received; parsed only after the clock stops
         times.append((time.perf_counter() - started) * 1000)
         assert reply.status_code == 200, reply.text[:300]
-        rows = len(body["value"])
+        rows = len(json.loads(body)["value"])
     return {"rows": rows, "median_ms": round(statistics.median(times), 1), "max_ms": round(max(times), 1)}
 
 
 def _stream_all(served: _Served, table: str) -> dict:
-    """The whole table in one response, read as it comes, with this process's RSS sampled meanwhile."""
+    """The whole table in one response, read as it comes, with the server's RSS (all its processes) sampled
+    meanwhile."""
     url = f"{served.url}/v1/projects/1/forms/household_income.svc/{table}"
-    start_rss = peak = _rss_mb()
+    start_rss = peak = served.rss_mb()
     done = threading.Event()
 
     def sample() -> None:
         nonlocal peak
         while not done.wait(0.05):
-            peak = max(peak, _rss_mb())
+            peak = max(peak, served.rss_mb())
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     started = time.perf_counter()
@@ -155,6 +164,8 @@ def run(submissions: int, members: int, page: int, repeats: int, tmp: str | None
         served = _Served(data)
         try:
             for table in TABLES:
+                for _ in range(WARM_UP):   # every worker process compiles a table's row builder once
+                    _time_page(served, table, page, None, 1)
                 tokens = _tokens(served, table, page)
                 total = tokens.pop("total")
                 result["pages"][table] = {"rows_in_table": int(total), **{
