@@ -216,15 +216,17 @@ def _pages(fetch, top: int | None) -> Iterator[tuple[list, bool]]:
             remaining -= len(rows)
 
 
-def _document(chunks: Iterator[tuple[list[dict], dict | None]], context: str, feed_url: str,
+def _document(chunks: Iterator[tuple[list[bytes], dict | None]], context: str, feed_url: str,
               args: list[tuple[str, str]], count: int | None) -> Iterator[bytes]:
-    """{"value": [...], "@odata.context", "@odata.nextLink", "@odata.count"}, written as the rows come (orjson:
-    a page of a 200-question form is megabytes of JSON, which the standard library encodes several times slower)."""
+    """{"value": [...], "@odata.context", "@odata.nextLink", "@odata.count"}, written as the rows come. Each row
+    is encoded (orjson: a page of a 200-question form is megabytes of JSON, which the standard library encodes
+    several times slower) as soon as it is built, so that its objects are freed at once and the garbage collector
+    never has a page of them to walk."""
     yield b'{"value":['
     first, next_key = True, None
     for rows, next_key in chunks:
         if rows:
-            text = b",".join(orjson.dumps(r) for r in rows)
+            text = b",".join(rows)
             yield text if first else b"," + text
             first = False
     tail = {"@odata.context": context}
@@ -252,14 +254,19 @@ def _select(row: dict, select: frozenset[str] | None) -> dict:
     return out
 
 
-def _children(s, tables: dict[str, Table], table: Table, ids: list[int], expand: bool) -> Children:
+def _children(s, tables: dict[str, Table], table: Table, ids: list[int], expand: bool,
+              keys: dict[int, str] | None = None) -> Children:
     """What the rows of one page need of the repeats below them (s: the store; this runs while streaming, after
-    the request's context has gone)."""
+    the request's context has gone). keys: for a page of submissions, each one's key (its current instanceID),
+    so that which of them hold rows of a repeat is read from the repeat's index alone."""
     out = Children()
     below = [t for t in tables.values() if t.path and (table.path is None or t.path.startswith(table.path + "/"))]
     wanted = below if expand else [child for _, _, child in table.repeats]
     for t in wanted:
-        out.parents[t.table] = s.central_repeat_parents(t.table, ids)
+        if keys is not None and t.parent is table:
+            out.parents[t.table] = {keys[sid] for sid in s.central_repeat_holders(t.table, ids)}
+        else:
+            out.parents[t.table] = s.central_repeat_parents(t.table, ids)
         if expand:
             columns, rows = s.central_repeat_rows(t.table, ids)
             at = columns.index("_parent_key") if columns else 0
@@ -301,13 +308,14 @@ def _submissions(form: dict, tables: dict[str, Table], table: Table, scope, quer
                                      offset=offset if last is None else 0)
         return rows
 
-    def chunks() -> Iterator[tuple[list[dict], dict | None]]:
+    def chunks() -> Iterator[tuple[list[bytes], dict | None]]:
         for rows, more in _pages(fetch, query.top):
             ids = [r["id"] for r in rows]
             columns, main = s.central_main_rows(table.table, ids)
             build = table.builder(tuple(columns))
             empty = (None,) * len(columns)
-            children = _children(s, tables, table, ids, query.expand)
+            children = _children(s, tables, table, ids, query.expand,
+                                 {r["id"]: r["version_instance_id"] for r in rows})
             built = []
             for r in rows:
                 if r["encrypted"]:
@@ -318,7 +326,7 @@ def _submissions(form: dict, tables: dict[str, Table], table: Table, scope, quer
                         attach(table, out, r["version_instance_id"], r["instance_id"], [], children, query.expand)
                 out["__id"] = r["instance_id"]
                 out["__system"] = _system(r)
-                built.append(_select(out, query.select))
+                built.append(orjson.dumps(_select(out, query.select)))
             yield built, ({"instanceId": rows[-1]["instance_id"]} if more and query.top is not None else None)
 
     return _document(chunks(), context, feed_url, list(request.args.items(multi=True)), count)
@@ -347,13 +355,13 @@ def _repeat(form: dict, tables: dict[str, Table], table: Table, scope, query: Qu
             layout[0] = tuple(columns)
         return rows
 
-    def chunks() -> Iterator[tuple[list[dict], dict | None]]:
+    def chunks() -> Iterator[tuple[list[bytes], dict | None]]:
         for rows, more in _pages(fetch, query.top):
             columns = layout[0]
             sid, root, key_at, rowid = (columns.index(c) for c in ("_submission_id", "_root", "_key", "_rowid"))
             children = _children(s, tables, table, sorted({r[sid] for r in rows}), query.expand)
-            built = [_select(repeat_row(table, columns, r, r[root], children, query.expand), query.select)
-                     for r in rows]
+            built = [orjson.dumps(_select(repeat_row(table, columns, r, r[root], children, query.expand),
+                                          query.select)) for r in rows]
             token = None
             if more and query.top is not None:
                 last = rows[-1]

@@ -149,6 +149,14 @@ class CentralQueries:
         return {r[0] for r in self.db.execute(f"SELECT DISTINCT _parent_key FROM {_quote(table)} "
                                               f"WHERE _submission_id IN ({marks})", list(submission_ids))}
 
+    def central_repeat_holders(self, table: str, submission_ids: Sequence[int]) -> set[int]:
+        """Which of these submissions have rows in this repeat table (read from its _submission_id index alone)."""
+        if not submission_ids or not self.db[table].exists():
+            return set()
+        marks = ", ".join("?" for _ in submission_ids)
+        return {r[0] for r in self.db.execute(f"SELECT DISTINCT _submission_id FROM {_quote(table)} "
+                                              f"WHERE _submission_id IN ({marks})", list(submission_ids))}
+
     def central_versions(self, submission_id: int) -> list[dict]:
         return self._all(
             "SELECT d.id AS def_id, d.instance_id AS version_instance_id, d.instance_name, d.device_id, d.user_id, "
