@@ -144,7 +144,7 @@ def _stream_all(served: _Served, table: str) -> dict:
     seconds = time.perf_counter() - started
     done.set()
     sampler.join()
-    return {"seconds": round(seconds, 2), "bytes_sent": size, "mb_sent": round(size / 1e6, 1),
+    return {"seconds": round(seconds, 3), "bytes_sent": size, "mb_sent": round(size / 1e6, 1),
             "rss_start_mb": round(start_rss, 1), "rss_growth_mb": round(peak - start_rss, 1)}
 
 

@@ -132,6 +132,15 @@ def test_the_form_xml_path_takes_bearer_and_basic_for_scripts_and_digest_for_pho
     assert bearer.content == basic.content == digest.content and b'id="household_income"' in bearer.content
 
 
+def test_the_submissions_list_streams_every_submission_once_across_chunks(ref, monkeypatch):
+    from server.central import rest
+    api = ref.session()
+    whole = api.get(SUB.format(p=ref.project_id)).json()
+    monkeypatch.setattr(rest, "CHUNK", 2)   # three submissions: a full read of two, then one of one
+    chunked = api.get(SUB.format(p=ref.project_id)).json()
+    assert chunked == whole and len(whole) == 3 and len({s["instanceId"] for s in whole}) == 3
+
+
 # -- reviewing ------------------------------------------------------------------------------------------------
 
 def test_rejecting_through_the_api_takes_the_household_out_of_the_aggregates_and_approving_brings_it_back(ref):
