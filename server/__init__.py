@@ -14,7 +14,7 @@ from flask import Flask, Response, g, jsonify, request
 from flask.sessions import SecureCookieSessionInterface
 
 from . import config as config_module
-from . import api, errors, http_errors, http_security, logs, openrosa, web
+from . import api, central, errors, http_errors, http_security, logs, openrosa, web
 from .auth import Digest
 from .catalog import FormCache
 from .storage import SQLiteStore, open_store
@@ -56,6 +56,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     http_errors.register(app)
     http_security.register(app)
     openrosa.register(app)
+    central.register(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(web.bp)
     csrf = CSRFProtect(app)
@@ -63,6 +64,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # token, and neither reads the session cookie for anything that writes.
     csrf.exempt(openrosa.bp)   # both of its mounts
     csrf.exempt(api.bp)
+    csrf.exempt(central.bp)    # Bearer or Basic; a browser's session is accepted there for reads only
     _register_health(app)
     _register_request_log(app)
     return app

@@ -86,6 +86,16 @@ def unauthorized() -> Problem:
     return Problem("401.2", "Sign in with a user name and password to continue.")
 
 
+def bad_credentials() -> Problem:
+    """Central's answer to a script (pyodk, ruODK, Power BI) with no, unknown or wrong credentials."""
+    return Problem("401.2", "Could not authenticate with the provided credentials.")
+
+
+def https_only() -> Problem:
+    """HTTP Basic sends the password itself: as Central, only over HTTPS (or behind a proxy that says it was)."""
+    return Problem("401.3", "This authentication method is only available over HTTPS")
+
+
 def forbidden_token() -> Problem:
     return Problem("403.1", "This phone's access key is not valid or has been revoked. "
                    "Ask your project manager for a new QR code.")
@@ -93,6 +103,11 @@ def forbidden_token() -> Problem:
 
 def forbidden() -> Problem:
     return Problem("403.1", "You are not allowed to do this.")
+
+
+def not_allowed() -> Problem:
+    """Central's wording for a signed-in script whose role may not do this."""
+    return Problem("403.1", "The authenticated actor does not have rights to perform that action.")
 
 
 def outside_clusters(cluster: str | None) -> Problem:

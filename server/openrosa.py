@@ -16,6 +16,7 @@ from flask import Blueprint, Flask, Response, current_app, g, request
 
 from . import errors, lists, openrosa_xml
 from .api import principal
+from .central import auth as central_auth
 from .auth import token_well_formed
 from .http_security import disposition
 from .permissions import can, clusters
@@ -55,6 +56,12 @@ def _authenticate() -> Response | None:
             raise errors.forbidden_token()
         g.device = device
         _touch(device["id"])
+    elif request.endpoint == "openrosa_user.form_xml" and _script_credentials():
+        # a path Central's REST API shares with OpenRosa: scripts sign in with Bearer or Basic, phones with Digest
+        who = central_auth.caller()
+        if not can(who, "read", g.project_id):
+            raise errors.forbidden()
+        g.scope = clusters(who, g.project_id)
     else:
         denied = ppa.digest.login_required(lambda: None)()
         if denied is not None:
@@ -73,6 +80,10 @@ def _authenticate() -> Response | None:
             and request.headers.get("X-OpenRosa-Version", "").strip() != "1.0":
         raise errors.missing_openrosa_version()
     return None
+
+
+def _script_credentials() -> bool:
+    return request.headers.get("Authorization", "").split(" ", 1)[0].lower() in ("bearer", "basic")
 
 
 def _touch(device_id: int) -> None:

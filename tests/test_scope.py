@@ -105,8 +105,9 @@ def world(tmp_path_factory):
         node = samples.poverty_node(random.Random(8), cluster=cluster, existing=NODES[cluster])
         reply = w.phone.submit(samples.instance_xml(nodes, samples.fill(nodes, node, random.Random(9))))
         assert reply.status == 201, reply.text
-        sub = store.get_submission(store.get_form(1, "household_income")["id"], submit(w, cluster))
-        w.ids[cluster] = sub["id"]
+        instance = submit(w, cluster)
+        sub = store.get_submission(store.get_form(1, "household_income")["id"], instance)
+        w.ids[cluster], w.ids[f"{cluster}_instance"] = sub["id"], instance
     w.ids.update(device=device["id"], spare=spare["id"], leaver=leaver["id"])
     for role in ROLE_USERS:
         w.api_tokens[role] = new_token()
@@ -135,6 +136,7 @@ class Case:
     expect: dict                               # caller -> status; callers not named get 403
     scope: str | None = None                   # "own": the NDA's cluster; "other": another; "whole": the project
     send: Callable[[World, str | None], dict] | None = None   # the request's form or body, made per caller
+    central: bool = False                      # Central's REST API or OData: Bearer (an API token), JSON errors
 
 
 WEEKS = "from=2026-11-01&to=2026-11-30"     # the days the samples' interviews fall on (samples._interview)
@@ -144,6 +146,48 @@ MANAGERS = {"admin": 200, "manager": 200}
 MANAGERS_302 = {"admin": 302, "manager": 302}
 REVIEWERS_302 = {"admin": 302, "manager": 302, "nda": 302}
 COLLECTORS = {"admin": 200, "manager": 200, "nda": 200}
+
+
+def body(**data) -> Callable[[World, str | None], dict]:
+    return lambda world, caller: {"json": data}
+
+
+def central(method: str, path: str, expect: dict, scope: str | None = None,
+            send: Callable[[World, str | None], dict] | None = None) -> Case:
+    return Case(method, path, expect, scope, send, central=True)
+
+
+SUB = "/v1/projects/1/forms/household_income/submissions"
+SVC = "/v1/projects/1/forms/household_income.svc"
+CENTRAL_CASES = [
+    central("GET", "/v1/users/current", {**MEMBERS, "outsider": 200}),
+    central("GET", "/v1/projects", {**MEMBERS, "outsider": 200}),
+    central("GET", "/v1/projects/1", MEMBERS),
+    central("GET", "/v1/projects/1/forms", MEMBERS, "whole"),
+    central("GET", "/v1/projects/1/forms/household_income", MEMBERS, "whole"),
+    central("GET", "/v1/projects/1/forms/household_income/versions", MEMBERS),
+    central("GET", "/v1/projects/1/forms/household_income/fields?odata=true", MEMBERS),
+    central("GET", SUB, MEMBERS, "whole"),
+    *[c for suffix in ("", ".xml", "/versions", "/attachments", "/attachments/1732262400123.jpg", "/comments")
+      for c in (central("GET", f"{SUB}/{{chanderi_instance}}{suffix}", MEMBERS, "own"),
+                central("GET", f"{SUB}/{{sindhudurg_instance}}{suffix}", NOT_NDA, "other"))],
+    central("PATCH", f"{SUB}/{{chanderi_instance}}", COLLECTORS, "own", body(reviewState="approved")),
+    central("PATCH", f"{SUB}/{{sindhudurg_instance}}", MANAGERS, "other", body(reviewState="approved")),
+    central("POST", f"{SUB}/{{chanderi_instance}}/comments", COLLECTORS, "own", body(body="seen")),
+    central("POST", f"{SUB}/{{sindhudurg_instance}}/comments", MANAGERS, "other", body(body="seen")),
+    central("GET", SVC, MEMBERS),
+    central("GET", f"{SVC}/", MEMBERS),
+    central("GET", f"{SVC}/$metadata", MEMBERS),
+    central("GET", f"{SVC}/Submissions?$expand=*", MEMBERS, "whole"),
+    central("GET", f"{SVC}/Submissions.interview.mod_b.member", MEMBERS, "whole"),
+    central("GET", f"{SVC}/Submissions('{{chanderi_instance}}')", MEMBERS, "own"),
+    central("GET", f"{SVC}/Submissions('{{sindhudurg_instance}}')", NOT_NDA, "other"),
+    central("GET", f"{SVC}/Submissions('{{sindhudurg_instance}}')/interview/mod_b/member", NOT_NDA, "other"),
+    central("GET", "/v1/projects/1/datasets", MEMBERS),
+    central("GET", "/v1/projects/1/datasets/households/entities", MEMBERS, "whole"),
+    central("GET", "/v1/projects/1/datasets/households.svc/Entities", MEMBERS, "whole"),
+    central("GET", "/v1/projects/1/forms/household_income.xml", MEMBERS),   # the path shared with OpenRosa
+]
 
 
 def form(**data) -> Callable[[World, str | None], dict]:
@@ -274,6 +318,8 @@ CASES = [
     Case("GET", "/v1/key/{token}/projects/1/forms/household_income/attachments/households.csv", {"device": 200}),
     Case("GET", "/v1/key/{token}/projects/1/submission", {"device": 204}),
     Case("POST", "/v1/key/{token}/projects/1/submission", {"device": 201}, send=sent("sindhudurg")),
+    # ODK Central's REST API and OData feed, for researchers' tools (Bearer here; Basic in test_central_api.py)
+    *CENTRAL_CASES,
 ]
 
 # Routes without cases, and why.
@@ -285,6 +331,8 @@ NO_CASES = {
     ("web.logout_everywhere", "POST"): "ends the caller's own sessions (test_people.py)",
     ("web.revoke_tokens", "POST"): "revokes the caller's own API tokens (test_people.py)",
     ("web.revoke_token", "POST"): "revokes one of the caller's own API tokens; another's is 404 (test_first_day.py)",
+    ("central.create_session", "POST"): "signing in for scripts (test_central_api.py)",
+    ("central.end_session", "DELETE"): "ends the caller's own session (test_central_api.py)",
 }
 # Routes an NDA reaches that hold nothing of any cluster, and why.
 NOT_CLUSTERED = {
@@ -295,6 +343,14 @@ NOT_CLUSTERED = {
     ("openrosa_user.form_list", "GET"): "form definitions: the same for every cluster",
     ("openrosa_user.form_xml", "GET"): "form definitions: the same for every cluster",
     ("openrosa_user.submission_probe", "GET"): "an empty 204 before Collect uploads",
+    ("central.current_user", "GET"): "one's own account",
+    ("central.projects", "GET"): "the projects one belongs to",
+    ("central.project", "GET"): "a project's name",
+    ("central.form_versions", "GET"): "form definitions: the same for every cluster",
+    ("central.form_fields_list", "GET"): "form definitions: the same for every cluster",
+    ("central.service", "GET"): "the names of a form's tables",
+    ("central.edmx", "GET"): "a form's structure",
+    ("central.datasets", "GET"): "the names of the lists",
 }
 
 
@@ -310,6 +366,10 @@ def call(world: World, case: Case, caller: str | None) -> requests.Response:
     if case.send is not None:
         kwargs.update(case.send(world, caller))
     headers = kwargs.pop("headers", {})
+    if case.central:
+        if caller is not None:
+            headers["Authorization"] = f"Bearer {world.api_tokens[caller]}"
+        return requests.request(case.method, world.url + path, headers=headers, **kwargs)
     if path.startswith("/v1/"):
         headers["X-OpenRosa-Version"] = "1.0"
         if not path.startswith("/v1/key/") and caller is not None:
@@ -344,7 +404,7 @@ def test_every_caller_gets_what_the_table_says(world, case):
             failures.append(f"{caller}: {response.status_code}, expected {want}: {response.text[:200]}")
         if caller == "nda" and response.status_code < 400 and OTHER in text_of(response.content).lower():
             failures.append(f"nda: the answer holds {OTHER}'s data")
-        if case.path.startswith("/v1/") and response.status_code in (403, 404):
+        if case.path.startswith("/v1/") and not case.central and response.status_code in (403, 404):
             assert "OpenRosaResponse" in response.text   # Collect shows the message
     assert failures == []
 

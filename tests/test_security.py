@@ -18,6 +18,8 @@ from PIL import Image
 from werkzeug.http import parse_options_header
 
 from server import media_types
+from server.api import hash_token
+from server.auth import new_token
 from server.http_security import CSP, FILE_CSP
 from server.samples import Part
 
@@ -256,12 +258,14 @@ def every_page(app, store, project, token, live, collect_client):
     device = store.list_devices(1)[0]
     values = {"project_id": 1, "submission_id": submission_id, "device_id": device["id"], "cluster": "chanderi",
               "hamlet": "chanderi-w03", "form_id": "ppa_community", "fmt": "csv", "list_name": "households.csv",
-              "xml_form_id": "ppa_community", "name": "1732262400200.jpg", "filename": "app.css", "token": token}
+              "xml_form_id": "ppa_community", "name": "1732262400200.jpg", "filename": "app.css", "token": token,
+              "instance_id": instance_id, "resource": "Submissions"}
     return values
 
 
 # endpoints (after the blueprint's name) whose variables or query differ from every_page's
-_BY_ENDPOINT = {"attachment": ({"name": "villages.csv"}, ""), "change_summary": ({}, "?from=1&to=1")}
+_BY_ENDPOINT = {"attachment": ({"name": "villages.csv"}, ""), "change_summary": ({}, "?from=1&to=1"),
+                "entities": ({"name": "households"}, ""), "entities_feed": ({"name": "households"}, "")}
 
 
 def _urls(app, values: dict) -> list[str]:
@@ -286,9 +290,15 @@ def test_every_response_carries_the_security_headers(app, live, every_page):
     """Every GET route, signed in as the administrator (pages, files, API, health) or as a phone (OpenRosa), and
     the sign-in page, an error page and a static file anonymously."""
     admin = _sign_in(live.url, ROLE_USERS["admin"][0])
+    store = app.extensions["ppa"].store
+    bearer = new_token()   # Central's API (server/central): scripts send a Bearer token, not Digest
+    store.create_api_token(store.user_by_email(ROLE_USERS["admin"][0])["id"], hash_token(bearer), "headers")
+    routes = app.url_map.bind("127.0.0.1")
     seen = {}
     for path in _urls(app, every_page):
-        if path.startswith("/v1/key/"):
+        if routes.match(path.split("?")[0])[0].startswith("central."):
+            response = requests.get(live.url + path, headers={"Authorization": f"Bearer {bearer}"}, timeout=60)
+        elif path.startswith("/v1/key/"):
             response = requests.get(live.url + path, headers={"X-OpenRosa-Version": "1.0"}, timeout=60)
         elif path.startswith("/v1/projects/"):
             response = requests.get(live.url + path, headers={"X-OpenRosa-Version": "1.0"}, timeout=60,

@@ -30,6 +30,7 @@ from sqlite_utils import Database
 
 from .sqlite_account import AccountQueries
 from .sqlite_charts import ChartQueries
+from .central_queries import CentralQueries
 from .sqlite_people import PeopleQueries
 from .sqlite_review import ReviewQueries
 from .sqlite_exports import ExportQueries
@@ -89,7 +90,7 @@ def _unvalidated(row: Mapping[str, Any]) -> dict:
 
 
 class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries, MaintenanceQueries, RankingQueries,
-                  MonitoringQueries, AccountQueries, ChartQueries):
+                  MonitoringQueries, AccountQueries, ChartQueries, CentralQueries):
     """All persistence for one data folder."""
 
     def __init__(self, path: str | Path, synchronous: str = "NORMAL", busy_timeout_ms: int = 30_000):

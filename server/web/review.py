@@ -10,8 +10,9 @@ import datetime as dt
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 
-from .. import aggregates, charts, errors, media_types, monitoring, ranking, reports, titles
+from .. import aggregates, charts, errors, media_types, monitoring, ranking, reports, reviewing, titles
 from .. import rows as rows_module
+from ..reviewing import REVIEW_ACTIONS
 from ..http_security import disposition, send
 from ..permissions import clusters as allowed_clusters
 from ..permissions import in_scope
@@ -21,7 +22,6 @@ from ..xforms import extract, parse_submission
 from . import bp, label_language_for, login_required, require, session_user, store
 from .people import audit
 
-REVIEW_ACTIONS = {"approved": "Approve", "hasIssues": "Has issues", "rejected": "Reject"}
 REVIEW_DONE = {"approved": "approved", "hasIssues": "marked as having issues", "rejected": "rejected"}
 PAGE = 50
 
@@ -309,21 +309,8 @@ def review(project_id: int, submission_id: int):
     _project_row, sub = _submission(project_id, submission_id, "review")
     state = request.form.get("state", "")
     comment = (request.form.get("comment") or "").strip()
-    if state not in REVIEW_ACTIONS and not (state == "" and comment):
-        raise errors.bad_request("choose approve, has issues or reject")
-    user = session_user()
-    s = store()
-    with s.write():
-        if state:
-            s.set_review_state(submission_id, state, user.email, comment)
-            if (state == "rejected") != (sub["review_state"] == "rejected"):
-                record = None if state == "rejected" else aggregates.record_from_xml(
-                    s, current_app.extensions["ppa"].forms, sub["form_def_id"], s.submission_xml(sub["def_id"]))
-                aggregates.refresh(s, project_id, sub["xml_form_id"], submission_id, record)
-        else:
-            s.add_comment(submission_id, user.email, comment)
-    audit("submission.review" if state else "submission.comment", f"{project_id}/{submission_id}",
-          {"state": state or None})
+    reviewing.review(store(), current_app.extensions["ppa"].forms, project_id, sub, state, comment,
+                     session_user().email, "page")
     flash(f"Submission {submission_id} {REVIEW_DONE[state]}." if state else f"Comment added to submission "
           f"{submission_id}.")
     return redirect(url_for("web.submission", project_id=project_id, submission_id=submission_id))
