@@ -56,8 +56,11 @@ def init(ctx: Context, skip_validate: bool) -> None:
 
 def _init(ctx: Context, validate: bool = True) -> bootstrap.SetupReport:
     cfg = ctx.config
-    new = not config_module.database_path(cfg).is_file()
-    click.echo(f"data folder: {cli_setup.data_folder(cfg)}{', new' if new else ''}")
+    if cfg.get("DATABASE_URL"):
+        click.echo("database: PostgreSQL at PPA_DATABASE_URL")
+    else:
+        new = not config_module.database_path(cfg).is_file()
+        click.echo(f"data folder: {cli_setup.data_folder(cfg)}{', new' if new else ''}")
     ctx.may_create = True
     try:
         report = bootstrap.ensure_default_project(ctx.store, cfg["PROJECT_NAME"], cfg["FORMS"], validate=validate)
