@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from . import config as config_module
-from .storage import Store, open_store
+from .storage import Store, StoreUnavailable, open_store
 
 
 def settings() -> dict[str, Any]:
@@ -39,5 +39,8 @@ def store(config: dict[str, Any], create: bool = False) -> Store:
             f"no PPA database in the data folder {data_folder(config)}. Run this command where `ppa init` was run, "
             "or set PPA_DATA to the data folder; `ppa init` creates a new one.")
     opened = open_store(config)
-    opened.migrate()
+    try:
+        opened.migrate()
+    except StoreUnavailable as exc:
+        raise click.ClickException(f"{exc}: check PPA_DATABASE_URL and that PostgreSQL is running") from None
     return opened

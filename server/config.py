@@ -49,10 +49,17 @@ def _one_of(*choices: str, upper: bool = False) -> Callable[[str], str]:
     return parse
 
 
+def _database_url(value: str) -> str:
+    value = value.strip()
+    if value and not value.startswith(("postgresql://", "postgres://")):
+        raise ValueError("must be a PostgreSQL URL, postgresql://USER:PASSWORD@HOST:PORT/DBNAME (or empty for SQLite)")
+    return value
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("DATA", "./instance", "Data folder: the SQLite database, the secret key and backups live here."),
     Setting("DATABASE_URL", "", "PostgreSQL database to use instead of the SQLite file in PPA_DATA, as "
-            "postgresql://USER:PASSWORD@HOST:PORT/DBNAME (see PostgreSQL in the README). Empty: SQLite."),
+            "postgresql://USER:PASSWORD@HOST:PORT/DBNAME (see PostgreSQL in the README). Empty: SQLite.", _database_url),
     Setting("HOST", "127.0.0.1", "Address the HTTP server listens on."),
     Setting("PORT", 8080, "Port the HTTP server listens on.", _whole(1, 65535)),
     Setting("PUBLIC_URL", "", "Base URL that phones use to reach the server (for example https://ppa.example.org). "

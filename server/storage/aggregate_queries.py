@@ -160,8 +160,8 @@ class AggregateQueries:
     @in_transaction
     def set_household_node(self, project_id: int, hh_id: str, node: str) -> None:
         """A household's poverty node became known: move its well-being counts to that node, in every round."""
-        for row in self._all("SELECT * FROM wb_households WHERE project_id = ? AND hh_id = ? AND node IS DISTINCT FROM ?",
-                             [project_id, hh_id, node]):
+        for row in self._all("SELECT * FROM wb_households WHERE project_id = ? AND hh_id = ? "
+                             "AND node IS DISTINCT FROM ?", [project_id, hh_id, node]):
             self.set_wb_household(project_id, row["round"], hh_id, {**{k: row[k] for k in (
                 "cluster", "hamlet", "n_groups", "mean", "final", "flagged", "flags", "combined",
                 "validated_reason")}, "node": node})

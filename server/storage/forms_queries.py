@@ -36,8 +36,8 @@ class FormQueries:
     def put_blob(self, content: bytes) -> str:
         """Store a file's bytes once, named by their SHA-256 (returned)."""
         sha = hashlib.sha256(content).hexdigest()
-        self._execute("INSERT INTO blobs (sha256, md5, size, content) VALUES (?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING",
-                      [sha, hashlib.md5(content).hexdigest(), len(content), content])
+        self._execute("INSERT INTO blobs (sha256, md5, size, content) VALUES (?, ?, ?, ?) "
+                      "ON CONFLICT (sha256) DO NOTHING", [sha, hashlib.md5(content).hexdigest(), len(content), content])
         return sha
 
     def get_blob(self, sha256: str) -> bytes | None:

@@ -24,13 +24,15 @@ class ListQueries:
         items it holds; the version moves so that phones download the new CSV)."""
         with self.transaction():
             self._execute("INSERT INTO lists (project_id, list_name, columns) VALUES (?, ?, ?) "
-                          "ON CONFLICT (project_id, list_name) DO NOTHING", [project_id, list_name, json.dumps(list(columns))])
+                          "ON CONFLICT (project_id, list_name) DO NOTHING",
+                          [project_id, list_name, json.dumps(list(columns))])
             stored = json.loads(self._execute("SELECT columns FROM lists WHERE project_id = ? AND list_name = ?",
                                            [project_id, list_name]).fetchone()[0])
             added = [c for c in columns if c not in stored]
             if added:
-                self._execute("UPDATE lists SET columns = ?, version = version + 1 WHERE project_id = ? AND list_name = ?",
-                           [json.dumps(stored + added), project_id, list_name])
+                self._execute("UPDATE lists SET columns = ?, version = version + 1 "
+                              "WHERE project_id = ? AND list_name = ?",
+                              [json.dumps(stored + added), project_id, list_name])
 
     def list_names(self, project_id: int) -> list[str]:
         return [r[0] for r in self._execute("SELECT list_name FROM lists WHERE project_id = ? ORDER BY list_name",
@@ -51,8 +53,8 @@ class ListQueries:
             for name, data in items:
                 payload = json.dumps(data, ensure_ascii=False, sort_keys=True)
                 if replace:
-                    old = self._execute("SELECT data FROM list_items WHERE project_id = ? AND list_name = ? AND name = ?",
-                                     [project_id, list_name, name]).fetchone()
+                    old = self._execute("SELECT data FROM list_items WHERE project_id = ? AND list_name = ? "
+                                        "AND name = ?", [project_id, list_name, name]).fetchone()
                     if old and old[0] == payload:
                         continue
                 cursor = self._execute("INSERT INTO list_items (project_id, list_name, name, data, source, added_at) "

@@ -26,16 +26,16 @@ import functools
 import os
 import re
 import threading
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
+from typing import Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
 
 import psycopg
 from psycopg.adapt import Dumper
 from psycopg_pool import ConnectionPool, PoolTimeout
+from sqlite_utils import Database
 
-from .base import QueryHelpers, StorageError, StoreUnavailable, now, quote
+from .base import QueryHelpers, StorageError, StoreUnavailable, now
 from .sqlite_exports import BATCH, ExportSnapshot
 from .sqlite_schema import migrations
-from sqlite_utils import Database
 
 T = TypeVar("T")
 WRITE_LOCK = 0x5050410001     # pg_advisory_xact_lock key every write transaction takes (see the module docstring)
@@ -150,7 +150,8 @@ class _Handle:
 
 
 def _unavailable(exc: BaseException) -> StoreUnavailable:
-    return StoreUnavailable(f"the PostgreSQL database cannot be reached right now ({str(exc).strip() or type(exc).__name__})")
+    reason = str(exc).strip() or type(exc).__name__
+    return StoreUnavailable(f"the PostgreSQL database cannot be reached right now ({reason})")
 
 
 class PostgresEngine(QueryHelpers):
@@ -460,4 +461,4 @@ def check_url(url: str) -> None:
         raise StorageError(f"PPA_DATABASE_URL must be postgresql://USER:PASSWORD@HOST:PORT/DBNAME, not {url!r}")
 
 
-__all__ = ["PostgresEngine", "PostgresSnapshot", "StoreUnavailable", "translate", "ddl", "check_url", "quote"]
+__all__ = ["PostgresEngine", "PostgresSnapshot", "StoreUnavailable", "check_url", "ddl", "translate"]

@@ -95,9 +95,9 @@ class PostgresMaintenance:
         conninfo, env = _client_env(self.url)
         listing = subprocess.run([client_program("pg_restore"), "--list", str(source)], env=env,
                                  capture_output=True, text=True)
-        if listing.returncode != 0 or " TABLE public _ppa_migrations " not in listing.stdout.replace("TABLE DATA",
-                                                                                                     "TABLE"):
-            raise ValueError(f"{source}: not a PPA PostgreSQL backup ({(listing.stderr or 'no PPA migrations table').strip()})")
+        if listing.returncode != 0 or " TABLE public _ppa_migrations " not in listing.stdout:
+            reason = (listing.stderr or "it holds no PPA migrations table").strip()
+            raise ValueError(f"{source}: not a PPA PostgreSQL backup ({reason})")
         result = subprocess.run([client_program("pg_restore"), "--clean", "--if-exists", "--no-owner",
                                  "--no-privileges", "--single-transaction", "--exit-on-error",
                                  f"--dbname={conninfo}", str(source)], env=env, capture_output=True, text=True)

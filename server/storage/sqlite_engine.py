@@ -329,5 +329,5 @@ class SQLiteEngine(QueryHelpers):
         """hh_id, node of each of n households' latest round with a node, from hh_income (n `?` after project_id).
         SQLite takes the bare column node from the max(round) row; no ORDER BY: with one, SQLite walks the
         primary key (project_id, round, ...) of the whole project."""
-        return (f"SELECT hh_id, node, max(round) FROM hh_income WHERE project_id = ? AND hh_id IN ({', '.join('?' * n)}) "
-                "AND node IS NOT NULL AND node != '' GROUP BY hh_id")
+        return (f"SELECT hh_id, node, max(round) FROM hh_income WHERE project_id = ? "
+                f"AND hh_id IN ({', '.join('?' * n)}) AND node IS NOT NULL AND node != '' GROUP BY hh_id")

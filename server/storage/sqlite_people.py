@@ -45,7 +45,8 @@ class PeopleQueries:
     def create_user(self, email: str, role: str, password_hash: str, digest_ha1: str) -> dict:
         with self.transaction():
             user_id = self._scalar("INSERT INTO users (email, role, password_hash, digest_ha1, created_at) "
-                                   "VALUES (?, ?, ?, ?, ?) RETURNING id", [email, role, password_hash, digest_ha1, now()])
+                                   "VALUES (?, ?, ?, ?, ?) RETURNING id",
+                                   [email, role, password_hash, digest_ha1, now()])
             return self._one("SELECT * FROM users WHERE id = ?", [user_id])
 
     def user_by_id(self, user_id: int) -> dict | None:
@@ -109,7 +110,8 @@ class PeopleQueries:
         with self.transaction():
             self._execute("UPDATE users SET password_hash = ?, digest_ha1 = ? WHERE id = ?",
                        [password_hash, digest_ha1, user_id])
-            self._execute("DELETE FROM web_sessions WHERE user_id = ? AND key IS DISTINCT FROM ?", [user_id, keep_session])
+            self._execute("DELETE FROM web_sessions WHERE user_id = ? AND key IS DISTINCT FROM ?",
+                          [user_id, keep_session])
 
     def set_user_label_language(self, user_id: int, code: str | None) -> None:
         """The user's language for question and choice labels on the pages; None: the project's default."""
@@ -194,12 +196,14 @@ class PeopleQueries:
     def sign_in_failures(self, email: str, remote_addr: str | None, since: float) -> tuple[int, float | None]:
         """How many failed sign-ins this account had from this address since then, and when the last was."""
         count, last = self._execute("SELECT count(*), max(at) FROM sign_in_failures WHERE email = ? "
-                                      "AND remote_addr IS NOT DISTINCT FROM ? AND at > ?", [email, remote_addr, since]).fetchone()
+                                    "AND remote_addr IS NOT DISTINCT FROM ? AND at > ?",
+                                    [email, remote_addr, since]).fetchone()
         return count, last
 
     def clear_sign_in_failures(self, email: str, remote_addr: str | None) -> None:
         with self.transaction():
-            self._execute("DELETE FROM sign_in_failures WHERE email = ? AND remote_addr IS NOT DISTINCT FROM ?", [email, remote_addr])
+            self._execute("DELETE FROM sign_in_failures WHERE email = ? AND remote_addr IS NOT DISTINCT FROM ?",
+                          [email, remote_addr])
 
     # -- forms per device -------------------------------------------------------------------
 

@@ -109,11 +109,13 @@ class ReviewQueries:
                         comment: str) -> None:
         with self.transaction():
             self._execute("INSERT INTO node_reviews (project_id, round, node_id, status, actor, at, comment) "
-                          "VALUES (?, ?, ?, ?, ?, ?, ?)", [project_id, round_no, node_id, status, actor, now(), comment])
+                          "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                          [project_id, round_no, node_id, status, actor, now(), comment])
 
     def node_reviews(self, project_id: int, round_no: int | None) -> dict[str, list[dict]]:
         in_round, params = ("", []) if round_no is None else (" AND round = ?", [round_no])
-        rows = self._all(f"SELECT * FROM node_reviews WHERE project_id = ?{in_round} ORDER BY id", [project_id, *params])
+        rows = self._all(f"SELECT * FROM node_reviews WHERE project_id = ?{in_round} ORDER BY id",
+                         [project_id, *params])
         out: dict[str, list[dict]] = {}
         for row in rows:
             out.setdefault(row["node_id"], []).append(row)
