@@ -83,6 +83,18 @@ def database_url(engine, request):
     cluster.drop_database(url)
 
 
+@pytest.fixture(scope="module", params=ENGINES)
+def module_database_url(request):
+    """database_url for a fixture shared by a module's tests (a served server, a fuzzed app): once per engine."""
+    if request.param == "sqlite":
+        yield ""
+        return
+    cluster = request.getfixturevalue("pg_cluster")
+    url = cluster.new_database()
+    yield url
+    cluster.drop_database(url)
+
+
 @pytest.fixture
 def app(tmp_path, database_url, monkeypatch):
     app = create_app({"DATA": str(tmp_path), "LOG_LEVEL": "WARNING", "PUBLIC_URL": "http://localhost",

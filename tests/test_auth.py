@@ -28,7 +28,6 @@ from server.auth import NONCE_LIFETIME_S, NonceSigner, new_token, sign_in_delay,
 from server.bootstrap import create_user
 
 from . import chromium
-from .conftest import ENGINES
 from .live_server import ServerProcess, cli, free_port, prepare, server_env
 from .web import PASSWORD, csrf
 
@@ -181,14 +180,12 @@ def test_nonce_counts_are_kept_only_while_their_nonce_lives(store):
     assert store.db.execute("SELECT nonce, nc FROM digest_nonce_counts").fetchall() == [("issued-now", 1)]
 
 
-@pytest.fixture(scope="module", params=ENGINES)
-def granian(tmp_path_factory, request):
+@pytest.fixture(scope="module")
+def granian(tmp_path_factory, module_database_url):
     """`ppa serve` with three worker processes: nonce counts must be shared through the database (on each engine;
     with PostgreSQL as several app servers share them)."""
     data = tmp_path_factory.mktemp("auth-serve")
-    cluster = request.getfixturevalue("pg_cluster") if request.param == "postgresql" else None
-    url = cluster.new_database() if cluster else ""
-    env = server_env(data, free_port(), WORKERS=3, THREADS=2, DATABASE_URL=url)
+    env = server_env(data, free_port(), WORKERS=3, THREADS=2, DATABASE_URL=module_database_url)
     prepare(env)
     cli(env, "user", "add", "--role", "admin", "--email", EMAIL, stdin=PASSWORD + "\n")
     process = ServerProcess(env).start(timeout=60)
@@ -196,8 +193,6 @@ def granian(tmp_path_factory, request):
         yield process
     finally:
         process.stop()
-        if cluster:
-            cluster.drop_database(url)
 
 
 def test_a_replayed_nonce_count_is_refused_by_every_worker_process(granian):
