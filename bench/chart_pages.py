@@ -28,7 +28,7 @@ def main(households: int) -> None:
     ensure_default_project(store, "Bench", FORMS, validate=False)
     create_user(store, "admin@example.org", "admin", "a-long-enough-password", "PPA")
     rng = random.Random(1)
-    with store.write():
+    with store.transaction():
         for round_no in (1, 2):
             store.set_wb_households(1, [(round_no, f"hh{i}", {
                 "cluster": ("chanderi", "sindhudurg")[i % 2], "hamlet": f"h{i % 200}", "node": "", "n_groups": 3,

@@ -17,20 +17,22 @@ from . import config as config_module
 from . import api, central, errors, http_errors, http_security, logs, openrosa, web
 from .auth import Digest
 from .catalog import FormCache
-from .storage import SQLiteStore, open_store
+from .storage import Store, open_store
 
 
 @dataclass
 class PPA:
     """What every request needs, kept on app.extensions['ppa']."""
 
-    store: SQLiteStore
+    store: Store
     forms: FormCache
     digest: Any
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     config = config_module.load(test_config)
+    store = open_store(config)
+    store.migrate()
     app = Flask(__name__)
     app.config.update(config)
     app.config.update(
@@ -39,15 +41,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_SECURE=config["PUBLIC_URL"].startswith("https://"),
         PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=12),
         WTF_CSRF_TIME_LIMIT=None,   # the token lives as long as the session
-        SECRET_KEY=config_module.secret_key(config),
+        SECRET_KEY=config_module.secret_key(config, store),
         MAX_CONTENT_LENGTH=config["MAX_SUBMISSION_BYTES"],
         MAX_FORM_MEMORY_SIZE=config["MAX_XML_BYTES"],
         MAX_FORM_PARTS=config["MAX_PARTS"],
     )
     app.session_interface = _SessionInterface()
     logs.configure(app.name, config["LOG_LEVEL"], config["LOG_FORMAT"])
-    store = open_store(config)
-    store.migrate()
     digest = Digest(app.config["SECRET_KEY"], config["DIGEST_REALM"], store)
     digest.error_handler(lambda status: http_errors.render(
         errors.unauthorized() if status == 401 else errors.forbidden()))
@@ -90,7 +90,7 @@ class _SessionInterface(SecureCookieSessionInterface):
 def _register_health(app: Flask) -> None:
     @app.get("/health")
     def health() -> Response:
-        store: SQLiteStore = app.extensions["ppa"].store
+        store: Store = app.extensions["ppa"].store
         return jsonify({"status": "ok", "database": "ok" if store.ping() else "error",
                         "projects": len(store.list_projects())})
 

@@ -21,7 +21,7 @@ from typing import Any, Iterable, Mapping
 from . import errors, ranking
 from .aggregates import income_fact
 from .quality import MIN_MINUTES, NODE_MAY_BE_UNKNOWN, UNKNOWN_STATUSES, interview_minutes, number
-from .storage import SQLiteStore
+from .storage import Store
 
 MAD_SCALE = 1.4826       # makes the median absolute deviation comparable with a standard deviation (normal data)
 MIN_REFERENCE = 5        # fewer households in a cluster and round, or points in a hamlet: no outlier is judged
@@ -43,7 +43,7 @@ class Thresholds:
     unknown_share: float = 0.2    # an enumerator-day with a larger share of don't know + refused stands out
 
     @classmethod
-    def of(cls, store: SQLiteStore, project_id: int) -> "Thresholds":
+    def of(cls, store: Store, project_id: int) -> "Thresholds":
         stored = store.project_settings(project_id)
         return cls(**{f.name: float(stored.get(f"monitor_{f.name}", f.default)) for f in fields(cls)})
 
@@ -176,7 +176,7 @@ def _per_head(income: Mapping[str, Any] | None, key: str) -> float | None:
 
 # --------------------------------------------------------------------------- upkeep (inside the caller's transaction)
 
-def refresh(store: SQLiteStore, project_id: int, form_id: str, submission_id: int, def_id: int,
+def refresh(store: Store, project_id: int, form_id: str, submission_id: int, def_id: int,
             record: Mapping[str, Any] | None, device_id: int | None, user_id: int | None, received_at: str | None,
             n_flags: int, audit_expected: bool = True) -> None:
     """Write a submission's facts (a new submission, or an edit replacing its earlier version); received_at None:
@@ -187,7 +187,7 @@ def refresh(store: SQLiteStore, project_id: int, form_id: str, submission_id: in
         form_id, record, enumerator_key(device_id, user_id), received_at, n_flags, audit))
 
 
-def audit_arrived(store: SQLiteStore, submission_id: int, def_id: int) -> None:
+def audit_arrived(store: Store, submission_id: int, def_id: int) -> None:
     """An upload's later part may bring the audit log: the length is then the audit's."""
     current = store.monitor_fact(submission_id)
     if current is None or current["duration_source"] == "audit":
@@ -198,12 +198,12 @@ def audit_arrived(store: SQLiteStore, submission_id: int, def_id: int) -> None:
         store.set_monitor_duration(submission_id, seconds, "audit")
 
 
-def rebuild(store: SQLiteStore, forms, project_id: int) -> int:
+def rebuild(store: Store, forms, project_id: int) -> int:
     """Recompute every submission's facts from the stored XML (after the migration, or a change of rules)."""
     from .aggregates import record_from_xml
     store.clear_monitor_facts(project_id)
     done = 0
-    with store.write():
+    with store.transaction():
         for row in store.monitor_sources(project_id):
             record = None if row["encrypted"] else record_from_xml(store, forms, row["form_def_id"],
                                                                    bytes(row["xml"]))
@@ -316,7 +316,7 @@ def period(since: str | None, until: str | None, today: dt.date | None = None) -
     return since, until
 
 
-def report(store: SQLiteStore, project_id: int, allowed: frozenset[str] | None, since: str, until: str,
+def report(store: Store, project_id: int, allowed: frozenset[str] | None, since: str, until: str,
            form: str | None = None, cluster: str | None = None) -> dict:
     """Per enumerator for the period and per enumerator and day: the figures, with the thresholds used."""
     thresholds = Thresholds.of(store, project_id)
@@ -337,7 +337,7 @@ def report(store: SQLiteStore, project_id: int, allowed: frozenset[str] | None, 
             "enumerators": enumerators, "days": days}
 
 
-def submission_ids(store: SQLiteStore, project_id: int, allowed: frozenset[str] | None, since: str, until: str,
+def submission_ids(store: Store, project_id: int, allowed: frozenset[str] | None, since: str, until: str,
                    enumerator: str | None, check: str | None, form: str | None = None) -> list[int]:
     """The submissions behind one figure of the report: an enumerator's in the period, those a check picks."""
     if check is not None and check not in CHECKS:
@@ -351,7 +351,7 @@ def submission_ids(store: SQLiteStore, project_id: int, allowed: frozenset[str] 
     return sorted(ids, reverse=True)
 
 
-def _reference(store: SQLiteStore, project_id: int, allowed: frozenset[str] | None, rows: list[dict]) -> list[dict]:
+def _reference(store: Store, project_id: int, allowed: frozenset[str] | None, rows: list[dict]) -> list[dict]:
     """What the period's submissions are compared with: every submission of their clusters (any day, any form),
     and those without a cluster (encrypted ones) as themselves."""
     clusters = {r["cluster"] for r in rows if r["cluster"]}

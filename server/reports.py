@@ -19,7 +19,7 @@ from .analysis import concordance as concordance_stats
 from .analysis import poverty as poverty_stats
 from .analysis import wellbeing as wellbeing_stats
 from .permissions import in_scope
-from .storage import SQLiteStore
+from .storage import Store
 
 SCOPES = ("cluster", "hamlet", "node")
 MULTI_GROUP_MIN = 3   # informant groups that Fleiss' kappa and Kendall's W need
@@ -56,7 +56,7 @@ def cluster_scopes(filters: dict, allowed: frozenset[str] | None) -> list[str | 
     return sorted(allowed)
 
 
-def latest_round(store: SQLiteStore, project_id: int, filters: dict,
+def latest_round(store: Store, project_id: int, filters: dict,
                  allowed: frozenset[str] | None = None) -> int | None:
     """The round asked for, else the latest with data in the reader's clusters."""
     if filters.get("round") is not None:
@@ -81,7 +81,7 @@ def shares_json(summary) -> dict:
             "small_n": summary.small_n, "n_flagged": summary.n_flagged, "n_unrated": summary.n_unrated}
 
 
-def wellbeing(store: SQLiteStore, project_id: int, filters: dict, by: Iterable[str],
+def wellbeing(store: Store, project_id: int, filters: dict, by: Iterable[str],
               allowed: frozenset[str] | None) -> dict:
     """Happy / average / sad counts and shares per scope, with small-n marked."""
     round_no = latest_round(store, project_id, filters, allowed)
@@ -104,7 +104,7 @@ def wellbeing(store: SQLiteStore, project_id: int, filters: dict, by: Iterable[s
             "rounds": store.rounds(project_id, allowed)}
 
 
-def ratings_by_group(store: SQLiteStore, project_id: int, round_no: int | None, filters: dict,
+def ratings_by_group(store: Store, project_id: int, round_no: int | None, filters: dict,
                      allowed: frozenset[str] | None) -> dict[str, dict[str, int]]:
     """group -> household -> level, the latest session of each group counting."""
     if round_no is None:
@@ -120,7 +120,7 @@ def ratings_by_group(store: SQLiteStore, project_id: int, round_no: int | None, 
     return out
 
 
-def agreement(store: SQLiteStore, project_id: int, filters: dict, allowed: frozenset[str] | None) -> dict:
+def agreement(store: Store, project_id: int, filters: dict, allowed: frozenset[str] | None) -> dict:
     round_no = latest_round(store, project_id, filters, allowed)
     by_group = ratings_by_group(store, project_id, round_no, filters, allowed)
     body: dict[str, Any] = {"project_id": project_id, "round": round_no, "groups": sorted(by_group),
@@ -143,7 +143,7 @@ def agreement(store: SQLiteStore, project_id: int, filters: dict, allowed: froze
 
 # --------------------------------------------------------------------------- income poverty
 
-def poverty(store: SQLiteStore, project_id: int, filters: dict, by: Iterable[str],
+def poverty(store: Store, project_id: int, filters: dict, by: Iterable[str],
             allowed: frozenset[str] | None) -> dict:
     """FGT P0, P1, P2, person- and household-weighted, per scope, from the sums kept at ingest. Households whose
     income is incomplete (an amount not known or refused) are left out and counted in n_incomplete_income."""
@@ -172,7 +172,7 @@ def poverty(store: SQLiteStore, project_id: int, filters: dict, by: Iterable[str
             "lines_used": list(lines.values())}
 
 
-def lines_used(store: SQLiteStore, project_id: int, round_no: int | None, filters: dict) -> list[dict]:
+def lines_used(store: Store, project_id: int, round_no: int | None, filters: dict) -> list[dict]:
     """The lines the scope's households were measured against, with their sources (from kept counts)."""
     if round_no is None:
         return []
@@ -188,7 +188,7 @@ def lines_used(store: SQLiteStore, project_id: int, round_no: int | None, filter
     return used
 
 
-def households(store: SQLiteStore, project_id: int, round_no: int | None, filters: dict,
+def households(store: Store, project_id: int, round_no: int | None, filters: dict,
                allowed: frozenset[str] | None) -> list[poverty_stats.Household]:
     """The households that poverty measures can use: with a line and a complete income (see incomplete_income)."""
     out = []
@@ -206,7 +206,7 @@ def households(store: SQLiteStore, project_id: int, round_no: int | None, filter
     return out
 
 
-def incomplete_income(store: SQLiteStore, project_id: int, round_no: int | None, filters: dict,
+def incomplete_income(store: Store, project_id: int, round_no: int | None, filters: dict,
                       allowed: frozenset[str] | None) -> int:
     """How many households of the scope were left out of household-level measures for incomplete income."""
     if round_no is None:
@@ -216,7 +216,7 @@ def incomplete_income(store: SQLiteStore, project_id: int, round_no: int | None,
                                                   filters.get("node")))
 
 
-def decomposition(store: SQLiteStore, project_id: int, filters: dict, by: str, alpha: int, weighting: str,
+def decomposition(store: Store, project_id: int, filters: dict, by: str, alpha: int, weighting: str,
                   allowed: frozenset[str] | None) -> dict:
     round_no = latest_round(store, project_id, filters, allowed)
     people = households(store, project_id, round_no, filters, allowed)
@@ -230,7 +230,7 @@ def decomposition(store: SQLiteStore, project_id: int, filters: dict, by: str, a
 
 # --------------------------------------------------------------------------- community category vs income; change
 
-def categories(store: SQLiteStore, project_id: int, round_no: int | None, filters: dict,
+def categories(store: Store, project_id: int, round_no: int | None, filters: dict,
                allowed: frozenset[str] | None) -> dict[str, dict]:
     out = {}
     for cluster in cluster_scopes(filters, allowed):
@@ -239,7 +239,7 @@ def categories(store: SQLiteStore, project_id: int, round_no: int | None, filter
     return out
 
 
-def concordance(store: SQLiteStore, project_id: int, filters: dict, allowed: frozenset[str] | None) -> dict:
+def concordance(store: Store, project_id: int, filters: dict, allowed: frozenset[str] | None) -> dict:
     round_no = latest_round(store, project_id, filters, allowed)
     cats = categories(store, project_id, round_no, filters, allowed)
     records = [concordance_stats.Record(household=h.id, category=cats[h.id]["final"], poor=h.is_poor(),
@@ -250,7 +250,7 @@ def concordance(store: SQLiteStore, project_id: int, filters: dict, allowed: fro
             "result": jsonable(concordance_stats.concordance(records)) if records else None}
 
 
-def change(store: SQLiteStore, project_id: int, filters: dict, base: int, follow: int,
+def change(store: Store, project_id: int, filters: dict, base: int, follow: int,
            allowed: frozenset[str] | None) -> dict:
     cats = [{hh: r["final"] for hh, r in categories(store, project_id, rnd, filters, allowed).items()}
             for rnd in (base, follow)]
@@ -262,7 +262,7 @@ def change(store: SQLiteStore, project_id: int, filters: dict, base: int, follow
 
 # --------------------------------------------------------------------------- poverty nodes
 
-def nodes(store: SQLiteStore, project_id: int, filters: dict, allowed: frozenset[str] | None) -> dict:
+def nodes(store: Store, project_id: int, filters: dict, allowed: frozenset[str] | None) -> dict:
     """Each node's record with the well-being distribution of its households and its review trail. Without a
     round asked for: the latest round that has a node record in the reader's clusters (a node's record and the
     rankings of its households may be of different rounds)."""
@@ -284,7 +284,7 @@ def nodes(store: SQLiteStore, project_id: int, filters: dict, allowed: frozenset
     return {"project_id": project_id, "round": round_no, "rounds": rounds, "nodes": out}
 
 
-def change_by_hamlet(store: SQLiteStore, project_id: int, filters: dict, base: int, follow: int,
+def change_by_hamlet(store: Store, project_id: int, filters: dict, base: int, follow: int,
                      allowed: frozenset[str] | None) -> list[dict]:
     """change() for each hamlet of the scope, sorted by net movement towards sad (worsened - improved), most
     first: which hamlets moved towards sad between the two rounds. A household counts in its follow-up hamlet."""
@@ -305,7 +305,7 @@ def change_by_hamlet(store: SQLiteStore, project_id: int, filters: dict, base: i
 
 # --------------------------------------------------------------------------- charts: fieldwork over time, the map
 
-def submissions_per_day(store: SQLiteStore, project_id: int, days: list[str], by: str,
+def submissions_per_day(store: Store, project_id: int, days: list[str], by: str,
                         allowed: frozenset[str] | None) -> dict:
     """Submissions per day over `days` (ISO dates, ascending), one series per form or per enumerator (the device
     or user that sent it); an NDA's count only their clusters' submissions."""
@@ -313,7 +313,7 @@ def submissions_per_day(store: SQLiteStore, project_id: int, days: list[str], by
     return {"project_id": project_id, "by": by, **charts.per_day(rows, days)}
 
 
-def household_map(store: SQLiteStore, project_id: int, filters: dict, allowed: frozenset[str] | None,
+def household_map(store: Store, project_id: int, filters: dict, allowed: frozenset[str] | None,
                   hamlet_label=None) -> dict:
     """The GPS points of the round's household income interviews, coloured by the household's category."""
     round_no = latest_round(store, project_id, filters, allowed)
@@ -324,7 +324,7 @@ def household_map(store: SQLiteStore, project_id: int, filters: dict, allowed: f
             **charts.household_map(found, hamlet_label or (lambda h: h))}
 
 
-def names(store: SQLiteStore, project_id: int) -> dict[str, dict[str, str]]:
+def names(store: Store, project_id: int) -> dict[str, dict[str, str]]:
     """Labels of the project's clusters, hamlets and poverty nodes (from their lists) and titles of its forms, by
     code: what pages show instead of the codes."""
     out = {kind: {name: (data.get("label") or name) for name, data in store.list_items(project_id, f"{kind}.csv")}

@@ -18,7 +18,7 @@ def review(store, forms, project_id: int, sub: dict, state: str, comment: str, a
     if state not in REVIEW_ACTIONS and not (state == "" and comment):
         raise errors.bad_request("choose approve, has issues or reject")
     submission_id = sub["id"]
-    with store.write():
+    with store.transaction():
         if state:
             store.set_review_state(submission_id, state, actor, comment)
             if (state == "rejected") != (sub["review_state"] == "rejected"):

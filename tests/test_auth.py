@@ -181,10 +181,11 @@ def test_nonce_counts_are_kept_only_while_their_nonce_lives(store):
 
 
 @pytest.fixture(scope="module")
-def granian(tmp_path_factory):
-    """`ppa serve` with three worker processes: nonce counts must be shared through the database."""
+def granian(tmp_path_factory, module_database_url):
+    """`ppa serve` with three worker processes: nonce counts must be shared through the database (on each engine;
+    with PostgreSQL as several app servers share them)."""
     data = tmp_path_factory.mktemp("auth-serve")
-    env = server_env(data, free_port(), WORKERS=3, THREADS=2)
+    env = server_env(data, free_port(), WORKERS=3, THREADS=2, DATABASE_URL=module_database_url)
     prepare(env)
     cli(env, "user", "add", "--role", "admin", "--email", EMAIL, stdin=PASSWORD + "\n")
     process = ServerProcess(env).start(timeout=60)
@@ -328,7 +329,7 @@ def test_signing_out_ends_the_session_so_a_copied_cookie_stops_working(ana, live
 
 def test_a_session_expires_on_the_server_after_its_lifetime(app, store, ana, live):
     browser = _signed_in(live.url)
-    with store.write() as db:   # twelve hours later
+    with store.transaction() as db:   # twelve hours later
         db.execute("UPDATE web_sessions SET expires_at = ?", [time.time() - 1])
     assert browser.get(f"{live.url}/account", allow_redirects=False, timeout=30).status_code == 302
     _signed_in(live.url)   # a new sign-in clears expired sessions away
@@ -415,7 +416,8 @@ def test_only_an_administrator_may_reset_a_password(app, store, ana, live):
 
 def test_ppa_user_password_sets_the_password_and_ends_every_session(app, ana, live):
     browser = _signed_in(live.url)
-    env = {"PPA_DATA": app.config["DATA"], "PPA_LOG_LEVEL": "WARNING", "PATH": "/usr/bin:/bin"}
+    env = {"PPA_DATA": app.config["DATA"], "PPA_DATABASE_URL": app.config["DATABASE_URL"], "PPA_LOG_LEVEL": "WARNING",
+           "PATH": "/usr/bin:/bin"}
     short = subprocess.run([sys.executable, "-m", "server.cli", "user", "password", "--email", EMAIL], cwd=ROOT,
                            env=env, input="short\n", capture_output=True, text=True, timeout=120)
     assert short.returncode != 0 and "at least 10 characters" in short.stderr

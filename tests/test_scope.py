@@ -75,9 +75,10 @@ def submit(world: World, cluster: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
+def world(tmp_path_factory, module_database_url):
     app = create_app({"DATA": str(tmp_path_factory.mktemp("scope")), "LOG_LEVEL": "WARNING",
-                      "PUBLIC_URL": "http://localhost", "FORMS": str(FORMS)})
+                      "PUBLIC_URL": "http://localhost", "FORMS": str(FORMS),
+                      "DATABASE_URL": module_database_url})
     store = app.extensions["ppa"].store
     ensure_default_project(store, "Test PPA", FORMS, validate=False)
     other = store.create_project("Another programme")

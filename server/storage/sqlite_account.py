@@ -16,7 +16,7 @@ class AccountQueries:
         """Revoke one of a user's tokens that is still valid; the token (id, label), or None when the user has no
         such valid token."""
         from .sqlite import now
-        with self.write() as db:
+        with self.transaction() as db:
             row = self._one("SELECT id, label FROM api_tokens WHERE id = ? AND user_id = ? AND revoked_at IS NULL",
                             [token_id, user_id])
             if row is not None:

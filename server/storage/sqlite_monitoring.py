@@ -42,7 +42,7 @@ class MonitoringQueries:
                         [seconds, source, submission_id])
 
     def clear_monitor_facts(self, project_id: int) -> None:
-        with self.write() as db:
+        with self.transaction() as db:
             db.execute("DELETE FROM monitor_facts WHERE project_id = ?", [project_id])
 
     def monitor_facts(self, project_id: int, clusters: Iterable[str] | None, since: str | None = None,

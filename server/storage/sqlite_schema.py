@@ -495,7 +495,22 @@ def m013_label_languages(db: Database) -> None:
 
 
 @migrations()
-def m014_monitoring(db: Database) -> None:
+def m014_server_settings(db: Database) -> None:
+    """Values every app server of one database shares, made once by whichever starts first: with PostgreSQL the
+    secret key that signs sessions and Digest nonces lives here when PPA_SECRET_KEY is empty (SQLite keeps it in
+    DATA/secret_key)."""
+    db.executescript(
+        """
+        CREATE TABLE server_settings (
+            name TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        """
+    )
+
+
+@migrations()
+def m015_monitoring(db: Database) -> None:
     """Enumerator monitoring (high-frequency checks): one row of facts per submission, written at ingest in the
     submission's transaction and replaced by an edit: who sent it, the interview's day, its length, its "don't
     know" and refused answers, its quality flags, the household's income and consumption per head, and where it
