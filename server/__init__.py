@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from dataclasses import dataclass
 from typing import Any, Mapping
 
 from flask_wtf.csrf import CSRFProtect
@@ -14,19 +13,10 @@ from flask import Flask, Response, g, jsonify, request
 from flask.sessions import SecureCookieSessionInterface
 
 from . import config as config_module
-from . import api, errors, http_errors, http_security, logs, openrosa, web
+from . import api, context, errors, http_errors, http_security, logs, openrosa, web
 from .auth import Digest
 from .catalog import FormCache
-from .storage import SQLiteStore, open_store
-
-
-@dataclass
-class PPA:
-    """What every request needs, kept on app.extensions['ppa']."""
-
-    store: SQLiteStore
-    forms: FormCache
-    digest: Any
+from .storage import open_store
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -51,7 +41,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     digest = Digest(app.config["SECRET_KEY"], config["DIGEST_REALM"], store)
     digest.error_handler(lambda status: http_errors.render(
         errors.unauthorized() if status == 401 else errors.forbidden()))
-    app.extensions["ppa"] = PPA(store=store, forms=FormCache(), digest=digest)
+    app.extensions[context.EXTENSION] = context.PPA(store=store, forms=FormCache(), digest=digest)
 
     http_errors.register(app)
     http_security.register(app)
@@ -88,7 +78,7 @@ class _SessionInterface(SecureCookieSessionInterface):
 def _register_health(app: Flask) -> None:
     @app.get("/health")
     def health() -> Response:
-        store: SQLiteStore = app.extensions["ppa"].store
+        store = context.store()
         return jsonify({"status": "ok", "database": "ok" if store.ping() else "error",
                         "projects": len(store.list_projects())})
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Response, abort, flash, redirect, render_template, request, url_for
 
-from .. import aggregates, errors, media_types, ranking, reports
+from .. import aggregates, context, errors, media_types, ranking, reports
 from ..http_security import disposition, send
 from ..permissions import clusters as allowed_clusters
 from ..permissions import in_scope
@@ -158,7 +158,7 @@ def _submission(project_id: int, submission_id: int, action: str = "read") -> tu
 @login_required
 def submission(project_id: int, submission_id: int):
     project, sub = _submission(project_id, submission_id)
-    ppa = current_app.extensions["ppa"]
+    ppa = context.ppa()
     xml = store().submission_xml(sub["def_id"])
     form = ppa.forms.get(store(), sub["form_def_id"])
     language = label_language_for(project)
@@ -247,7 +247,7 @@ def review(project_id: int, submission_id: int):
             s.set_review_state(submission_id, state, user.email, comment)
             if (state == "rejected") != (sub["review_state"] == "rejected"):
                 record = None if state == "rejected" else aggregates.record_from_xml(
-                    s, current_app.extensions["ppa"].forms, sub["form_def_id"], s.submission_xml(sub["def_id"]))
+                    s, context.ppa().forms, sub["form_def_id"], s.submission_xml(sub["def_id"]))
                 aggregates.refresh(s, project_id, sub["xml_form_id"], submission_id, record)
         else:
             s.add_comment(submission_id, user.email, comment)
@@ -316,7 +316,7 @@ def download(project_id: int, form_id: str, fmt: str):
     from ..exports import ExportFilters, ExportOptions, export_response_parts  # streams in constant memory
     filters = ExportFilters.from_args(request.args, allowed)
     options = ExportOptions.from_args(request.args)
-    filename, content_type, chunks = export_response_parts(store(), current_app.extensions["ppa"].forms, project_id,
+    filename, content_type, chunks = export_response_parts(store(), context.ppa().forms, project_id,
                                                            form_id, fmt, filters, options)
     audit("export", f"{project_id}/{form_id}", {"format": fmt, "clusters": sorted(filters.clusters or []),
                                                 "round": filters.round})
