@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_a_tiny_benchmark_run_ingests_without_errors(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "server.benchmark", "--sizes", "0", "--count", "40", "--warmup", "5",
+    done = subprocess.run([sys.executable, "-m", "bench", "--sizes", "0", "--count", "40", "--warmup", "5",
                            "--concurrency", "2", "--no-export", "--floor-count", "10", "--tmp", str(tmp_path),
                            "--json"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -28,6 +28,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
 
 from sqlite_utils import Database
 
+from .bench_queries import BenchQueries
 from .sqlite_people import PeopleQueries
 from .sqlite_review import ReviewQueries
 from .sqlite_exports import ExportQueries
@@ -85,7 +86,7 @@ def _unvalidated(row: Mapping[str, Any]) -> dict:
     return {"combined": row.get("final"), "validated_reason": None}
 
 
-class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries, MaintenanceQueries, RankingQueries):
+class SQLiteStore(PeopleQueries, ReviewQueries, ExportQueries, MaintenanceQueries, RankingQueries, BenchQueries):
     """All persistence for one data folder."""
 
     def __init__(self, path: str | Path, synchronous: str = "NORMAL", busy_timeout_ms: int = 30_000):

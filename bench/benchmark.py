@@ -1,4 +1,4 @@
-"""Load runs against the production server (scripts/bench).
+"""Load runs against the production server (scripts/bench, python -m bench).
 
 A fresh data folder, `ppa serve` (Granian) on 127.0.0.1, and a realistic PPA workload for all three forms:
 hamlet by hamlet and round by round, three informant groups rank every household of the hamlet, every
@@ -12,7 +12,7 @@ At each database size (empty; 100,000 submissions; with --large 1,000,000) the r
   - the same pipeline without HTTP (parse, validate, store in-process through submissions.receive): the floor;
   - a cluster summary through the JSON API (well-being and income poverty by hamlet for one cluster);
   - a page of the submissions list: the store's paging query near the end, and the web page if it exists;
-  - the CSV-zip export (server/benchmark_export.run_export) in its own process: rows per second, peak memory.
+  - the CSV-zip export (bench/benchmark_export.run_export) in its own process: rows per second, peak memory.
 
 The database is filled between sizes in-process, through the real ingest function (submissions.receive: parse,
 validate, typed rows, aggregates, lists) on the same data folder while the server idles, 500 submissions per
@@ -49,9 +49,10 @@ from urllib.parse import urlsplit
 
 import requests
 
+from server.xforms import FormDef, parse_xform
+
 from . import samples
 from .serve_process import ServeProcess, free_port
-from .xforms import FormDef, parse_xform
 
 ROOT = Path(__file__).resolve().parent.parent
 FORMS = ROOT / "forms"
@@ -351,16 +352,16 @@ class Ingest:
     """submissions.receive in this process on the server's data folder: how the database is filled."""
 
     def __init__(self, data: Path):
-        from . import config as config_module
-        from .catalog import FormCache
-        from .storage import open_store
+        from server import config as config_module
+        from server.catalog import FormCache
+        from server.storage import open_store
 
         self.store = open_store(config_module.load({"DATA": str(data)}))
         self.forms = FormCache()
 
     def run(self, items: list[tuple[str, bytes]], per_transaction: int = 1) -> tuple[float, float, int]:
         """(seconds, CPU seconds, refused) to receive the items; several per transaction when asked."""
-        from . import errors, submissions
+        from server import errors, submissions
 
         refused = 0
         cpu0, started = time.process_time(), time.perf_counter()
@@ -375,7 +376,7 @@ class Ingest:
         return time.perf_counter() - started, time.process_time() - cpu0, refused
 
     def count(self) -> int:
-        return self.store.db.execute("SELECT count(*) FROM submissions").fetchone()[0]
+        return self.store.count_all_submissions()
 
     def close(self) -> None:
         self.store.close()
@@ -425,7 +426,7 @@ def list_page(ingest: Ingest, repeats: int = 30) -> dict:
     """The store's paging query for 50 submissions of the household form, near the end of the list."""
     store = ingest.store
     form = store.get_form(1, "household_income")
-    last = store.db.execute("SELECT max(id) FROM submissions WHERE form_id = ?", [form["id"]]).fetchone()[0] or 0
+    last = store.last_submission_id(form["id"])
     after = max(0, last - 200)
     return _timed(lambda: store.list_submissions(form["id"], limit=50, after_id=after), repeats)
 
@@ -457,14 +458,10 @@ def web_page(server: Server, repeats: int = 20) -> dict | None:
         session.close()
 
 
-def export_run(data: Path) -> dict | None:
-    """server/benchmark_export.run_export on this data folder, in a fresh process (its peak memory is the
-    export's own); None when that module is not there."""
-    try:
-        from . import benchmark_export  # noqa: F401 - built by the exports work
-    except ImportError:
-        return None
-    code = ("import json, sys; from pathlib import Path; from server.benchmark_export import run_export; "
+def export_run(data: Path) -> dict:
+    """bench/benchmark_export.run_export on this data folder, in a fresh process (its peak memory is the
+    export's own)."""
+    code = ("import json, sys; from pathlib import Path; from bench.benchmark_export import run_export; "
             "print(json.dumps(run_export(Path(sys.argv[1]), 'csv')))")
     done = subprocess.run([sys.executable, "-c", code, str(data)], cwd=ROOT, capture_output=True, text=True,
                           timeout=3600)
@@ -480,10 +477,8 @@ def machine() -> dict:
                   if line.startswith("model name")), platform.processor())
     mem_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
                   if line.startswith("MemTotal:"))
-    import sqlite3
     return {"date": dt.date.today().isoformat(), "nproc": os.cpu_count(), "cpu": model,
-            "ram_gb": round(mem_kb / 1024 / 1024, 1), "python": platform.python_version(),
-            "sqlite": sqlite3.sqlite_version}
+            "ram_gb": round(mem_kb / 1024 / 1024, 1), "python": platform.python_version()}
 
 
 def run(args: argparse.Namespace, say) -> dict:
@@ -509,6 +504,7 @@ def run(args: argparse.Namespace, say) -> dict:
             path = urlsplit(device["server_url"]).path + "/submission?deviceID=collect:bench"
             token = json.loads(server.cli("token", "create", "--email", ADMIN_EMAIL, "--label", "bench"))["token"]
             ingest = Ingest(data)
+            report["machine"]["database"] = ingest.store.engine_version()
             position = ingest.count()   # how far into the workload stream we are (each item is one submission)
             try:
                 for size in sizes:
@@ -563,7 +559,7 @@ def run(args: argparse.Namespace, say) -> dict:
 def render(report: dict) -> str:
     m = report["machine"]
     lines = [f"PPA bench {m['date']}: {m['nproc']} cores ({m['cpu']}), {m['ram_gb']} GB RAM, Python {m['python']}, "
-             f"SQLite {m['sqlite']}",
+             f"{m.get('database')}",
              f"server: Granian workers={report['settings']['workers']} threads={report['settings']['threads']}, "
              f"synchronous={report['settings']['synchronous']}, log level {report['settings']['log_level']}",
              "",
@@ -589,9 +585,7 @@ def render(report: dict) -> str:
         lines += ["", "fill (in-process receive, 500 per transaction): " + "; ".join(
             f"to {f['to']:,}: {f['per_second']:,}/s" for f in report["fill"])]
     export = report.get("export")
-    if export is None and "export" in report:
-        lines += ["", "export: server/benchmark_export.py is not there; not measured"]
-    elif export:
+    if export:
         if "error" in export:
             lines += ["", f"export failed: {export['error']}"]
         else:
@@ -675,15 +669,16 @@ def populate(store, project_id: int, households: int, clusters: int = 5, hamlets
 
 def summary_timing(households_sizes: list[int], repeats: int = 50) -> list[dict]:
     """Milliseconds for a cluster summary (well-being by hamlet + income poverty by hamlet) via the JSON API."""
-    from . import create_app
-    from .api import hash_token
-    from .auth import new_token
-    from .bootstrap import create_user
+    from server import context, create_app
+    from server.api import hash_token
+    from server.auth import new_token
+    from server.bootstrap import create_user
     out = []
     for size in households_sizes:
         with tempfile.TemporaryDirectory(prefix="ppa-summary-") as folder:
             app = create_app({"DATA": folder, "LOG_LEVEL": "WARNING"})
-            store = app.extensions["ppa"].store
+            with app.app_context():
+                store = context.store()
             project = store.create_project("bench")
             user = create_user(store, "r@bench", "researcher", "bench-password", "PPA")
             store.add_membership(user["id"], project["id"])
