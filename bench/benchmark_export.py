@@ -35,12 +35,19 @@ PLACES = [("chanderi", "chanderi-w03"), ("chanderi", "chanderi-w07"), ("sindhudu
           ("orissa_handloom", "orissa_handloom-nuapatna")]
 
 
-def _open(data: Path):
+def store_settings(data: Path, database_url: str | None = None) -> dict:
+    """The settings that open the store a run measures: the data folder, and the database URL when there is one."""
+    return {"DATA": str(data), **({"DATABASE_URL": database_url} if database_url else {})}
+
+
+def _open(data: Path, database_url: str | None = None):
+    """The store of this data folder (or of the PostgreSQL database at database_url), migrated, with its project."""
+    from server import config as config_module
     from server.bootstrap import ensure_default_project
     from server.catalog import FormCache
-    from server.storage import SQLiteStore
+    from server.storage import open_store
 
-    store = SQLiteStore(data / "ppa.db")
+    store = open_store(config_module.load(store_settings(data, database_url)))
     store.migrate()
     report = ensure_default_project(store, "Export benchmark", ROOT / "forms", validate=False)
     return store, FormCache(), report.project_id
@@ -118,10 +125,10 @@ def _maxrss_mb() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
-def run_export(data: Path, fmt: str = "csv") -> dict:
+def run_export(data: Path, fmt: str = "csv", database_url: str | None = None) -> dict:
     from server import exports
 
-    store, forms, project_id = _open(data)
+    store, forms, project_id = _open(data, database_url)
     plan = exports.prepare(store, forms, project_id, "household_income")
     with store.export_snapshot() as snapshot:
         submissions = snapshot.count(plan.filter)
