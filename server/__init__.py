@@ -11,6 +11,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from flask import Flask, Response, g, jsonify, request
 from flask.sessions import SecureCookieSessionInterface
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as config_module
 from . import api, context, errors, http_errors, http_security, logs, openrosa, web
@@ -35,6 +36,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         MAX_FORM_PARTS=config["MAX_PARTS"],
     )
     app.session_interface = _SessionInterface()
+    if config["PROXIES"]:
+        # The client's address (sign-in throttling, the audit log) and scheme as the proxies saw them: werkzeug
+        # takes the last PROXIES values of each header, which those proxies appended, and ignores what came before.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config["PROXIES"], x_proto=config["PROXIES"])
     logs.configure(app.name, config["LOG_LEVEL"], config["LOG_FORMAT"])
     store = open_store(config)
     store.migrate()

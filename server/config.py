@@ -78,6 +78,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LOG_LEVEL", "INFO", "Logging level (DEBUG, INFO, WARNING, ERROR).",
             _one_of("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL", upper=True)),
     Setting("LOG_FORMAT", "json", "Log line format: json (one object per line) or text.", _one_of("json", "text")),
+    Setting("PROXIES", 0, "Reverse proxies in front of the server whose X-Forwarded-For and X-Forwarded-Proto are "
+            "trusted (1 behind one nginx or Caddy). 0: the headers are ignored, as anyone can send them.", _whole(0)),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
