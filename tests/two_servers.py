@@ -58,9 +58,14 @@ def pg_cluster():
 def pair(pg_cluster, tmp_path):
     name = f"two_{uuid.uuid4().hex[:12]}"
     pg_cluster.sql(f"CREATE DATABASE {name}")
+    # The test cluster runs with synchronous_commit=off for speed; an acknowledged commit could then be lost when
+    # PostgreSQL itself stops abruptly. Here it is on, as in production: a 201 means the commit reached the log.
+    pg_cluster.sql(f"ALTER DATABASE {name} SET synchronous_commit = on")
     url = pg_cluster.url(name)
     envs = [server_env(tmp_path / folder, free_port(), DATABASE_URL=url, WORKERS=2, THREADS=4)
             for folder in ("a", "b")]
+    for env in envs:
+        Path(env["PPA_DATA"]).mkdir()    # each server's own folder (its log, its lock); the data is in the database
     device = prepare(envs[0])            # ppa init and a device, on the shared database, through server a's settings
     a = ServerProcess(envs[0]).start()
     try:
