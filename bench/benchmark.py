@@ -43,6 +43,7 @@ import os
 import platform
 import random
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -695,6 +696,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.postgres and args.database_url:
         parser.error("--postgres starts a database of its own: give it or --database-url, not both")
+    # A run stopped with SIGTERM (or Ctrl-C) still stops its servers and its temporary PostgreSQL on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with contextlib.ExitStack() as stack:
         if args.postgres:
             args.database_url = stack.enter_context(temporary_postgres())
