@@ -385,7 +385,7 @@ class Ingest:
         refused = 0
         cpu0, started = time.process_time(), time.perf_counter()
         for start in range(0, len(items), per_transaction):
-            with self.store.write() if per_transaction > 1 else _nothing():
+            with self.store.transaction() if per_transaction > 1 else _nothing():
                 for _, xml in items[start:start + per_transaction]:
                     try:
                         submissions.receive(self.store, self.forms, 1, submissions.Upload(
@@ -736,7 +736,7 @@ def populate(store, project_id: int, households: int, clusters: int = 5, hamlets
     """Fill the aggregate tables as ingest would, through the store's own upkeep methods, for a size test."""
     rng = random.Random(seed)
     finals = ["happy", "average", "sad"]
-    with store.write():
+    with store.transaction():
         for i in range(households):
             cluster = f"cluster{i % clusters}"
             hamlet = f"{cluster}-h{(i // clusters) % hamlets}"

@@ -87,7 +87,7 @@ def bulk_households(store, forms, project_id: int, count: int, members: int = 5,
     tables = rows.layout(project_id, formdef)
     done = len(made)
     while done < count:
-        with store.write():
+        with store.transaction():
             for _ in range(min(batch, count - done)):
                 xml, old_id, record = made[done % len(made)]
                 instance_id = f"uuid:{uuid.uuid4()}"

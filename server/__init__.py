@@ -22,6 +22,8 @@ from .storage import open_store
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     config = config_module.load(test_config)
+    store = open_store(config)
+    store.migrate()
     app = Flask(__name__)
     app.config.update(config)
     app.config.update(
@@ -30,7 +32,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_SECURE=config["PUBLIC_URL"].startswith("https://"),
         PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=12),
         WTF_CSRF_TIME_LIMIT=None,   # the token lives as long as the session
-        SECRET_KEY=config_module.secret_key(config),
+        SECRET_KEY=config_module.secret_key(config, store),
         MAX_CONTENT_LENGTH=config["MAX_SUBMISSION_BYTES"],
         MAX_FORM_MEMORY_SIZE=config["MAX_XML_BYTES"],
         MAX_FORM_PARTS=config["MAX_PARTS"],
@@ -41,8 +43,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         # takes the last PROXIES values of each header, which those proxies appended, and ignores what came before.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config["PROXIES"], x_proto=config["PROXIES"])
     logs.configure(app.name, config["LOG_LEVEL"], config["LOG_FORMAT"])
-    store = open_store(config)
-    store.migrate()
     digest = Digest(app.config["SECRET_KEY"], config["DIGEST_REALM"], store)
     digest.error_handler(lambda status: http_errors.render(
         errors.unauthorized() if status == 401 else errors.forbidden()))

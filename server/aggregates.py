@@ -23,7 +23,7 @@ from .analysis.wellbeing import Rating, combine
 from . import ranking
 from .catalog import FormCache
 from .quality import NODE_SHARES, number, unknown_income_items
-from .storage import SQLiteStore
+from .storage import Store
 from .xforms import extract, parse_submission
 
 LEVELS = {"happy": 1, "average": 2, "sad": 3}
@@ -39,7 +39,7 @@ class Settings:
     line_method: str = "Tendulkar"
 
     @classmethod
-    def of(cls, store: SQLiteStore, project_id: int) -> "Settings":
+    def of(cls, store: Store, project_id: int) -> "Settings":
         stored = store.project_settings(project_id)
         return cls(**{k: stored.get(k, v) for k, v in DEFAULTS.items()})
 
@@ -198,7 +198,7 @@ def _lines() -> PovertyLines:
     return _LINES
 
 
-def refresh(store: SQLiteStore, project_id: int, form_id: str, submission_id: int,
+def refresh(store: Store, project_id: int, form_id: str, submission_id: int,
             record: Mapping[str, Any] | None, settings: Settings | None = None) -> None:
     """Bring the aggregates in line with a submission's current record (None: it no longer counts)."""
     settings = settings or Settings.of(store, project_id)
@@ -232,7 +232,7 @@ def refresh(store: SQLiteStore, project_id: int, form_id: str, submission_id: in
         store.replace_node_record(project_id, submission_id, node_fact(record) if record is not None else None)
 
 
-def rebuild(store: SQLiteStore, forms: FormCache, project_id: int) -> dict[str, int]:
+def rebuild(store: Store, forms: FormCache, project_id: int) -> dict[str, int]:
     """Recompute every aggregate of a project from the stored raw XML; returns submissions read per form."""
     settings = Settings.of(store, project_id)
     store.clear_aggregates(project_id)
@@ -240,7 +240,7 @@ def rebuild(store: SQLiteStore, forms: FormCache, project_id: int) -> dict[str, 
     # Income first, so households' nodes are known when their well-being categories are combined.
     for form_id in ("household_income", "poverty_nodes", "well_being_ranking"):
         counts[form_id] = 0
-        with store.write():
+        with store.transaction():
             for row in store.current_submissions(project_id, form_id):
                 record = record_from_xml(store, forms, row["form_def_id"], bytes(row["xml"]))
                 if record is not None:
@@ -249,7 +249,7 @@ def rebuild(store: SQLiteStore, forms: FormCache, project_id: int) -> dict[str, 
     return counts
 
 
-def record_from_xml(store: SQLiteStore, forms: FormCache, form_def_id: int, xml: bytes) -> dict | None:
+def record_from_xml(store: Store, forms: FormCache, form_def_id: int, xml: bytes) -> dict | None:
     """The typed record of stored XML, as validated at ingest (None if it no longer loads)."""
     form = forms.get(store, form_def_id)
     parsed = parse_submission(xml, max_depth=256)

@@ -4,6 +4,9 @@ The data folder holds the SQLite database (submissions, their XML, attachments a
 and the secret key that signs sessions and Digest nonces. A backup is a folder with the two, plus backup.json
 describing it. The database is copied with SQLite's online backup API (storage/sqlite_maintenance.py) while
 the server keeps accepting submissions.
+
+With PPA_DATABASE_URL (PostgreSQL) the backup folder holds ppa.pgdump, pg_dump's copy of one consistent snapshot
+of the running database (storage/postgres_maintenance.py), which includes the attachments and the secret key.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import click
@@ -20,6 +24,7 @@ from . import cli_setup, config as config_module
 from .storage import SQLiteStore
 
 DATABASE = "ppa.db"
+PG_DUMP = "ppa.pgdump"
 KEY = "secret_key"
 MANIFEST = "backup.json"
 
@@ -34,6 +39,8 @@ def _fail(message: str) -> None:
 @click.option("--force", is_flag=True, help="Replace a backup already in DEST.")
 def backup(dest: Path, force: bool) -> None:
     config = cli_setup.settings()
+    if config.get("DATABASE_URL"):
+        return _backup_postgres(config, dest, force)
     database = config_module.database_path(config)
     if not database.exists():
         _fail(f"there is no database at {database} (PPA_DATA={config['DATA']})")
@@ -70,6 +77,8 @@ def backup(dest: Path, force: bool) -> None:
 def restore(src: Path, force: bool) -> None:
     config = cli_setup.settings()
     _refuse_links(src)
+    if config.get("DATABASE_URL"):
+        return _restore_postgres(config, src, force)
     source = src / DATABASE
     if not source.is_file():
         _fail(f"{src} is not a PPA data folder or backup: it holds no {DATABASE}")
@@ -91,6 +100,45 @@ def restore(src: Path, force: bool) -> None:
         key = "not in the backup (set PPA_SECRET_KEY, or a new key is generated: sessions and nonces restart)"
     click.echo(json.dumps({"restored": str(target), "from": str(source), "integrity": result["integrity"],
                            "migrations": result["migrations"], "counts": result["counts"], "secret_key": key}))
+
+
+def _backup_postgres(config: dict, dest: Path, force: bool) -> None:
+    if (dest / PG_DUMP).exists() and not force:
+        _fail(f"{dest} already holds a backup; use --force to replace it")
+    dest.mkdir(parents=True, exist_ok=True)
+    store = cli_setup.store(config)
+    try:
+        result = store.backup_to(dest / PG_DUMP)
+    except subprocess.CalledProcessError as exc:
+        _fail(f"pg_dump failed: {exc.stderr.decode(errors='replace').strip()}")
+    finally:
+        store.close()
+    key = "set by PPA_SECRET_KEY, not copied: keep it with the backup" if config.get("SECRET_KEY") else \
+        "in the database copy"
+    manifest = {"taken_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                "source": "postgresql", "database": PG_DUMP, "bytes": result["bytes"], "seconds": result["seconds"],
+                "integrity": result["integrity"], "counts": result["counts"], "secret_key": key}
+    (dest / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    click.echo(json.dumps({"backup": str(dest), **manifest}))
+
+
+def _restore_postgres(config: dict, src: Path, force: bool) -> None:
+    source = src / PG_DUMP
+    if not source.is_file():
+        _fail(f"{src} is not a PPA PostgreSQL backup: it holds no {PG_DUMP}")
+    store = cli_setup.store(config, create=True)
+    try:
+        if not store.is_empty() and not force:
+            _fail("the database of PPA_DATABASE_URL holds data; use --force to replace it")
+        try:
+            result = store.restore_dump(source)
+        except ValueError as exc:
+            _fail(f"{exc}; nothing was restored")
+    finally:
+        store.close()
+    click.echo(json.dumps({"restored": "postgresql", "from": str(source), "integrity": result["integrity"],
+                           "migrations": result["migrations"], "counts": result["counts"],
+                           "secret_key": "in the database" if not config.get("SECRET_KEY") else "PPA_SECRET_KEY"}))
 
 
 def _refuse_links(src: Path) -> None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import auth, catalog, lists
-from .storage import SQLiteStore
+from .storage import Store
 
 ROLES = ("admin", "manager", "nda", "researcher")
 
@@ -23,7 +23,7 @@ class SetupReport:
     admin_password: str | None = None   # only when generated now; shown once
 
 
-def ensure_default_project(store: SQLiteStore, name: str, forms_dir: str | Path, validate: bool = True) -> SetupReport:
+def ensure_default_project(store: Store, name: str, forms_dir: str | Path, validate: bool = True) -> SetupReport:
     """A project holding the forms in forms_dir, its cluster registry, and sample hamlets and poverty nodes."""
     projects = store.list_projects()
     project = projects[0] if projects else store.create_project(name)
@@ -50,7 +50,7 @@ def check_password(password: str) -> None:
         raise ValueError("the password must have at least 10 characters")
 
 
-def create_user(store: SQLiteStore, email: str, role: str, password: str, realm: str) -> dict:
+def create_user(store: Store, email: str, role: str, password: str, realm: str) -> dict:
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     check_password(password)
@@ -59,7 +59,7 @@ def create_user(store: SQLiteStore, email: str, role: str, password: str, realm:
     return user
 
 
-def set_password(store: SQLiteStore, user: dict, password: str, realm: str, keep_session: str | None = None) -> None:
+def set_password(store: Store, user: dict, password: str, realm: str, keep_session: str | None = None) -> None:
     """A user's new password (their own change, or an administrator's reset): every session of theirs ends but
     keep_session, the key of the session that made the change; their API tokens stay.
 
@@ -70,7 +70,7 @@ def set_password(store: SQLiteStore, user: dict, password: str, realm: str, keep
                        keep_session=keep_session)
 
 
-def ensure_admin(store: SQLiteStore, email: str, password: str, realm: str) -> str | None:
+def ensure_admin(store: Store, email: str, password: str, realm: str) -> str | None:
     """Create the first administrator if there is none; return the password when it was generated."""
     if store.count_users("admin"):
         return None

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import errors, lists, rows
-from .storage import SQLiteStore
+from .storage import Store
 from .xforms import FormDef, md5_hash, parse_xform
 
 _XLSFORM_SUFFIXES = {".xlsx", ".xls", ".md", ".csv"}
@@ -62,7 +62,7 @@ def validate_xform(xml: bytes) -> list[str]:
         os.unlink(path)
 
 
-def publish(store: SQLiteStore, project_id: int, content: bytes, filename: str, actor: str | None = None,
+def publish(store: Store, project_id: int, content: bytes, filename: str, actor: str | None = None,
             validate: bool = True) -> Published:
     """Publish an XLSForm or XForm file as the current version of its form in a project."""
     suffix = Path(filename).suffix.lower()
@@ -88,7 +88,7 @@ def publish(store: SQLiteStore, project_id: int, content: bytes, filename: str, 
             raise errors.version_conflict(form.form_id, form.version)
     if validate:
         validate_xform(xml)
-    with store.write():
+    with store.transaction():
         def_id = store.add_form_def(project_id, form.form_id, form.version, form.title, xml, digest, xlsform, actor)
         for table, columns in rows.layout(project_id, form).items():
             store.ensure_table(table, columns)
@@ -106,7 +106,7 @@ class FormCache:
         self._defs: dict[int, FormDef] = {}
         self._lock = threading.Lock()
 
-    def get(self, store: SQLiteStore, def_id: int) -> FormDef:
+    def get(self, store: Store, def_id: int) -> FormDef:
         form = self._defs.get(def_id)
         if form is None:
             form = parse_xform(store.form_def_xml(def_id))

@@ -10,17 +10,17 @@ import click
 
 from . import bootstrap, catalog, cli_setup, config as config_module, errors, lists
 from .auth import new_token
-from .storage import SQLiteStore
+from .storage import Store
 
 
 class Context:
     def __init__(self) -> None:
         self.config = cli_setup.settings()
-        self._store: SQLiteStore | None = None
+        self._store: Store | None = None
         self.may_create = False   # set by init and serve, the only commands that make a new data folder
 
     @property
-    def store(self) -> SQLiteStore:
+    def store(self) -> Store:
         if self._store is None:
             self._store = cli_setup.store(self.config, create=self.may_create)
         return self._store
@@ -56,8 +56,11 @@ def init(ctx: Context, skip_validate: bool) -> None:
 
 def _init(ctx: Context, validate: bool = True) -> bootstrap.SetupReport:
     cfg = ctx.config
-    new = not config_module.database_path(cfg).is_file()
-    click.echo(f"data folder: {cli_setup.data_folder(cfg)}{', new' if new else ''}")
+    if cfg.get("DATABASE_URL"):
+        click.echo("database: PostgreSQL at PPA_DATABASE_URL")
+    else:
+        new = not config_module.database_path(cfg).is_file()
+        click.echo(f"data folder: {cli_setup.data_folder(cfg)}{', new' if new else ''}")
     ctx.may_create = True
     try:
         report = bootstrap.ensure_default_project(ctx.store, cfg["PROJECT_NAME"], cfg["FORMS"], validate=validate)
@@ -70,7 +73,7 @@ def _init(ctx: Context, validate: bool = True) -> bootstrap.SetupReport:
     if password:
         click.echo(f"first admin created: {cfg['ADMIN_EMAIL']} with password {password}  (shown once; keep it)")
     click.echo(f"project {report.project_id}: {ctx.store.get_project(report.project_id)['name']}")
-    config_module.secret_key(cfg)   # made here, before any server worker starts and needs it
+    config_module.secret_key(cfg, ctx.store)   # made here, before any server worker starts and needs it
     return report
 
 

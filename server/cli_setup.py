@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from . import config as config_module
-from .storage import SQLiteStore, open_store
+from .storage import Store, StoreUnavailable, open_store
 
 
 def settings() -> dict[str, Any]:
@@ -31,12 +31,16 @@ def data_folder(config: dict[str, Any]) -> str:
     return f"{config['DATA']} ({origin})"
 
 
-def store(config: dict[str, Any], create: bool = False) -> SQLiteStore:
-    """The data folder's store, migrated. Without `create`, a folder with no database is refused."""
-    if not create and not config_module.database_path(config).is_file():
+def store(config: dict[str, Any], create: bool = False) -> Store:
+    """The data folder's store (or PPA_DATABASE_URL's), migrated. Without `create`, a data folder with no SQLite
+    database is refused (a PostgreSQL database is created by whoever runs the PostgreSQL server)."""
+    if not config.get("DATABASE_URL") and not create and not config_module.database_path(config).is_file():
         raise click.ClickException(
             f"no PPA database in the data folder {data_folder(config)}. Run this command where `ppa init` was run, "
             "or set PPA_DATA to the data folder; `ppa init` creates a new one.")
     opened = open_store(config)
-    opened.migrate()
+    try:
+        opened.migrate()
+    except StoreUnavailable as exc:
+        raise click.ClickException(f"{exc}: check PPA_DATABASE_URL and that PostgreSQL is running") from None
     return opened

@@ -49,8 +49,17 @@ def _one_of(*choices: str, upper: bool = False) -> Callable[[str], str]:
     return parse
 
 
+def _database_url(value: str) -> str:
+    value = value.strip()
+    if value and not value.startswith(("postgresql://", "postgres://")):
+        raise ValueError("must be a PostgreSQL URL, postgresql://USER:PASSWORD@HOST:PORT/DBNAME (or empty for SQLite)")
+    return value
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("DATA", "./instance", "Data folder: the SQLite database, the secret key and backups live here."),
+    Setting("DATABASE_URL", "", "PostgreSQL database to use instead of the SQLite file in PPA_DATA, as "
+            "postgresql://USER:PASSWORD@HOST:PORT/DBNAME (see PostgreSQL in the README). Empty: SQLite.", _database_url),
     Setting("HOST", "127.0.0.1", "Address the HTTP server listens on."),
     Setting("PORT", 8080, "Port the HTTP server listens on.", _whole(1, 65535)),
     Setting("PUBLIC_URL", "", "Base URL that phones use to reach the server (for example https://ppa.example.org). "
@@ -121,8 +130,9 @@ def database_path(config: Mapping[str, Any]) -> Path:
     return Path(config["DATA"]) / "ppa.db"
 
 
-def secret_key(config: Mapping[str, Any]) -> str:
-    """The configured key, or one generated once and kept in the data folder.
+def secret_key(config: Mapping[str, Any], store: Any = None) -> str:
+    """The configured key, or one generated once and kept in the data folder (with PostgreSQL: in the database,
+    through `store`, so that every app server signs with the same key).
 
     Server workers start together and may all find no key. Each writes a whole key to a file of its own and links
     it into place, which only one link can do; the others read the winner's. (Creating the file and then writing
@@ -130,6 +140,10 @@ def secret_key(config: Mapping[str, Any]) -> str:
     """
     if config.get("SECRET_KEY"):
         return config["SECRET_KEY"]
+    if config.get("DATABASE_URL"):
+        if store is None:
+            raise RuntimeError("with PPA_DATABASE_URL the secret key lives in the database: pass the store")
+        return store.shared_secret("secret_key", lambda: secrets.token_hex(32))
     path = Path(config["DATA"]) / "secret_key"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)

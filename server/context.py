@@ -9,14 +9,14 @@ from typing import Any
 from flask import current_app
 
 from .catalog import FormCache
-from .storage import SQLiteStore
+from .storage import Store
 
 EXTENSION = "ppa"
 
 
 @dataclass
 class PPA:
-    store: SQLiteStore
+    store: Store
     forms: FormCache
     digest: Any
 
@@ -26,6 +26,6 @@ def ppa() -> PPA:
     return current_app.extensions[EXTENSION]
 
 
-def store() -> SQLiteStore:
+def store() -> Store:
     """The application's store."""
     return current_app.extensions[EXTENSION].store

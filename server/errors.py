@@ -176,6 +176,17 @@ def stats_missing(fmt: str) -> Problem:
                             "them with pip install 'ppa-server[stats]' (pyreadstat and pandas).", {"format": fmt})
 
 
+# 503 ----------------------------------------------------------------------
+
+UNAVAILABLE_RETRY_S = 10
+
+
+def unavailable() -> Problem:
+    """The database cannot be reached (PostgreSQL restarting): nothing was stored; phones send again later."""
+    return Problem("503.1", "The server's database is not reachable right now; nothing was stored. Please try "
+                            "again in a minute.", {"retryAfter": UNAVAILABLE_RETRY_S})
+
+
 def _flatten(errors: Any, prefix: str = "") -> list[tuple[str, Any]]:
     """Marshmallow nests errors by field and repeat index; flatten to 'member[2]/m_age' paths."""
     out: list[tuple[str, Any]] = []

@@ -7,6 +7,7 @@ from markupsafe import escape
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from . import errors, openrosa_xml
+from .storage import StoreUnavailable
 
 _PAGE = """<!doctype html><html lang="en"><meta charset="utf-8"><title>{{ status }} {{ title }}</title>
 <link rel="stylesheet" href="{{ url_for('static', filename='app.css') }}"><body class="error-page"><h1>{{ status }} {{ title }}</h1><p>{{ message }}</p></body></html>"""
@@ -43,9 +44,14 @@ def register(app: Flask) -> None:
         if problem.status >= 500:
             current_app.logger.error("problem", extra={"code": problem.code})
         response = render(problem)
-        if "retryAfter" in problem.details:   # 429: when to try again
+        if "retryAfter" in problem.details:   # 429, 503: when to try again
             response.headers["Retry-After"] = str(problem.details["retryAfter"])
         return response
+
+    @app.errorhandler(StoreUnavailable)
+    def _unavailable(exc: StoreUnavailable) -> Response:
+        current_app.logger.warning("database unavailable", extra={"error": str(exc)})
+        return _problem(errors.unavailable())
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(_exc: RequestEntityTooLarge) -> Response:

@@ -18,7 +18,7 @@ from .analysis import concordance as concordance_stats
 from .analysis import poverty as poverty_stats
 from .analysis import wellbeing as wellbeing_stats
 from .permissions import in_scope
-from .storage import SQLiteStore
+from .storage import Store
 
 SCOPES = ("cluster", "hamlet", "node")
 MULTI_GROUP_MIN = 3   # informant groups that Fleiss' kappa and Kendall's W need
@@ -55,7 +55,7 @@ def cluster_scopes(filters: dict, allowed: frozenset[str] | None) -> list[str | 
     return sorted(allowed)
 
 
-def latest_round(store: SQLiteStore, project_id: int, filters: dict,
+def latest_round(store: Store, project_id: int, filters: dict,
                  allowed: frozenset[str] | None = None) -> int | None:
     """The round asked for, else the latest with data in the reader's clusters."""
     if filters.get("round") is not None:
@@ -80,7 +80,7 @@ def shares_json(summary) -> dict:
             "small_n": summary.small_n, "n_flagged": summary.n_flagged, "n_unrated": summary.n_unrated}
 
 
-def wellbeing(store: SQLiteStore, project_id: int, filters: dict, by: Iterable[str],
+def wellbeing(store: Store, project_id: int, filters: dict, by: Iterable[str],
               allowed: frozenset[str] | None) -> dict:
     """Happy / average / sad counts and shares per scope, with small-n marked."""
     round_no = latest_round(store, project_id, filters, allowed)
@@ -102,7 +102,7 @@ def wellbeing(store: SQLiteStore, project_id: int, filters: dict, by: Iterable[s
             "rounds": store.rounds(project_id, allowed)}
 
 
-def ratings_by_group(store: SQLiteStore, project_id: int, round_no: int | None, filters: dict,
+def ratings_by_group(store: Store, project_id: int, round_no: int | None, filters: dict,
                      allowed: frozenset[str] | None) -> dict[str, dict[str, int]]:
     """group -> household -> level, the latest session of each group counting."""
     if round_no is None:
@@ -118,7 +118,7 @@ def ratings_by_group(store: SQLiteStore, project_id: int, round_no: int | None, 
     return out
 
 
-def agreement(store: SQLiteStore, project_id: int, filters: dict, allowed: frozenset[str] | None) -> dict:
+def agreement(store: Store, project_id: int, filters: dict, allowed: frozenset[str] | None) -> dict:
     round_no = latest_round(store, project_id, filters, allowed)
     by_group = ratings_by_group(store, project_id, round_no, filters, allowed)
     body: dict[str, Any] = {"project_id": project_id, "round": round_no, "groups": sorted(by_group),
@@ -141,7 +141,7 @@ def agreement(store: SQLiteStore, project_id: int, filters: dict, allowed: froze
 
 # --------------------------------------------------------------------------- income poverty
 
-def poverty(store: SQLiteStore, project_id: int, filters: dict, by: Iterable[str],
+def poverty(store: Store, project_id: int, filters: dict, by: Iterable[str],
             allowed: frozenset[str] | None) -> dict:
     """FGT P0, P1, P2, person- and household-weighted, per scope, from the sums kept at ingest. Households whose
     income is incomplete (an amount not known or refused) are left out and counted in n_incomplete_income."""
@@ -170,7 +170,7 @@ def poverty(store: SQLiteStore, project_id: int, filters: dict, by: Iterable[str
             "lines_used": list(lines.values())}
 
 
-def lines_used(store: SQLiteStore, project_id: int, round_no: int | None, filters: dict) -> list[dict]:
+def lines_used(store: Store, project_id: int, round_no: int | None, filters: dict) -> list[dict]:
     """The lines the scope's households were measured against, with their sources (from kept counts)."""
     if round_no is None:
         return []
@@ -186,7 +186,7 @@ def lines_used(store: SQLiteStore, project_id: int, round_no: int | None, filter
     return used
 
 
-def households(store: SQLiteStore, project_id: int, round_no: int | None, filters: dict,
+def households(store: Store, project_id: int, round_no: int | None, filters: dict,
                allowed: frozenset[str] | None) -> list[poverty_stats.Household]:
     """The households that poverty measures can use: with a line and a complete income (see incomplete_income)."""
     out = []
@@ -204,7 +204,7 @@ def households(store: SQLiteStore, project_id: int, round_no: int | None, filter
     return out
 
 
-def incomplete_income(store: SQLiteStore, project_id: int, round_no: int | None, filters: dict,
+def incomplete_income(store: Store, project_id: int, round_no: int | None, filters: dict,
                       allowed: frozenset[str] | None) -> int:
     """How many households of the scope were left out of household-level measures for incomplete income."""
     if round_no is None:
@@ -214,7 +214,7 @@ def incomplete_income(store: SQLiteStore, project_id: int, round_no: int | None,
                                                   filters.get("node")))
 
 
-def decomposition(store: SQLiteStore, project_id: int, filters: dict, by: str, alpha: int, weighting: str,
+def decomposition(store: Store, project_id: int, filters: dict, by: str, alpha: int, weighting: str,
                   allowed: frozenset[str] | None) -> dict:
     round_no = latest_round(store, project_id, filters, allowed)
     people = households(store, project_id, round_no, filters, allowed)
@@ -228,7 +228,7 @@ def decomposition(store: SQLiteStore, project_id: int, filters: dict, by: str, a
 
 # --------------------------------------------------------------------------- community category vs income; change
 
-def categories(store: SQLiteStore, project_id: int, round_no: int | None, filters: dict,
+def categories(store: Store, project_id: int, round_no: int | None, filters: dict,
                allowed: frozenset[str] | None) -> dict[str, dict]:
     out = {}
     for cluster in cluster_scopes(filters, allowed):
@@ -237,7 +237,7 @@ def categories(store: SQLiteStore, project_id: int, round_no: int | None, filter
     return out
 
 
-def concordance(store: SQLiteStore, project_id: int, filters: dict, allowed: frozenset[str] | None) -> dict:
+def concordance(store: Store, project_id: int, filters: dict, allowed: frozenset[str] | None) -> dict:
     round_no = latest_round(store, project_id, filters, allowed)
     cats = categories(store, project_id, round_no, filters, allowed)
     records = [concordance_stats.Record(household=h.id, category=cats[h.id]["final"], poor=h.is_poor(),
@@ -248,7 +248,7 @@ def concordance(store: SQLiteStore, project_id: int, filters: dict, allowed: fro
             "result": jsonable(concordance_stats.concordance(records)) if records else None}
 
 
-def change(store: SQLiteStore, project_id: int, filters: dict, base: int, follow: int,
+def change(store: Store, project_id: int, filters: dict, base: int, follow: int,
            allowed: frozenset[str] | None) -> dict:
     cats = [{hh: r["final"] for hh, r in categories(store, project_id, rnd, filters, allowed).items()}
             for rnd in (base, follow)]
@@ -260,7 +260,7 @@ def change(store: SQLiteStore, project_id: int, filters: dict, base: int, follow
 
 # --------------------------------------------------------------------------- poverty nodes
 
-def nodes(store: SQLiteStore, project_id: int, filters: dict, allowed: frozenset[str] | None) -> dict:
+def nodes(store: Store, project_id: int, filters: dict, allowed: frozenset[str] | None) -> dict:
     """Each node's record with the well-being distribution of its households and its review trail."""
     round_no = latest_round(store, project_id, filters, allowed)
     reviews = store.node_reviews(project_id, round_no)

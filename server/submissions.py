@@ -23,7 +23,7 @@ from schemas import xform as form_schemas
 from . import aggregates, errors, lists, media_types, quality, rows
 from .catalog import FormCache
 from .permissions import in_scope
-from .storage import SQLiteStore
+from .storage import Store
 from .xforms import FormDef, ParsedSubmission, extract, parse_submission
 
 _UNSAFE_NAME = re.compile(r"[/\\\x00-\x1f\x7f]")
@@ -70,7 +70,7 @@ def check_part_name(name: str) -> None:
         raise errors.bad_part_name(name)
 
 
-def receive(store: SQLiteStore, forms: FormCache, project_id: int, upload: Upload, limits: Limits = Limits(),
+def receive(store: Store, forms: FormCache, project_id: int, upload: Upload, limits: Limits = Limits(),
             may_submit: Callable[[dict], bool] = lambda form: True,
             scope: frozenset[str] | None = None) -> Receipt:
     """Validate and store one submission; raise a Problem (nothing stored) when it cannot be accepted.
@@ -164,7 +164,7 @@ def receive(store: SQLiteStore, forms: FormCache, project_id: int, upload: Uploa
     return store.write_batched(write)
 
 
-def _group_clash(store: SQLiteStore, project_id: int, submission_id: int, form_id: str,
+def _group_clash(store: Store, project_id: int, submission_id: int, form_id: str,
                  record: dict | None) -> list[tuple[str, str]]:
     """A flag when another current ranking of this hamlet and round used the same group letter: two groups given
     one letter, or one session sent from two devices. The combination counts only the latest of them."""
@@ -202,7 +202,7 @@ class _Prepared:
     kinds: dict[str, str] = field(default_factory=dict)   # file name -> image, audio, video or file
 
 
-def _prepare(store: SQLiteStore, project_id: int, form: FormDef, parsed: ParsedSubmission) -> _Prepared:
+def _prepare(store: Store, project_id: int, form: FormDef, parsed: ParsedSubmission) -> _Prepared:
     """Check the data against the form (pure apart from reading list values) and work out attachments."""
     if parsed.encrypted:
         # The data are opaque; the envelope names every file to expect (PROTOCOL.md 5.2).
@@ -243,13 +243,13 @@ def _kinds(form: FormDef, parsed: ParsedSubmission, prepared: _Prepared | None) 
     return {} if parsed.encrypted else extract(parsed.root, form).binaries
 
 
-def _missing(store: SQLiteStore, project_id: int, list_file: str, column: str, values: set[str]) -> set[str] | None:
+def _missing(store: Store, project_id: int, list_file: str, column: str, values: set[str]) -> set[str] | None:
     if not store.list_managed(project_id, list_file):
         return None  # a static attachment, not a managed list: not checked
     return store.list_missing(project_id, list_file, column, values)
 
 
-def _resubmission(store: SQLiteStore, existing: dict, parsed: ParsedSubmission, upload: Upload,
+def _resubmission(store: Store, existing: dict, parsed: ParsedSubmission, upload: Upload,
                   kinds: dict[str, str]) -> Receipt:
     """The instanceID is known: identical XML tops up attachments; anything else is a conflict."""
     if existing["deleted_at"]:
@@ -265,7 +265,7 @@ def _resubmission(store: SQLiteStore, existing: dict, parsed: ParsedSubmission, 
     return Receipt(existing["submission_id"], existing["id"], parsed.instance_id, "topped_up", missing, [])
 
 
-def _fill(store: SQLiteStore, def_id: int, upload: Upload, kinds: dict[str, str]) -> None:
+def _fill(store: Store, def_id: int, upload: Upload, kinds: dict[str, str]) -> None:
     """Put each uploaded part into its slot, matched by field name, else by file name (PROTOCOL.md 3.3);
     files nobody expects are ignored. The type stored is the server's (media_types.decide), never the part's."""
     for name, part in upload.files.items():

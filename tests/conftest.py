@@ -1,8 +1,14 @@
-"""Fixtures: a fresh app and SQLite file per test, a project with the test form and the PPA forms,
-a device token, and a Collect-shaped client that runs through Flask's test client and over real HTTP."""
+"""Fixtures: a fresh app and database per test, a project with the test form and the PPA forms,
+a device token, and a Collect-shaped client that runs through Flask's test client and over real HTTP.
+
+Every test that uses a database (through the `app`, `store` or `database_url` fixtures) runs twice: on SQLite and on
+a real PostgreSQL that the session starts (tests/postgres.py), each test in a fresh database. PPA_TEST_ENGINES
+(a comma-separated list: sqlite, postgresql) restricts the engines for quick local runs. A test that is about
+SQLite's own machinery carries @pytest.mark.sqlite_only("why") and runs on SQLite alone."""
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -17,12 +23,70 @@ from .collect import Collect
 
 DATA = Path(__file__).parent / "data"
 FORMS = Path(__file__).parent.parent / "forms"
+ENGINES = [e.strip() for e in os.environ.get("PPA_TEST_ENGINES", "sqlite,postgresql").split(",") if e.strip()]
+if not ENGINES or set(ENGINES) - {"sqlite", "postgresql"}:
+    raise RuntimeError(f"PPA_TEST_ENGINES={os.environ.get('PPA_TEST_ENGINES')!r}: give sqlite, postgresql or both")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "sqlite_only(reason): a test of SQLite's own machinery; not run on PostgreSQL")
+    config.addinivalue_line("markers", "postgresql_only: a test of PostgreSQL's own machinery; not run on SQLite")
+
+
+def _left_out(item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    engine = callspec.params.get("engine") if callspec else None
+    if item.get_closest_marker("sqlite_only"):
+        return engine == "postgresql"
+    if item.get_closest_marker("postgresql_only"):
+        return engine == "sqlite" or "postgresql" not in ENGINES
+    return False
+
+
+def pytest_collection_modifyitems(config, items):
+    """A test marked sqlite_only keeps only its SQLite run, one marked postgresql_only its PostgreSQL run."""
+    kept, dropped = [], []
+    for item in items:
+        (dropped if _left_out(item) else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """The session's PostgreSQL cluster, with the migrated template database; removed at the end."""
+    from .postgres import Cluster
+    cluster = Cluster().start()
+    try:
+        cluster.make_template()
+        yield cluster
+    finally:
+        cluster.remove()
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request):
+    """The storage engine of this run of the test: sqlite or postgresql."""
+    return request.param
 
 
 @pytest.fixture
-def app(tmp_path):
+def database_url(engine, request):
+    """PPA_DATABASE_URL of this test: empty for SQLite (the file in PPA_DATA), a fresh database for PostgreSQL."""
+    if engine == "sqlite":
+        yield ""
+        return
+    cluster = request.getfixturevalue("pg_cluster")
+    url = cluster.new_database()
+    yield url
+    cluster.drop_database(url)
+
+
+@pytest.fixture
+def app(tmp_path, database_url):
     app = create_app({"DATA": str(tmp_path), "LOG_LEVEL": "WARNING", "PUBLIC_URL": "http://localhost",
-                      "FORMS": str(FORMS)})
+                      "FORMS": str(FORMS), "DATABASE_URL": database_url})
     yield app
     app.extensions["ppa"].store.close()
 

@@ -46,8 +46,7 @@ def assert_success(reply) -> None:
 
 def counts(store) -> dict[str, int]:
     """Rows in every table a submission writes, typed data tables included."""
-    tables = list(TABLES) + [r[0] for r in store.db.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'data\\_%' ESCAPE '\\'")]
+    tables = list(TABLES) + store.data_tables()
     return {t: store.db.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in tables}
 
 

@@ -144,7 +144,7 @@ def test_a_rejected_or_deleted_submission_leaves_the_aggregates(collect_client, 
     form = store.get_form(project["id"], "household_income")
     first = store.list_submissions(form["id"])[0]
     assert api("poverty", cluster=CLUSTER)["rows"][0]["n_households"] == 2
-    with store.write():
+    with store.transaction():
         store.delete_submission(first["id"])
         aggregates.refresh(store, project["id"], "household_income", first["id"], None)
     assert api("poverty", cluster=CLUSTER)["rows"][0]["n_households"] == 1

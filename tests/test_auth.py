@@ -328,7 +328,7 @@ def test_signing_out_ends_the_session_so_a_copied_cookie_stops_working(ana, live
 
 def test_a_session_expires_on_the_server_after_its_lifetime(app, store, ana, live):
     browser = _signed_in(live.url)
-    with store.write() as db:   # twelve hours later
+    with store.transaction() as db:   # twelve hours later
         db.execute("UPDATE web_sessions SET expires_at = ?", [time.time() - 1])
     assert browser.get(f"{live.url}/account", allow_redirects=False, timeout=30).status_code == 302
     _signed_in(live.url)   # a new sign-in clears expired sessions away

@@ -20,6 +20,7 @@ from server.backup_cli import COMMANDS, KEY, backup, restore
 from server.bootstrap import ensure_default_project
 from server.cli import main as ppa
 from server.storage import SQLiteStore
+from server.storage.postgres import PostgresStore
 from server.submissions import Upload, UploadedFile, receive
 from server.xforms import parse_xform
 
@@ -44,9 +45,9 @@ def _contents(store: SQLiteStore) -> dict[str, tuple[bytes, dict[str, bytes]]]:
     return out
 
 
-def test_backup_taken_while_writing_restores_every_submission(tmp_path):
-    source, copy, target = tmp_path / "source", tmp_path / "backup", tmp_path / "restored"
-    app = create_app({"DATA": str(source), "LOG_LEVEL": "WARNING"})
+def _backup_while_writing(app, backup_env: dict[str, str], copy: Path) -> tuple[dict, set, list, dict]:
+    """Submissions are written by a thread while `ppa backup` runs; returns when each was acknowledged, those
+    acknowledged before the backup began, the uploads, and the backup's manifest."""
     ppa_ext = app.extensions["ppa"]
     store = ppa_ext.store
     project = ensure_default_project(store, "Backup test", FORMS, validate=False).project_id
@@ -67,8 +68,6 @@ def test_backup_taken_while_writing_restores_every_submission(tmp_path):
                 stored_at[receipt.instance_id] = time.monotonic()
         except BaseException as exc:  # noqa: BLE001 - reported by the test
             errors.append(exc)
-        finally:
-            store.close()
 
     thread = threading.Thread(target=writer)
     thread.start()
@@ -76,7 +75,7 @@ def test_backup_taken_while_writing_restores_every_submission(tmp_path):
         while len(stored_at) < 40 and thread.is_alive():
             time.sleep(0.005)
         began = time.monotonic()
-        taken = CliRunner().invoke(backup, [str(copy)], env={"PPA_DATA": str(source)})
+        taken = CliRunner().invoke(backup, [str(copy)], env=backup_env)
         ended = time.monotonic()
         assert taken.exit_code == 0, taken.output
         before = {i for i, t in stored_at.items() if t < began}
@@ -86,8 +85,35 @@ def test_backup_taken_while_writing_restores_every_submission(tmp_path):
     finally:
         stop.set()
         thread.join(60)
+        store.close()
     assert not errors, errors
-    manifest = json.loads(taken.output.strip().splitlines()[-1])
+    assert ended - began < 30
+    return stored_at, before, uploads, json.loads(taken.output.strip().splitlines()[-1])
+
+
+def _check_restored(source_store, target_store, stored_at: dict, before: set, uploads: list) -> None:
+    """The restored copy holds everything acknowledged before the backup began, each submission whole, nothing
+    half-stored, and not what was written after."""
+    original, back = _contents(source_store), _contents(target_store)
+    assert target_store.integrity_check() == "ok"
+    assert before <= set(back)                          # everything acknowledged before the backup began
+    assert len(back) < len(original)                    # and the writing went on after it
+    for instance_id, (xml, files) in back.items():      # each one is the source's, whole
+        assert (xml, files) == original[instance_id], instance_id
+        if instance_id in stored_at:
+            expected = next(u for u in uploads if instance_id.encode() in u.xml)
+            assert xml == expected.xml
+            assert files == {n: f.content for n, f in expected.files.items()}
+    counts = {t: target_store.db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+              for t in ("submissions", "submission_defs", "data_1_household_income", "hh_income")}
+    assert len(set(counts.values())) == 1, counts        # no half-stored submission in the copy
+
+
+@pytest.mark.sqlite_only("the SQLite backup file and the key file in the data folder")
+def test_backup_taken_while_writing_restores_every_submission(tmp_path, engine):
+    source, copy, target = tmp_path / "source", tmp_path / "backup", tmp_path / "restored"
+    app = create_app({"DATA": str(source), "LOG_LEVEL": "WARNING"})
+    stored_at, before, uploads, manifest = _backup_while_writing(app, {"PPA_DATA": str(source)}, copy)
     assert manifest["integrity"] == "ok" and manifest["secret_key"] == "copied"
     assert sorted(p.name for p in copy.iterdir()) == ["backup.json", "ppa.db", "secret_key"]
 
@@ -97,26 +123,51 @@ def test_backup_taken_while_writing_restores_every_submission(tmp_path):
 
     source_store, target_store = SQLiteStore(source / "ppa.db"), SQLiteStore(target / "ppa.db")
     try:
-        original, back = _contents(source_store), _contents(target_store)
-        assert target_store.integrity_check() == "ok"
-        assert before <= set(back)                          # everything acknowledged before the backup began
-        assert len(back) < len(original)                    # and the writing went on after it
-        for instance_id, (xml, files) in back.items():      # each one is the source's, whole
-            assert (xml, files) == original[instance_id], instance_id
-            if instance_id in stored_at:
-                expected = next(u for u in uploads if instance_id.encode() in u.xml)
-                assert xml == expected.xml
-                assert files == {n: f.content for n, f in expected.files.items()}
-        counts = {t: target_store.db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-                  for t in ("submissions", "submission_defs", "data_1_household_income", "hh_income")}
-        assert len(set(counts.values())) == 1, counts        # no half-stored submission in the copy
-        assert ended - began < 30
+        _check_restored(source_store, target_store, stored_at, before, uploads)
     finally:
         source_store.close()
         target_store.close()
     checked = CliRunner().invoke(ppa, ["aggregates", "rebuild", "--project", "1", "--check"],
                                  env={"PPA_DATA": str(target)})
     assert checked.exit_code == 0, checked.output
+
+
+@pytest.mark.postgresql_only
+def test_backup_of_a_running_postgresql_database_restores_every_submission(tmp_path, engine, pg_cluster):
+    """The same on PostgreSQL: `ppa backup` dumps one snapshot of the database being written to (attachments and
+    the secret key are rows of it), `ppa restore` loads it into an empty database, and the two are compared."""
+    source_url = pg_cluster.new_database()
+    pg_cluster.sql("CREATE DATABASE restored_into")
+    target_url = pg_cluster.url("restored_into")
+    source, copy = tmp_path / "source", tmp_path / "backup"
+    app = create_app({"DATA": str(source), "LOG_LEVEL": "WARNING", "DATABASE_URL": source_url})
+    source_env = {"PPA_DATA": str(source), "PPA_DATABASE_URL": source_url}
+    target_env = {"PPA_DATA": str(tmp_path / "restored"), "PPA_DATABASE_URL": target_url}
+    try:
+        stored_at, before, uploads, manifest = _backup_while_writing(app, source_env, copy)
+        assert manifest["integrity"] == "ok" and manifest["secret_key"] == "in the database copy"
+        assert manifest["counts"]["submissions"] >= len(before)
+        assert sorted(p.name for p in copy.iterdir()) == ["backup.json", "ppa.pgdump"]
+
+        restored = CliRunner().invoke(restore, [str(copy)], env=target_env)
+        assert restored.exit_code == 0, restored.output
+        assert json.loads(restored.output.strip().splitlines()[-1])["counts"] == manifest["counts"]
+        again = CliRunner().invoke(restore, [str(copy)], env=target_env)
+        assert again.exit_code != 0 and "--force" in again.output
+
+        source_store, target_store = PostgresStore(source_url), PostgresStore(target_url)
+        try:
+            _check_restored(source_store, target_store, stored_at, before, uploads)
+            key = source_store.shared_secret("secret_key", lambda: "not made again")
+            assert target_store.shared_secret("secret_key", lambda: "not made again") == key == app.config["SECRET_KEY"]
+        finally:
+            source_store.close()
+            target_store.close()
+        checked = CliRunner().invoke(ppa, ["aggregates", "rebuild", "--project", "1", "--check"], env=target_env)
+        assert checked.exit_code == 0, checked.output
+    finally:
+        pg_cluster.drop_database(source_url)
+        pg_cluster.drop_database(target_url)
 
 
 def test_restore_refuses_a_folder_with_data_unless_forced(tmp_path):

@@ -307,10 +307,10 @@ def test_batched_wellbeing_upkeep_equals_one_household_at_a_time(tmp_path):
                 "node": rng.choice(["", "n1", "n2"]), "n_groups": rng.randint(1, 3), "mean": rng.choice([1.0, 2.5]),
                 "final": rng.choice(["happy", "average", "sad", None]), "flagged": rng.randint(0, 1), "flags": ""}
             items.append((rng.randint(1, 2), f"hh{hh}", row))
-        with one.write():
+        with one.transaction():
             for round_no, hh_id, row in items:
                 one.set_wb_household(1, round_no, hh_id, row)
-        with many.write():
+        with many.transaction():
             many.set_wb_households(1, items)
     assert one.aggregate_snapshot(1) == many.aggregate_snapshot(1)
     for store in stores:
@@ -321,7 +321,7 @@ def test_household_nodes_equal_household_node(ppa):
     store = ppa.store
     store.upsert_list_items(1, "households.csv", [("h1", {"node": "listed"}), ("h2", {"node": ""}),
                                                   ("h3", {"node": "listed3"})], source="test")
-    with store.write():
+    with store.transaction():
         for n, (round_no, hh_id, node) in enumerate(((1, "h1", "n-old"), (2, "h1", "n-new"), (1, "h3", ""),
                                                       (3, "h4", "n4"))):
             store.db.execute("INSERT INTO hh_income (project_id, round, hh_id, submission_id, node, size) "
@@ -352,19 +352,19 @@ def test_blank_and_zone_mixed_times_do_not_break_the_quality_checks():
 
 def test_the_wal_is_emptied_under_steady_writes(ppa, monkeypatch):
     """Without _reset_wal, PASSIVE checkpoints never catch up with a steady writer and the WAL only grows."""
-    from server.storage import sqlite as sqlite_store
+    from server.storage import sqlite_engine as sqlite_store
     monkeypatch.setattr(sqlite_store, "CHECKPOINT_EVERY", 4)
     monkeypatch.setattr(sqlite_store, "WAL_RESET_BYTES", 256 * 1024)
     store = ppa.store
-    with store.write() as db:
+    with store.transaction() as db:
         db.execute("CREATE TABLE filler (n INTEGER PRIMARY KEY, pad BLOB)")
     wal = store.path + "-wal"
     for n in range(400):   # 400 commits of ~16 KB: 6.4 MB of WAL if it were never emptied
-        with store.write() as db:
+        with store.transaction() as db:
             db.execute("INSERT INTO filler (n, pad) VALUES (?, zeroblob(16000))", [n])
     deadline = time.monotonic() + 10
     while os.path.getsize(wal) > 256 * 1024 and time.monotonic() < deadline:
-        with store.write() as db:     # the checkpointer runs after commits: keep asking
+        with store.transaction() as db:     # the checkpointer runs after commits: keep asking
             db.execute("UPDATE filler SET pad = pad WHERE n = 0")
         time.sleep(0.05)
     assert os.path.getsize(wal) <= 256 * 1024 + 64 * 1024, "the WAL was never emptied"
@@ -377,7 +377,7 @@ def test_a_list_name_is_remembered_only_once_committed(ppa):
     project_id = store.list_projects()[0]["id"]
     assert store.list_missing(project_id, "households.csv", "name", {"hh-new"}) == {"hh-new"}
     with pytest.raises(RuntimeError):
-        with store.write():
+        with store.transaction():
             store.upsert_list_items(project_id, "households.csv", [("hh-new", {"label": "New"})], source="test")
             # seen inside the transaction, but not remembered: the transaction may yet be rolled back
             assert store.list_missing(project_id, "households.csv", "name", {"hh-new"}) == set()
@@ -395,7 +395,7 @@ def test_a_list_name_is_remembered_only_once_committed(ppa):
 def test_a_long_reader_does_not_hold_up_writers_again_and_again(ppa, monkeypatch):
     """A reader on an old snapshot (an export) keeps the WAL from being emptied; the attempt holds the writers for
     WAL_RESET_WAIT_S at most, and is not made again before WAL_RESET_RETRY_S."""
-    from server.storage import sqlite as sqlite_store
+    from server.storage import sqlite_engine as sqlite_store
     monkeypatch.setattr(sqlite_store, "CHECKPOINT_EVERY", 2)
     monkeypatch.setattr(sqlite_store, "WAL_RESET_BYTES", 64 * 1024)
     monkeypatch.setattr(sqlite_store, "WAL_RESET_RETRY_S", 600)
@@ -403,7 +403,7 @@ def test_a_long_reader_does_not_hold_up_writers_again_and_again(ppa, monkeypatch
     attempts: list[bool] = []
     reset = store._reset_wal
     monkeypatch.setattr(store, "_reset_wal", lambda conn: attempts.append(reset(conn)) or attempts[-1])
-    with store.write() as db:
+    with store.transaction() as db:
         db.execute("CREATE TABLE filler (n INTEGER PRIMARY KEY, pad BLOB)")
     reader = sqlite3.connect(store.path, isolation_level=None)
     reader.execute("BEGIN")
@@ -411,7 +411,7 @@ def test_a_long_reader_does_not_hold_up_writers_again_and_again(ppa, monkeypatch
     deadline = time.monotonic() + 20
     n = 0
     while (not attempts or n < 200) and time.monotonic() < deadline:
-        with store.write() as db:
+        with store.transaction() as db:
             db.execute("INSERT INTO filler (n, pad) VALUES (?, zeroblob(8000))", [n])
         n += 1
     assert attempts == [False], "one attempt while the reader lasts, and it fails"
@@ -421,7 +421,7 @@ def test_a_long_reader_does_not_hold_up_writers_again_and_again(ppa, monkeypatch
     wal = store.path + "-wal"
     deadline = time.monotonic() + 20
     while os.path.getsize(wal) > 64 * 1024 + 64 * 1024 and time.monotonic() < deadline:
-        with store.write() as db:
+        with store.transaction() as db:
             db.execute("UPDATE filler SET pad = pad WHERE n = 0")
         time.sleep(0.02)
     assert os.path.getsize(wal) <= 128 * 1024

@@ -48,9 +48,10 @@ def test_no_module_outside_the_storage_package_runs_sql_or_opens_a_driver():
 
 
 def test_the_layout_check_sees_sql_where_there_is_some():
-    """The check above finds what it looks for: the storage package itself imports sqlite3 and runs SQL."""
-    tree = ast.parse((ROOT / "server" / "storage" / "sqlite.py").read_text(encoding="utf-8"))
-    assert "sqlite3" in _imported(tree) and _execute_calls(tree)
+    """The check above finds what it looks for: the storage package's engines import their drivers and run SQL."""
+    for engine, driver in (("sqlite_engine.py", "sqlite3"), ("postgres_engine.py", "psycopg")):
+        tree = ast.parse((ROOT / "server" / "storage" / engine).read_text(encoding="utf-8"))
+        assert driver in _imported(tree) and _execute_calls(tree), engine
 
 
 def test_importing_the_schemas_loads_nothing_of_the_server():

@@ -319,7 +319,7 @@ def test_an_income_interview_adding_the_same_card_meets_the_ranking_household():
 
 def test_a_households_list_from_an_earlier_release_gains_the_card_column(store, project):
     old = ["name", "label", "hamlet", "cluster", "node", "village_code"]
-    with store.write() as db:
+    with store.transaction() as db:
         db.execute("UPDATE lists SET columns = ? WHERE project_id = ? AND list_name = 'households.csv'",
                    [json.dumps(old), project["id"]])
     before = store.list_version(project["id"], "households.csv")
@@ -366,7 +366,7 @@ def test_the_meeting_outcome_counts_and_the_combined_category_is_kept(validated,
 
 def test_rejecting_the_meeting_brings_back_the_combined_category(validated, app, store, project):
     meeting = store.db.execute("SELECT id, current_def_id FROM submissions ORDER BY id DESC LIMIT 1").fetchone()
-    with store.write():
+    with store.transaction():
         store.set_review_state(meeting[0], "rejected", "manager@example.org", "wrong hamlet")
         aggregates.refresh(store, project["id"], "well_being_ranking", meeting[0], None)
     rows = {r["hh_id"]: r for r in store.wb_households(project["id"], 1)}

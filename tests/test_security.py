@@ -156,7 +156,7 @@ def test_a_file_stored_with_the_phones_own_type_is_decided_again_when_served(app
     files, session = sent
     submission_id, name = files["svg"]
     def_id = store.submission_by_id(project["id"], submission_id)["def_id"]
-    with store.write():
+    with store.transaction():
         assert store.fill_attachment(def_id, name, SVG, "image/svg+xml")           # as an older server stored it
     served = _attachment(live, session, submission_id, name)
     assert served.headers["Content-Type"] == "application/octet-stream"

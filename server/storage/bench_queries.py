@@ -1,15 +1,17 @@
 """What the load runs (bench/) ask the database, so that no SQL lives outside server/storage/. Part of the storage
-layer (a mixin of the store): portable SQL, the same on SQLite and PostgreSQL, except the one version query that
-each engine spells its own way (the version and the size)."""
+layer (a query mixin of SQLiteStore, and so of PostgresStore too): portable SQL, except the engine's version and the
+database's size, which each engine spells its own way (picked by the engine's name)."""
 
 from __future__ import annotations
 
+_VERSION = {"sqlite": "SELECT 'SQLite ' || sqlite_version() AS v",
+            "postgresql": "SELECT 'PostgreSQL ' || current_setting('server_version') AS v"}
+_SIZE = {"sqlite": "SELECT page_count * page_size AS v FROM pragma_page_count(), pragma_page_size()",
+         "postgresql": "SELECT pg_database_size(current_database()) AS v"}
+
 
 class BenchQueries:
-    """Mixed into SQLiteStore; uses its _one()."""
-
-    version_sql = "SELECT 'SQLite ' || sqlite_version() AS version"
-    size_sql = "SELECT page_count * page_size AS n FROM pragma_page_count(), pragma_page_size()"
+    """Mixed into the stores; uses their engine name and _one()."""
 
     def count_all_submissions(self) -> int:
         """Every submission row of every project, deleted ones too: how far the bench has filled the database."""
@@ -21,15 +23,8 @@ class BenchQueries:
 
     def engine_version(self) -> str:
         """The database engine and its version, for the bench report's machine line."""
-        return self._one(self.version_sql)["version"]
+        return self._one(_VERSION[self.engine])["v"]
 
     def database_bytes(self) -> int:
         """The size of the database (SQLite: the main file, without its write-ahead log)."""
-        return self._one(self.size_sql)["n"]
-
-
-class PostgresBenchQueries(BenchQueries):
-    """The same for the PostgreSQL store: only the version and size queries differ."""
-
-    version_sql = "SELECT 'PostgreSQL ' || current_setting('server_version') AS version"
-    size_sql = "SELECT pg_database_size(current_database()) AS n"
+        return self._one(_SIZE[self.engine])["v"]

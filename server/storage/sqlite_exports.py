@@ -1,12 +1,14 @@
-"""The SQL behind the researchers' downloads (server/exports.py). Part of the storage layer.
+"""The SQL behind the researchers' downloads (server/exports.py). Part of the storage layer: the queries are shared
+by both engines; SQLiteSnapshot (here) and PostgresSnapshot (postgres_engine.py) supply the connection, the streaming
+cursor, the table structure and blob reads.
 
 An export reads through its own connection inside one read transaction (``export_snapshot()``), so:
 - the submission table, each repeat table and the media all come from one consistent snapshot of the
-  database (WAL mode: writers carry on while a download runs);
+  database (SQLite in WAL mode, PostgreSQL in REPEATABLE READ: writers carry on while a download runs);
 - a download streamed by a WSGI thread never touches that thread's connection or its write transactions.
 
-Every query yields rows from ``fetchmany`` batches, never lists, and is ordered by submission id (then
-rowid, the order rows.build wrote them in), so the parent and child tables stream in the same order and a
+Every query yields rows from ``fetchmany`` batches, never lists, and is ordered by submission id (then the
+order rows.build wrote them in), so the parent and child tables stream in the same order and a
 merge of them needs only one submission in memory.
 """
 
@@ -56,9 +58,13 @@ class SubmissionFilter:
 
 
 class ExportSnapshot:
-    """One read transaction on a dedicated connection; every method streams."""
+    """One read transaction on a dedicated connection; every method streams. An engine's subclass supplies
+    _columns_of, _execute, _stream, blob_chunks, JSON_FIELD and ROW_ORDER."""
 
-    def __init__(self, conn: sqlite3.Connection):
+    JSON_FIELD: str
+    ROW_ORDER: str
+
+    def __init__(self, conn):
         self.conn = conn
         self._columns: dict[str, list[str]] = {}
 
@@ -67,7 +73,7 @@ class ExportSnapshot:
     def table_columns(self, table: str) -> list[str]:
         """The columns a typed-row table has (empty when it does not exist)."""
         if table not in self._columns:
-            self._columns[table] = [r[1] for r in self.conn.execute(f"PRAGMA table_info({_quote(table)})")]
+            self._columns[table] = self._columns_of(table)
         return self._columns[table]
 
     def _where(self, flt: SubmissionFilter, main_alias: str = "m") -> tuple[str, list] | None:
@@ -103,19 +109,6 @@ class ExportSnapshot:
         existing = set(self.table_columns(table))
         return ", ".join(f"{alias}.{_quote(c)}" if c in existing else "NULL" for c in columns)
 
-    def _stream(self, sql: str, params: Sequence, batch: int = BATCH) -> Iterator[tuple]:
-        cursor = self.conn.execute(sql, params)
-        try:
-            while True:
-                rows = cursor.fetchmany(batch)
-                if not rows:
-                    return
-                yield from rows
-        finally:
-            try:
-                cursor.close()
-            except sqlite3.ProgrammingError:  # the snapshot ended first (an abandoned download)
-                pass
 
     # -- rows ---------------------------------------------------------------------
 
@@ -134,7 +127,7 @@ class ExportSnapshot:
             sql = (f"SELECT count(*) FROM {_quote(table)} r JOIN {_quote(flt.main_table)} m "
                    f"ON m._submission_id = r._submission_id JOIN submissions s ON s.id = r._submission_id "
                    f"WHERE {where}")
-        return self.conn.execute(sql, params).fetchone()[0]
+        return self._execute(sql, params).fetchone()[0]
 
     def submissions(self, flt: SubmissionFilter, columns: Sequence[str]) -> Iterator[tuple]:
         """One tuple per submission: META_COLUMNS, then `columns` of the submission table (NULL if absent)."""
@@ -159,7 +152,7 @@ class ExportSnapshot:
         sql = (f"SELECT r._submission_id, r._key, r._parent_key{', ' + typed if columns else ''} "
                f"FROM {_quote(flt.main_table)} m JOIN submissions s ON s.id = m._submission_id "
                f"JOIN {_quote(table)} r ON r._submission_id = m._submission_id "
-               f"WHERE {where} ORDER BY s.id, r.rowid")
+               f"WHERE {where} ORDER BY s.id, r.{self.ROW_ORDER}")
         yield from self._stream(sql, params)
 
     def raw_submissions(self, flt: SubmissionFilter) -> Iterator[tuple[int, int, str, bytes]]:
@@ -200,6 +193,43 @@ class ExportSnapshot:
                f"WHERE {where} ORDER BY s.id, a.name")
         yield from self._stream(sql, params)
 
+    def list_item_field(self, project_id: int, list_name: str, name: str, column: str) -> str | None:
+        """One column of one item of a server-managed list (e.g. a cluster's label), or None."""
+        if column == "name":
+            row = self._execute("SELECT name FROM list_items WHERE project_id = ? AND list_name = ? AND name = ?",
+                                [project_id, list_name, name]).fetchone()
+        else:
+            row = self._execute(f"SELECT {self.JSON_FIELD.format('data')} FROM list_items WHERE project_id = ? "
+                                "AND list_name = ? AND name = ?", [column, project_id, list_name, name]).fetchone()
+        return None if row is None or row[0] is None else str(row[0])
+
+
+class SQLiteSnapshot(ExportSnapshot):
+    """An export's read transaction on a dedicated SQLite connection."""
+
+    JSON_FIELD = "json_extract({}, '$.' || ?)"
+    ROW_ORDER = "rowid"
+
+    def _columns_of(self, table: str) -> list[str]:
+        return [r[1] for r in self.conn.execute(f"PRAGMA table_info({_quote(table)})")]
+
+    def _execute(self, sql: str, params: Sequence = ()) -> sqlite3.Cursor:
+        return self.conn.execute(sql, params)
+
+    def _stream(self, sql: str, params: Sequence, batch: int = BATCH) -> Iterator[tuple]:
+        cursor = self.conn.execute(sql, params)
+        try:
+            while True:
+                rows = cursor.fetchmany(batch)
+                if not rows:
+                    return
+                yield from rows
+        finally:
+            try:
+                cursor.close()
+            except sqlite3.ProgrammingError:  # the snapshot ended first (an abandoned download)
+                pass
+
     def blob_chunks(self, sha256: str, chunk: int = 1 << 20) -> Iterator[bytes]:
         """A stored file in chunks, read incrementally (sqlite3 blob I/O), never whole in memory."""
         row = self.conn.execute("SELECT rowid, size FROM blobs WHERE sha256 = ?", [sha256]).fetchone()
@@ -212,19 +242,9 @@ class ExportSnapshot:
                     return
                 yield data
 
-    def list_item_field(self, project_id: int, list_name: str, name: str, column: str) -> str | None:
-        """One column of one item of a server-managed list (e.g. a cluster's label), or None."""
-        if column == "name":
-            row = self.conn.execute("SELECT name FROM list_items WHERE project_id = ? AND list_name = ? AND name = ?",
-                                    [project_id, list_name, name]).fetchone()
-        else:
-            row = self.conn.execute("SELECT json_extract(data, '$.' || ?) FROM list_items WHERE project_id = ? "
-                                    "AND list_name = ? AND name = ?", [column, project_id, list_name, name]).fetchone()
-        return None if row is None or row[0] is None else str(row[0])
-
 
 class ExportQueries:
-    """Mixin for SQLiteStore: the read side of downloads."""
+    """Mixin for SQLiteStore: the read side of downloads (PostgresStore has its own export_snapshot)."""
 
     path: str
     busy_timeout_ms: int
@@ -238,7 +258,7 @@ class ExportQueries:
             conn.execute("PRAGMA query_only = ON")
             conn.execute("PRAGMA temp_store = FILE")
             conn.execute("BEGIN")
-            yield ExportSnapshot(conn)
+            yield SQLiteSnapshot(conn)
         finally:
             try:
                 if conn.in_transaction:

@@ -1,17 +1,21 @@
 """Households added in the field, households gone from the list, and informant groups' letters. Part of the storage
-layer (a mixin of SQLiteStore): SQL lives only in server/storage/."""
+layer: SQL shared by both engines (a mixin of SQLiteStore and PostgresStore)."""
 
 from __future__ import annotations
 
 from typing import Iterable
 
+from .base import in_transaction
+
 
 class RankingQueries:
-    """Mixed into SQLiteStore; uses its db, _all(). Writes run inside the caller's ingest transaction."""
+    """Mixed into both stores. Writes run inside the caller's ingest transaction."""
 
+    @in_transaction
     def replace_field_households(self, project_id: int, submission_id: int, rows: Iterable[dict]) -> None:
         self._swap_facts("field_households", project_id, submission_id,
-                         ("hh_id", "form_id", "cluster", "hamlet", "round", "group_id", "card", "head", "sex"), rows)
+                         ("hh_id", "form_id", "cluster", "hamlet", "round", "group_id", "card", "head", "sex"), rows,
+                         key=("hh_id",))
 
     def field_household_reports(self, project_id: int, clusters: Iterable[str] | None = None,
                                 hamlet: str | None = None) -> list[dict]:
@@ -22,23 +26,25 @@ class RankingQueries:
             params.append(hamlet)
         if clusters is not None:
             chosen = sorted(clusters)
-            where.append(f"h.cluster IN ({', '.join('?' * len(chosen))})" if chosen else "0")
+            where.append(f"h.cluster IN ({', '.join('?' * len(chosen))})" if chosen else "1 = 0")
             params += chosen
         return self._all("SELECT h.*, s.instance_name FROM field_households h JOIN submissions s "
                          f"ON s.id = h.submission_id WHERE {' AND '.join(where)} ORDER BY h.hh_id, h.submission_id",
                          params)
 
+    @in_transaction
     def replace_wb_gone(self, project_id: int, submission_id: int, rows: Iterable[dict]) -> None:
         self._swap_facts("wb_gone", project_id, submission_id,
                          ("hh_id", "round", "cluster", "hamlet", "group_id", "reason", "into_hh"),
-                         ({**r, "into_hh": r["into"]} for r in rows))
+                         ({**r, "into_hh": r["into"]} for r in rows), key=("hh_id",))
 
     def wb_gone(self, project_id: int, round_no: int, hamlet: str, cluster: str | None) -> list[dict]:
         """Households a group of this hamlet (in `cluster`, None: any) said are not a household any more."""
+        in_cluster, params = ("", []) if cluster is None else (" AND g.cluster = ?", [cluster])
         return self._all("SELECT g.* FROM wb_gone g JOIN submissions s ON s.id = g.submission_id "
-                         "WHERE g.project_id = ? AND g.round = ? AND g.hamlet = ? AND (? IS NULL OR g.cluster = ?) "
+                         f"WHERE g.project_id = ? AND g.round = ? AND g.hamlet = ?{in_cluster} "
                          "AND s.deleted_at IS NULL AND s.review_state != 'rejected' ORDER BY g.hh_id, g.group_id",
-                         [project_id, round_no, hamlet, cluster, cluster])
+                         [project_id, round_no, hamlet, *params])
 
     def group_clashes(self, project_id: int, submission_id: int, round_no: int, cluster: str, hamlet: str,
                       group_id: str) -> list[dict]:
@@ -51,11 +57,13 @@ class RankingQueries:
             "AND r.submission_id != ? ORDER BY r.submission_id", [project_id, round_no, cluster, hamlet, group_id,
                                                                    submission_id])
 
+    @in_transaction
     def replace_wb_validated(self, project_id: int, submission_id: int, rows: list[dict]) -> set[tuple[int, str]]:
         """Swap a validation meeting's outcomes; returns every (round, household) whose category may change."""
         touched = self._touched("wb_validated", submission_id)
         self._swap_facts("wb_validated", project_id, submission_id,
-                         ("round", "hh_id", "cluster", "hamlet", "category", "reason"), rows)
+                         ("round", "hh_id", "cluster", "hamlet", "category", "reason"), rows,
+                         key=("round", "hh_id"))
         return touched | {(r["round"], r["hh_id"]) for r in rows}
 
     def wb_validated_of_many(self, project_id: int, keys: Iterable[tuple[int, str]]) -> dict[tuple[int, str], dict]:

@@ -1,20 +1,23 @@
 """Review: the submissions list with its filters, review states and comments, node reviews, overview counts.
-Part of the storage layer (a mixin of SQLiteStore): SQL lives only in server/storage/."""
+SQL shared by both engines (a mixin of SQLiteStore and PostgresStore): SQL lives only in server/storage/."""
 
 from __future__ import annotations
 
 from typing import Any, Iterable, Mapping
 
+from .base import in_transaction, now
+
 REVIEW_STATES = ("received", "edited", "hasIssues", "approved", "rejected")
 
 
 class ReviewQueries:
-    """Mixed into SQLiteStore; uses its db, write(), _one() and _all()."""
+    """Mixed into both stores; uses the engine's transaction(), _execute() and the base helpers."""
 
+    @in_transaction
     def set_submission_scope(self, submission_id: int, cluster: str | None, hamlet: str | None,
                              round_no: int | None, n_flags: int, instance_name: str | None) -> None:
         """Keep the list filters on the submission row (inside the ingest transaction)."""
-        self.db.execute("UPDATE submissions SET cluster = ?, hamlet = ?, round = ?, n_flags = ?, instance_name = ? "
+        self._execute("UPDATE submissions SET cluster = ?, hamlet = ?, round = ?, n_flags = ?, instance_name = ? "
                         "WHERE id = ?", [cluster, hamlet, round_no, n_flags, instance_name, submission_id])
 
     def submission_page(self, project_id: int, filters: Mapping[str, Any], clusters: Iterable[str] | None,
@@ -36,7 +39,7 @@ class ReviewQueries:
             where.append("s.n_flags > 0")
         if clusters is not None:
             allowed = sorted(clusters)
-            where.append(f"s.cluster IN ({', '.join('?' for _ in allowed)})" if allowed else "0")
+            where.append(f"s.cluster IN ({', '.join('?' for _ in allowed)})" if allowed else "1 = 0")
             params.extend(allowed)
         if before_id:
             where.append("s.id < ?")
@@ -55,16 +58,15 @@ class ReviewQueries:
             [project_id, submission_id])
 
     def set_review_state(self, submission_id: int, state: str, actor: str, comment: str) -> None:
-        with self.write() as db:
-            db.execute("UPDATE submissions SET review_state = ? WHERE id = ?", [state, submission_id])
-            db.execute("INSERT INTO submission_comments (submission_id, at, actor, review_state, body) "
-                       "VALUES (?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), ?, ?, ?)",
-                       [submission_id, actor, state, comment])
+        with self.transaction():
+            self._execute("UPDATE submissions SET review_state = ? WHERE id = ?", [state, submission_id])
+            self._execute("INSERT INTO submission_comments (submission_id, at, actor, review_state, body) "
+                          "VALUES (?, ?, ?, ?, ?)", [submission_id, now(), actor, state, comment])
 
     def add_comment(self, submission_id: int, actor: str, body: str) -> None:
-        with self.write() as db:
-            db.execute("INSERT INTO submission_comments (submission_id, at, actor, body) "
-                       "VALUES (?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), ?, ?)", [submission_id, actor, body])
+        with self.transaction():
+            self._execute("INSERT INTO submission_comments (submission_id, at, actor, body) "
+                          "VALUES (?, ?, ?, ?)", [submission_id, now(), actor, body])
 
     def comments(self, submission_id: int) -> list[dict]:
         return self._all("SELECT * FROM submission_comments WHERE submission_id = ? ORDER BY id", [submission_id])
@@ -80,11 +82,11 @@ class ReviewQueries:
         where, params = "project_id = ? AND deleted_at IS NULL", [project_id]
         if clusters is not None:
             allowed = sorted(clusters)
-            where += f" AND cluster IN ({', '.join('?' for _ in allowed)})" if allowed else " AND 0"
+            where += f" AND cluster IN ({', '.join('?' for _ in allowed)})" if allowed else " AND 1 = 0"
             params += allowed
-        by_state = dict(self.db.execute(f"SELECT review_state, count(*) FROM submissions WHERE {where} "
+        by_state = dict(self._execute(f"SELECT review_state, count(*) FROM submissions WHERE {where} "
                                         "GROUP BY review_state", params).fetchall())
-        flagged = self.db.execute(f"SELECT count(*) FROM submissions WHERE {where} AND n_flags > 0 AND "
+        flagged = self._execute(f"SELECT count(*) FROM submissions WHERE {where} AND n_flags > 0 AND "
                                   "review_state IN ('received', 'edited')", params).fetchone()[0]
         by_form = self._all(f"SELECT f.xml_form_id, f.state, count(s.id) AS n FROM forms f LEFT JOIN submissions s "
                             f"ON s.form_id = f.id AND s.{where.replace('project_id = ?', 'project_id = f.project_id')} "
@@ -95,7 +97,7 @@ class ReviewQueries:
         where, params = "s.project_id = ? AND s.deleted_at IS NULL AND s.created_at >= ?", [project_id, since]
         if clusters is not None:
             allowed = sorted(clusters)
-            where += f" AND s.cluster IN ({', '.join('?' for _ in allowed)})" if allowed else " AND 0"
+            where += f" AND s.cluster IN ({', '.join('?' for _ in allowed)})" if allowed else " AND 1 = 0"
             params += allowed
         return self._all("SELECT substr(s.created_at, 1, 10) AS day, f.xml_form_id, count(*) AS n FROM submissions s "
                          f"JOIN forms f ON f.id = s.form_id WHERE {where} GROUP BY day, f.xml_form_id ORDER BY day",
@@ -105,14 +107,15 @@ class ReviewQueries:
 
     def add_node_review(self, project_id: int, round_no: int, node_id: str, status: str, actor: str,
                         comment: str) -> None:
-        with self.write() as db:
-            db.execute("INSERT INTO node_reviews (project_id, round, node_id, status, actor, at, comment) "
-                       "VALUES (?, ?, ?, ?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), ?)",
-                       [project_id, round_no, node_id, status, actor, comment])
+        with self.transaction():
+            self._execute("INSERT INTO node_reviews (project_id, round, node_id, status, actor, at, comment) "
+                          "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                          [project_id, round_no, node_id, status, actor, now(), comment])
 
     def node_reviews(self, project_id: int, round_no: int | None) -> dict[str, list[dict]]:
-        rows = self._all("SELECT * FROM node_reviews WHERE project_id = ? AND (? IS NULL OR round = ?) ORDER BY id",
-                         [project_id, round_no, round_no])
+        in_round, params = ("", []) if round_no is None else (" AND round = ?", [round_no])
+        rows = self._all(f"SELECT * FROM node_reviews WHERE project_id = ?{in_round} ORDER BY id",
+                         [project_id, *params])
         out: dict[str, list[dict]] = {}
         for row in rows:
             out.setdefault(row["node_id"], []).append(row)
@@ -124,26 +127,27 @@ class ReviewQueries:
         """Each informant group's own piles (label, criteria, level) for a hamlet and round (and cluster: the
         submission's, as the submissions list filters it; None: any)."""
         table = f"data_{project_id}_well_being_ranking"
-        if not self.db[table].exists() or not self.db[f"{table}__pile"].exists():
+        if not self.table_exists(table) or not self.table_exists(f"{table}__pile"):
             return []
+        in_cluster, params = ("", []) if cluster is None else (" AND s.cluster = ?", [cluster])
         return self._all(
             f'SELECT m."group_id" AS group_id, m."group_label" AS group_label, p."pile_no" AS pile_no, '
             f'p."pile_label" AS pile_label, p."pile_criteria" AS pile_criteria, p."pile_level" AS pile_level '
             f'FROM "{table}" m JOIN "{table}__pile" p ON p._submission_id = m._submission_id '
             f'JOIN submissions s ON s.id = m._submission_id '
             f"WHERE s.project_id = ? AND s.deleted_at IS NULL AND s.review_state != 'rejected' "
-            f'AND m."hamlet" = ? AND m."round" = ? AND (? IS NULL OR s.cluster = ?) '
+            f'AND m."hamlet" = ? AND m."round" = ?{in_cluster} '
             f'ORDER BY m."group_id", p."pile_no"',
-            [project_id, hamlet, round_no, cluster, cluster])
+            [project_id, hamlet, round_no, *params])
 
     def household_labels(self, project_id: int, hh_ids: Iterable[str]) -> dict[str, str]:
         ids = sorted(set(hh_ids))
         out: dict[str, str] = {}
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
-            for name, label in self.db.execute(
-                    "SELECT name, json_extract(data, '$.label') FROM list_items WHERE project_id = ? AND "
+            for name, label in self._execute(
+                    f"SELECT name, {self.JSON_FIELD.format('data')} FROM list_items WHERE project_id = ? AND "
                     f"list_name = 'households.csv' AND name IN ({', '.join('?' for _ in chunk)})",
-                    [project_id, *chunk]):
+                    ["label", project_id, *chunk]):
                 out[name] = label or name
         return out

@@ -492,3 +492,18 @@ def m013_label_languages(db: Database) -> None:
         ALTER TABLE users ADD COLUMN label_language TEXT;
         """
     )
+
+
+@migrations()
+def m014_server_settings(db: Database) -> None:
+    """Values every app server of one database shares, made once by whichever starts first: with PostgreSQL the
+    secret key that signs sessions and Digest nonces lives here when PPA_SECRET_KEY is empty (SQLite keeps it in
+    DATA/secret_key)."""
+    db.executescript(
+        """
+        CREATE TABLE server_settings (
+            name TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        """
+    )

@@ -242,7 +242,7 @@ def review(project_id: int, submission_id: int):
         raise errors.bad_request("choose approve, has issues or reject")
     user = session_user()
     s = store()
-    with s.write():
+    with s.transaction():
         if state:
             s.set_review_state(submission_id, state, user.email, comment)
             if (state == "rejected") != (sub["review_state"] == "rejected"):
