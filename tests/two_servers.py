@@ -65,7 +65,7 @@ def pair(pg_cluster, tmp_path):
     envs = [server_env(tmp_path / folder, free_port(), DATABASE_URL=url, WORKERS=2, THREADS=4)
             for folder in ("a", "b")]
     for env in envs:
-        Path(env["PPA_DATA"]).mkdir()    # each server's own folder (its log, its lock); the data is in the database
+        Path(env["PPA_DATA"]).mkdir(exist_ok=True)   # each server's log and lock; the data is in the database
     device = prepare(envs[0])            # ppa init and a device, on the shared database, through server a's settings
     a = ServerProcess(envs[0]).start()
     try:
