@@ -89,5 +89,5 @@ def test_only_server_context_reads_the_application_extension():
     found = [f"{path.relative_to(ROOT)}: {line.strip()}" for path in _modules("server")
              if path != ROOT / "server" / "context.py"
              for line in path.read_text(encoding="utf-8").splitlines() if "extensions[" in line]
-    assert found == ["server/__init__.py: app.extensions[context.EXTENSION] = context.PPA(store=store, forms=FormCache(), "
-                     "digest=digest)"]
+    assert found == ["server/__init__.py: app.extensions[context.EXTENSION] = "
+                     "context.PPA(store=store, forms=FormCache(), digest=digest)"]
