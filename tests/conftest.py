@@ -84,9 +84,10 @@ def database_url(engine, request):
 
 
 @pytest.fixture
-def app(tmp_path, database_url):
+def app(tmp_path, database_url, monkeypatch):
     app = create_app({"DATA": str(tmp_path), "LOG_LEVEL": "WARNING", "PUBLIC_URL": "http://localhost",
                       "FORMS": str(FORMS), "DATABASE_URL": database_url})
+    monkeypatch.setenv("PPA_DATABASE_URL", database_url)   # `ppa` commands the test runs use the same database
     yield app
     app.extensions["ppa"].store.close()
 

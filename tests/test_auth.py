@@ -28,6 +28,7 @@ from server.auth import NONCE_LIFETIME_S, NonceSigner, new_token, sign_in_delay,
 from server.bootstrap import create_user
 
 from . import chromium
+from .conftest import ENGINES
 from .live_server import ServerProcess, cli, free_port, prepare, server_env
 from .web import PASSWORD, csrf
 
@@ -180,11 +181,14 @@ def test_nonce_counts_are_kept_only_while_their_nonce_lives(store):
     assert store.db.execute("SELECT nonce, nc FROM digest_nonce_counts").fetchall() == [("issued-now", 1)]
 
 
-@pytest.fixture(scope="module")
-def granian(tmp_path_factory):
-    """`ppa serve` with three worker processes: nonce counts must be shared through the database."""
+@pytest.fixture(scope="module", params=ENGINES)
+def granian(tmp_path_factory, request):
+    """`ppa serve` with three worker processes: nonce counts must be shared through the database (on each engine;
+    with PostgreSQL as several app servers share them)."""
     data = tmp_path_factory.mktemp("auth-serve")
-    env = server_env(data, free_port(), WORKERS=3, THREADS=2)
+    cluster = request.getfixturevalue("pg_cluster") if request.param == "postgresql" else None
+    url = cluster.new_database() if cluster else ""
+    env = server_env(data, free_port(), WORKERS=3, THREADS=2, DATABASE_URL=url)
     prepare(env)
     cli(env, "user", "add", "--role", "admin", "--email", EMAIL, stdin=PASSWORD + "\n")
     process = ServerProcess(env).start(timeout=60)
@@ -192,6 +196,8 @@ def granian(tmp_path_factory):
         yield process
     finally:
         process.stop()
+        if cluster:
+            cluster.drop_database(url)
 
 
 def test_a_replayed_nonce_count_is_refused_by_every_worker_process(granian):
@@ -415,7 +421,8 @@ def test_only_an_administrator_may_reset_a_password(app, store, ana, live):
 
 def test_ppa_user_password_sets_the_password_and_ends_every_session(app, ana, live):
     browser = _signed_in(live.url)
-    env = {"PPA_DATA": app.config["DATA"], "PPA_LOG_LEVEL": "WARNING", "PATH": "/usr/bin:/bin"}
+    env = {"PPA_DATA": app.config["DATA"], "PPA_DATABASE_URL": app.config["DATABASE_URL"], "PPA_LOG_LEVEL": "WARNING",
+           "PATH": "/usr/bin:/bin"}
     short = subprocess.run([sys.executable, "-m", "server.cli", "user", "password", "--email", EMAIL], cwd=ROOT,
                            env=env, input="short\n", capture_output=True, text=True, timeout=120)
     assert short.returncode != 0 and "at least 10 characters" in short.stderr

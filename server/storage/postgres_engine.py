@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import os
 import re
 import threading
@@ -47,6 +48,7 @@ CONNECT_TIMEOUT_S = 3         # how long one connection attempt may take
 # length the first request finds the database within seconds of its return instead of after the next long delay.
 RECONNECT_GIVE_UP_S = 2.0
 MIGRATIONS_TABLE = "_ppa_migrations"
+_CURSOR_NAMES = itertools.count(1)   # names of the export snapshots' server-side cursors
 # Migrations with nothing to do on PostgreSQL, and why (a port of the migration, not an edit of it).
 PG_SKIP = {
     "m007_no_parent_key_indexes": "drops indexes of typed tables made before it; on PostgreSQL every migration runs "
@@ -417,7 +419,8 @@ class PostgresSnapshot(ExportSnapshot):
         return self.conn.execute(translate(sql), params)
 
     def _stream(self, sql: str, params: Sequence, batch: int = BATCH) -> Iterator[tuple]:
-        with self.conn.cursor(name=f"ppa_export_{id(self)}_{threading.get_ident()}") as cursor:
+        # several streams are open at once (a table and its repeats are merged): each its own portal
+        with self.conn.cursor(name=f"ppa_export_{next(_CURSOR_NAMES)}") as cursor:
             cursor.execute(translate(sql), params)
             while True:
                 rows = cursor.fetchmany(batch)
