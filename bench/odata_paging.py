@@ -9,7 +9,7 @@ table.
 Pages after the first are asked for as a client following @odata.nextLink asks for them: with the $skiptoken our
 server would have written for the row before (made here from the database, so that the last page does not need
 the 99 pages before it). Seeding: a few households through the normal ingest, the rest copies under new
-instanceIDs written through the same store methods (server.benchmark_export.bulk_households), in a child process.
+instanceIDs written through the same store methods (bench.benchmark_export.bulk_households), in a child process.
 Reported per page, after WARM_UP unmeasured first pages: the median and the slowest of --repeats downloads, whole
 body received; for the streams: rows,
 seconds, MB sent and the growth of the server's RSS (all its processes) while streaming.
@@ -37,7 +37,7 @@ WARM_UP = 4            # unmeasured first pages per table, so that each worker h
 
 
 def _seed(data: Path, submissions: int, members: int) -> None:
-    from server.benchmark_export import _open, bulk_households
+    from bench.benchmark_export import _open, bulk_households
     store, forms, project_id = _open(data)
     bulk_households(store, forms, project_id, submissions, members, templates=min(200, submissions))
     store.close()
@@ -55,14 +55,14 @@ def _rss_mb(pids: list[int]) -> float:
 
 
 class _Served:
-    """The production server (`ppa serve`, server.serve_process) on 127.0.0.1 on the data folder, in processes of
+    """The production server (`ppa serve`, bench.serve_process) on 127.0.0.1 on the data folder, in processes of
     its own (the client's reading and the server do not share an interpreter), with an administrator's API token."""
 
     def __init__(self, data: Path):
         from server.api import hash_token
         from server.auth import new_token
         from server.bootstrap import create_user
-        from server.serve_process import ServeProcess, free_port
+        from bench.serve_process import ServeProcess, free_port
         from server.storage import SQLiteStore
         self.store = SQLiteStore(data / "ppa.db")
         self.store.migrate()

@@ -11,11 +11,34 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
-from server.xforms import Field, FormDef
+
+# What a schema reads of a published form. server.xforms.Field and FormDef have these attributes; the schemas do not
+# import the server (the server imports them), so the package stays pure validation with no cycle between the two.
+
+class Field(Protocol):
+    key: str                        # unique key within its repeat scope
+    type: str                       # XForm bind type: string, int, decimal, date, select1, select, odk:rank, ...
+    repeat: str | None              # path of the innermost repeat holding it
+    required: bool
+    conditional: bool               # relevance on itself or an ancestor: may legitimately be absent
+    calculate: bool
+    choices: frozenset[str] | None  # static choice values
+    choice_list: str | None         # the CSV list a select_one_from_file draws from
+    choice_column: str
+
+
+class FormDef(Protocol):
+    form_id: str
+    version: str
+    fields: Sequence[Field]
+    repeats: list[str]              # repeat paths, outermost first
+    derived: dict                   # per-version caches: the schema and its fast plan are kept here
+
+    def repeat_key(self, path: str) -> str: ...
 
 _NAME_UNSAFE = re.compile(r"[/\\\x00-\x1f]")
 

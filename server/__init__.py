@@ -5,28 +5,19 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from dataclasses import dataclass
 from typing import Any, Mapping
 
 from flask_wtf.csrf import CSRFProtect
 
 from flask import Flask, Response, g, jsonify, request
 from flask.sessions import SecureCookieSessionInterface
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as config_module
-from . import api, central, errors, http_errors, http_security, logs, openrosa, web
+from . import api, central, context, errors, http_errors, http_security, logs, openrosa, web
 from .auth import Digest
 from .catalog import FormCache
-from .storage import Store, open_store
-
-
-@dataclass
-class PPA:
-    """What every request needs, kept on app.extensions['ppa']."""
-
-    store: Store
-    forms: FormCache
-    digest: Any
+from .storage import open_store
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -47,11 +38,15 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         MAX_FORM_PARTS=config["MAX_PARTS"],
     )
     app.session_interface = _SessionInterface()
+    if config["PROXIES"]:
+        # The client's address (sign-in throttling, the audit log) and scheme as the proxies saw them: werkzeug
+        # takes the last PROXIES values of each header, which those proxies appended, and ignores what came before.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config["PROXIES"], x_proto=config["PROXIES"])
     logs.configure(app.name, config["LOG_LEVEL"], config["LOG_FORMAT"])
     digest = Digest(app.config["SECRET_KEY"], config["DIGEST_REALM"], store)
     digest.error_handler(lambda status: http_errors.render(
         errors.unauthorized() if status == 401 else errors.forbidden()))
-    app.extensions["ppa"] = PPA(store=store, forms=FormCache(), digest=digest)
+    app.extensions[context.EXTENSION] = context.PPA(store=store, forms=FormCache(), digest=digest)
 
     http_errors.register(app)
     http_security.register(app)
@@ -90,7 +85,7 @@ class _SessionInterface(SecureCookieSessionInterface):
 def _register_health(app: Flask) -> None:
     @app.get("/health")
     def health() -> Response:
-        store: Store = app.extensions["ppa"].store
+        store = context.store()
         return jsonify({"status": "ok", "database": "ok" if store.ping() else "error",
                         "projects": len(store.list_projects())})
 

@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 from marshmallow import ValidationError
 
-from schemas import xform as form_schemas  # a module import: `import schemas` first must not be circular
+from schemas import xform as form_schemas
 
 from .analysis.poverty import MissingLine, PovertyLines, land_class, social_group_for_fgt
 from .analysis.wellbeing import Rating, combine

@@ -13,9 +13,9 @@ import hashlib
 import io
 from typing import Iterable
 
-from flask import Blueprint, Response, current_app, g, jsonify, request, session
+from flask import Blueprint, Response, g, jsonify, request, session
 
-from . import charts, errors, monitoring, ranking, reports
+from . import charts, context, errors, monitoring, ranking, reports
 from .auth import user_of_session
 from .http_security import disposition, send
 from .permissions import Principal, can, clusters, in_scope, load_principal
@@ -28,12 +28,8 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _store():
-    return current_app.extensions["ppa"].store
-
-
 def principal(user: dict) -> Principal:
-    return load_principal(_store(), user)
+    return load_principal(context.store(), user)
 
 
 @bp.before_request
@@ -41,9 +37,9 @@ def _authenticate() -> None:
     header = request.headers.get("Authorization", "")
     user = None
     if header.lower().startswith("bearer "):
-        user = _store().user_by_api_token(hash_token(header[7:].strip()))
+        user = context.store().user_by_api_token(hash_token(header[7:].strip()))
     else:
-        user = user_of_session(_store(), session)
+        user = user_of_session(context.store(), session)
     if user is None:
         raise errors.Problem("401.3", "Send an API token (Authorization: Bearer <token>) or sign in first.")
     g.api_user = principal(user)
@@ -51,7 +47,7 @@ def _authenticate() -> None:
 
 def _allowed(project_id: int, action: str = "read") -> frozenset[str] | None:
     """403 unless the caller may do this in the project; then the clusters they may see (None = all)."""
-    if _store().get_project(project_id) is None:
+    if context.store().get_project(project_id) is None:
         raise errors.not_found("project")
     if not can(g.api_user, action, project_id):
         raise errors.forbidden()
@@ -84,21 +80,21 @@ def _json(body: dict, filters: dict) -> Response:
 def wellbeing_summary(project_id: int) -> Response:
     """Happy / average / sad counts and shares per cluster, hamlet or node (?by=), with small-n marked."""
     allowed, filters = _allowed(project_id), _filters()
-    return _json(reports.wellbeing(_store(), project_id, filters, _by(), allowed), filters)
+    return _json(reports.wellbeing(context.store(), project_id, filters, _by(), allowed), filters)
 
 
 @bp.get("/projects/<int:project_id>/agreement")
 def agreement_summary(project_id: int) -> Response:
     """Agreement between informant groups on the households of one hamlet or cluster and round."""
     allowed, filters = _allowed(project_id), _filters()
-    return _json(reports.agreement(_store(), project_id, filters, allowed), filters)
+    return _json(reports.agreement(context.store(), project_id, filters, allowed), filters)
 
 
 @bp.get("/projects/<int:project_id>/poverty")
 def poverty_summary(project_id: int) -> Response:
     """FGT P0, P1, P2, person- and household-weighted, per scope (?by=cluster,hamlet,node), from kept sums."""
     allowed, filters = _allowed(project_id), _filters()
-    return _json(reports.poverty(_store(), project_id, filters, _by(), allowed), filters)
+    return _json(reports.poverty(context.store(), project_id, filters, _by(), allowed), filters)
 
 
 @bp.get("/projects/<int:project_id>/poverty/decomposition")
@@ -112,13 +108,13 @@ def poverty_decomposition(project_id: int) -> Response:
     weighting = request.args.get("weighting", "person")
     if alpha not in {"0", "1", "2"} or weighting not in {"person", "household"}:
         raise errors.bad_request("alpha must be 0, 1 or 2 and weighting person or household")
-    return _json(reports.decomposition(_store(), project_id, filters, by, int(alpha), weighting, allowed), filters)
+    return _json(reports.decomposition(context.store(), project_id, filters, by, int(alpha), weighting, allowed), filters)
 
 
 @bp.get("/projects/<int:project_id>/concordance")
 def concordance_summary(project_id: int) -> Response:
     allowed, filters = _allowed(project_id), _filters()
-    return _json(reports.concordance(_store(), project_id, filters, allowed), filters)
+    return _json(reports.concordance(context.store(), project_id, filters, allowed), filters)
 
 
 @bp.get("/projects/<int:project_id>/change")
@@ -129,9 +125,9 @@ def change_summary(project_id: int) -> Response:
         base, follow = int(request.args["from"]), int(request.args["to"])
     except (KeyError, ValueError):
         raise errors.bad_request("give the two rounds as ?from=1&to=2") from None
-    body = reports.change(_store(), project_id, filters, base, follow, allowed)
+    body = reports.change(context.store(), project_id, filters, base, follow, allowed)
     if request.args.get("by") == "hamlet":
-        body["hamlets"] = reports.change_by_hamlet(_store(), project_id, filters, base, follow, allowed)
+        body["hamlets"] = reports.change_by_hamlet(context.store(), project_id, filters, base, follow, allowed)
     return _json(body, filters)
 
 
@@ -139,7 +135,7 @@ def change_summary(project_id: int) -> Response:
 def nodes_summary(project_id: int) -> Response:
     """Each node's record with the well-being distribution of the households linked to it."""
     allowed, filters = _allowed(project_id), _filters()
-    return _json(reports.nodes(_store(), project_id, filters, allowed), filters)
+    return _json(reports.nodes(context.store(), project_id, filters, allowed), filters)
 
 
 @bp.get("/projects/<int:project_id>/submissions/daily")
@@ -153,7 +149,7 @@ def submissions_daily(project_id: int) -> Response:
         raise errors.bad_request("by must be form or enumerator, and days a whole number from 1 to 366")
     if request.args.get("cluster"):
         allowed = frozenset(reports.cluster_scopes({"cluster": request.args["cluster"]}, allowed))
-    body = reports.submissions_per_day(_store(), project_id, charts.last_days(dt.date.today(), int(days)), by,
+    body = reports.submissions_per_day(context.store(), project_id, charts.last_days(dt.date.today(), int(days)), by,
                                        allowed)
     return _json(body, {"cluster": request.args.get("cluster") or None})
 
@@ -163,7 +159,7 @@ def household_map(project_id: int) -> Response:
     """The GPS points of the round's household income interviews with each household's category, and where
     each hamlet's name goes."""
     allowed, filters = _allowed(project_id), _filters()
-    return _json(reports.household_map(_store(), project_id, filters, allowed), filters)
+    return _json(reports.household_map(context.store(), project_id, filters, allowed), filters)
 
 
 # --------------------------------------------------------------------------- the project's own analysis export
@@ -172,8 +168,8 @@ def household_map(project_id: int) -> Response:
 def export_ratings(project_id: int) -> Response:
     """household_id,group_id,level: the input of `ppa analyse wellbeing`."""
     allowed, filters = _allowed(project_id, "download"), _filters()
-    round_no = reports.latest_round(_store(), project_id, filters, allowed)
-    by_group = reports.ratings_by_group(_store(), project_id, round_no, filters, allowed)
+    round_no = reports.latest_round(context.store(), project_id, filters, allowed)
+    by_group = reports.ratings_by_group(context.store(), project_id, round_no, filters, allowed)
     rows = ([hh, group, level] for group, levels in sorted(by_group.items()) for hh, level in sorted(levels.items()))
     return _csv(["household_id", "group_id", "level"], rows, "ratings.csv")
 
@@ -183,7 +179,7 @@ def export_households(project_id: int) -> Response:
     """One row per household: the input of `ppa analyse poverty` and `ppa analyse concordance`. `category` is the
     community validation meeting's where it agreed one, else the groups' combined one (kept in category_combined)."""
     allowed, filters = _allowed(project_id, "download"), _filters()
-    store = _store()
+    store = context.store()
     round_no = reports.latest_round(store, project_id, filters, allowed)
     cats = reports.categories(store, project_id, round_no, filters, allowed)
     columns = ["household_id", "income_monthly", "income_complete", "size", "line", "state", "sector", "category",
@@ -206,7 +202,7 @@ def export_categories(project_id: int) -> Response:
     """One row per ranked household: the category that counts (the community validation meeting's where it agreed
     one), the groups' combined category beside it, and the meeting's reason."""
     allowed, filters = _allowed(project_id, "download"), _filters()
-    store = _store()
+    store = context.store()
     round_no = reports.latest_round(store, project_id, filters)
 
     def rows():
@@ -225,7 +221,7 @@ def export_field_households(project_id: int) -> Response:
     allowed, filters = _allowed(project_id, "download"), _filters()
     scopes = reports.cluster_scopes(filters, allowed)   # a cluster outside the caller's is refused, as everywhere
     scope = None if scopes == [None] else frozenset(scopes)
-    reports_ = _store().field_household_reports(project_id, scope, filters.get("hamlet"))
+    reports_ = context.store().field_household_reports(project_id, scope, filters.get("hamlet"))
     rows = ([h["hh_id"], h["hamlet"], h["cluster"], h["card"], len(h["reports"]),
              " ".join(f"{r['form_id']}:{r['group_id'] or '-'}:{r['submission_id']}" for r in h["reports"]),
              " / ".join(h["names"]), int(h["reconciled"]), int(h["disagree"])]
@@ -243,9 +239,9 @@ def export_form(project_id: int, form_id: str, fmt: str) -> Response:
     allowed = _allowed(project_id, "download")
     filters = ExportFilters.from_args(request.args, allowed)
     options = ExportOptions.from_args(request.args)
-    filename, content_type, chunks = export_response_parts(_store(), current_app.extensions["ppa"].forms,
+    filename, content_type, chunks = export_response_parts(context.store(), context.ppa().forms,
                                                            project_id, form_id, fmt, filters, options)
-    _store().audit(g.api_user.email, "export", f"{project_id}/{form_id}", {"format": fmt, "via": "api"})
+    context.store().audit(g.api_user.email, "export", f"{project_id}/{form_id}", {"format": fmt, "via": "api"})
     return Response(chunks, content_type=content_type, headers={"Content-Disposition": disposition(filename)})
 
 
@@ -258,7 +254,7 @@ def monitoring_summary(project_id: int) -> Response:
     if cluster and not in_scope(allowed, cluster):
         raise errors.forbidden()
     since, until = monitoring.period(request.args.get("from") or None, request.args.get("to") or None)
-    return jsonify(monitoring.report(_store(), project_id, allowed, since, until, request.args.get("form") or None,
+    return jsonify(monitoring.report(context.store(), project_id, allowed, since, until, request.args.get("form") or None,
                                      cluster))
 
 
@@ -267,5 +263,5 @@ def _csv(columns: list[str], rows: Iterable[list], name: str) -> Response:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)
     writer.writerows(["" if v is None else neutralise(v) for v in row] for row in rows)   # phones wrote some
-    _store().audit(g.api_user.email, "export.analysis", name, {"args": dict(request.args)})
+    context.store().audit(g.api_user.email, "export.analysis", name, {"args": dict(request.args)})
     return send(out.getvalue().encode("utf-8"), name, "text/csv; charset=utf-8")

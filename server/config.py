@@ -93,6 +93,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Content-Security-Policy then allows pictures from that server.", lambda v: tile_url(v)),
     Setting("MAP_ATTRIBUTION", "", "Credit line the tile server asks to be shown on the map (plain text), e.g. "
             "© OpenStreetMap contributors. Used only with MAP_TILES."),
+    Setting("PROXIES", 0, "Reverse proxies in front of the server whose X-Forwarded-For and X-Forwarded-Proto are "
+            "trusted (1 behind one nginx or Caddy). 0: the headers are ignored, as anyone can send them.", _whole(0)),
 )
 
 

@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 
-from . import errors, lists, openrosa_xml
+from . import context, errors, lists, openrosa_xml
 from .api import principal
 from .central import auth as central_auth
 from .auth import token_well_formed
@@ -35,10 +35,6 @@ def register(app: Flask) -> None:
     app.register_blueprint(bp, url_prefix="/v1/projects/<int:project_id>", name="openrosa_user")
 
 
-def _ppa():
-    return current_app.extensions["ppa"]
-
-
 @bp.url_value_preprocessor
 def _pull_prefix(endpoint: str | None, values: dict | None) -> None:
     values = values if values is not None else {}
@@ -48,7 +44,7 @@ def _pull_prefix(endpoint: str | None, values: dict | None) -> None:
 
 @bp.before_request
 def _authenticate() -> Response | None:
-    ppa = _ppa()
+    ppa = context.ppa()
     g.device = g.user = g.scope = None
     if g.token is not None:
         device = ppa.store.device_by_token(g.token) if token_well_formed(g.token) else None
@@ -91,7 +87,7 @@ def _touch(device_id: int) -> None:
     moment = time.monotonic()
     if moment - _last_touch.get(device_id, -_TOUCH_EVERY_S) >= _TOUCH_EVERY_S:
         _last_touch[device_id] = moment
-        _ppa().store.touch_device(device_id)
+        context.ppa().store.touch_device(device_id)
 
 
 @bp.after_request
@@ -120,16 +116,16 @@ def _given(form: dict) -> bool:
     if g.device is None:
         return True
     if "given" not in g:
-        g.given = _ppa().store.device_form_ids(g.device["id"])
+        g.given = context.ppa().store.device_form_ids(g.device["id"])
     return not g.given or form["id"] in g.given
 
 
 def _visible_forms() -> list[dict]:
-    return [f for f in _ppa().store.list_forms(g.project_id) if f["state"] == "open" and _given(f)]
+    return [f for f in context.ppa().store.list_forms(g.project_id) if f["state"] == "open" and _given(f)]
 
 
 def _form_or_404(xml_form_id: str) -> dict:
-    form = _ppa().store.get_form(g.project_id, xml_form_id)
+    form = context.ppa().store.get_form(g.project_id, xml_form_id)
     if form is None or form["current_def_id"] is None or not _given(form):
         raise errors.not_found("form")
     return form
@@ -139,7 +135,7 @@ def _media(form: dict) -> list[dict]:
     """The attachments a form's current version expects and the server has, with their hashes and a way to read
     them. A caller limited to clusters gets the managed lists cut to those clusters (made for each request: few
     people are limited, and their lists are small); everyone else the stored copy."""
-    ppa = _ppa()
+    ppa = context.ppa()
     formdef = ppa.forms.get(ppa.store, form["current_def_id"])
     static = ppa.store.form_attachments(form["current_def_id"])
     files = []
@@ -162,7 +158,7 @@ def _media(form: dict) -> list[dict]:
 @bp.get("/formList")
 def form_list() -> Response:
     wanted = request.args.get("formID")
-    ppa = _ppa()
+    ppa = context.ppa()
     items = []
     for form in _visible_forms():
         if wanted is not None and form["xml_form_id"] != wanted:
@@ -180,7 +176,7 @@ def form_list() -> Response:
 @bp.get("/forms/<xml_form_id>.xml")
 def form_xml(xml_form_id: str) -> Response:
     form = _form_or_404(xml_form_id)
-    body = _ppa().store.form_def_xml(form["current_def_id"])
+    body = context.ppa().store.form_def_xml(form["current_def_id"])
     return _cacheable(body, md5_hash(body)[4:], "application/xml; charset=utf-8")
 
 
@@ -242,7 +238,7 @@ def submission() -> Response:
     upload = Upload(xml=xml, files=files, device_id=g.device["id"] if g.device else None,
                     user_id=g.user["id"] if g.user else None, user_agent=request.headers.get("User-Agent"),
                     device_ref=request.args.get("deviceID"))
-    receipt = receive(_ppa().store, _ppa().forms, g.project_id, upload,
+    receipt = receive(context.ppa().store, context.ppa().forms, g.project_id, upload,
                       Limits(config["MAX_XML_BYTES"], config["MAX_XML_DEPTH"]), may_submit=_given, scope=g.scope)
     # said in the request's own log line (one line a request: logging costs CPU on the busiest path)
     g.log_extra = {"action": receipt.action, "instance_id": receipt.instance_id,

@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 from marshmallow import ValidationError
 
-from schemas import xform as form_schemas  # a module import: `import schemas` first must not be circular
+from schemas import xform as form_schemas
 
 from . import aggregates, errors, lists, media_types, monitoring, quality, rows
 from .catalog import FormCache

@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from server import samples
+from bench import samples
 from server.auth import new_token
 
 from .collect import Collect

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import requests
 from lxml import etree
 
-from server.samples import CONTENT_TYPES, Part, multipart, submission_parts  # noqa: F401 (re-exported)
+from bench.samples import CONTENT_TYPES, Part, multipart, submission_parts  # noqa: F401 (re-exported)
 from server.xforms import md5_hash, parse_xform
 
 LIST_NS = {"x": "http://openrosa.org/xforms/xformsList"}

@@ -69,7 +69,7 @@ def household_with_photo(form, rng, i: int, members: int, photo_every: int,
     import hashlib
     from pathlib import Path
 
-    from server import samples
+    from bench import samples
 
     hh_id = f"chanderi-w03-{prefix}{uuid.UUID(int=rng.getrandbits(128)).hex[:10]}"
     answers = samples.household_income(rng, hh_id, members=members, on_list=False, head=f"Head {i}")

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from server.serve_process import ROOT, ServeProcess, free_port  # noqa: F401 - free_port is used by the tests
+from bench.serve_process import ROOT, ServeProcess, free_port  # noqa: F401 - free_port is used by the tests
 
 
 def server_env(data: Path, port: int, **settings: str) -> dict[str, str]:
@@ -40,5 +40,5 @@ def prepare(env: dict[str, str]) -> dict:
     return json.loads(cli(env, "device", "add", "--project", "1", "Live test phone").stdout)
 
 
-# The server process itself is the benchmark's too: one implementation in server/serve_process.py.
+# The server process itself is the benchmark's too: one implementation in bench/serve_process.py.
 ServerProcess = ServeProcess

@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from server.serve_process import free_port
+from bench.serve_process import free_port
 
 TEMPLATE = "ppa_template"
 SUPERUSER = "ppa"

@@ -9,7 +9,8 @@ import random
 import pytest
 from click.testing import CliRunner
 
-from server import aggregates, samples
+from bench import samples
+from server import aggregates
 from server.catalog import FormCache
 from server.cli import main
 

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import pytest
 from lxml import etree
 
-from server import samples
+from bench import samples
 from server.storage import Store
 from server.xforms import parse_xform
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from server import samples
-from server.serve_process import ServeProcess, free_port
+from bench import samples
+from bench.serve_process import ServeProcess, free_port
 from server.storage import SQLiteStore
 
 from .collect import Collect

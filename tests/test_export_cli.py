@@ -12,7 +12,7 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from server import samples
+from bench import samples
 from server.export_cli import export
 
 from .factories import instance_id_of

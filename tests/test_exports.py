@@ -16,8 +16,9 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from server import errors, exports, samples
-from server.benchmark_export import bulk_households
+from bench import samples
+from bench.benchmark_export import bulk_households
+from server import errors, exports
 from server.catalog import FormCache
 from server.xforms import parse_xform
 

@@ -15,7 +15,8 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from server import catalog, exports, samples
+from bench import samples
+from server import catalog, exports
 from server.export_cli import export
 from server.export_stats import plan_variables, variable_names
 

@@ -14,7 +14,8 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings, strategies as st
 from lxml import etree
 
-from server import catalog, create_app, samples
+from bench import samples
+from server import catalog, create_app
 from server.auth import new_token
 from server.bootstrap import ensure_default_project
 from server.rows import table_name

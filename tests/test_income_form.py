@@ -15,8 +15,8 @@ import zipfile
 import pytest
 from lxml import etree
 
+from bench.serve_process import ROOT
 from server import catalog, lists, quality
-from server.serve_process import ROOT
 from server.xforms import parse_xform
 
 from .javarosa import JavaRosaError, fill

@@ -26,7 +26,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from marshmallow import ValidationError
 
 from schemas import xform as form_schemas
-from server import create_app, samples
+from bench import samples
+from server import create_app
 from server.bootstrap import ensure_default_project
 from server.submissions import Upload, receive
 from server.wsgi import BoundaryPattern, fast_decoder_class, werkzeug_patterns

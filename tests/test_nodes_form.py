@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from selenium.webdriver.common.by import By
 
-from server import samples
+from bench import samples
 from server.catalog import publish
 from server.xforms import parse_xform
 

@@ -14,7 +14,7 @@ import pytest
 import requests
 from selenium.webdriver.common.by import By
 
-from server import samples
+from bench import samples
 from server.auth import new_session_id, new_token, session_key
 
 from . import chromium

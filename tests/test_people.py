@@ -86,7 +86,7 @@ def test_a_device_receives_and_may_submit_only_the_forms_it_is_given(app, store,
     assert b"well_being_ranking" in listing and b"household_income" not in listing
     assert phone.get("/forms/household_income.xml").status == 404
     form_xml = store.form_def_xml(store.get_form(1, "household_income")["current_def_id"])
-    from server import samples
+    from bench import samples
     from server.xforms import parse_xform
     import random
     form = parse_xform(form_xml)

@@ -18,7 +18,8 @@ import requests
 from lxml import etree
 from selenium.webdriver.common.by import By
 
-from server import aggregates, catalog, lists, ranking, samples
+from bench import samples
+from server import aggregates, catalog, lists, ranking
 from server.auth import new_token
 from server.xforms import parse_xform
 

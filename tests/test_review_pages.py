@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from server import samples
+from bench import samples
 
 from .test_aggregates import EXAMPLE3, HAMLET, hh, rank
 from .web import ROLE_USERS, csrf, make_users, sign_in, submit_household

@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 import re
 
-from server import samples
+from bench import samples
 
 from .test_aggregates import HAMLET, api, households, hh, rank  # noqa: F401 (fixtures)
 from server.bootstrap import create_user

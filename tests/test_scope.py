@@ -22,7 +22,8 @@ from typing import Callable
 import pytest
 import requests
 
-from server import create_app, samples
+from bench import samples
+from server import create_app
 from server.api import hash_token
 from server.auth import new_token
 from server.bootstrap import create_user, ensure_default_project

@@ -21,7 +21,7 @@ from server import media_types
 from server.api import hash_token
 from server.auth import new_token
 from server.http_security import CSP, FILE_CSP
-from server.samples import Part
+from bench.samples import Part
 
 from .collect import Collect
 from .factories import community
@@ -394,7 +394,8 @@ def test_the_apis_analysis_csvs_neutralise_what_a_phone_wrote(store, project, ph
     import random
     from pathlib import Path
 
-    from server import lists, samples
+    from bench import samples
+    from server import lists
     from server.xforms import parse_xform
     forms = Path(__file__).parent.parent / "forms"
     _columns, items = lists.read_csv((forms / "households.csv").read_bytes(), "households.csv")

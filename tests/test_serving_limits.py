@@ -18,7 +18,7 @@ from xml.dom import minidom
 
 import pytest
 
-from server import samples, slow_clients
+from bench import samples, slow_clients
 from server.serve_guard import LOCK_NAME
 
 from .live_server import ROOT, ServerProcess, free_port, prepare, server_env
@@ -113,7 +113,7 @@ def _never_finishing_body(port: int, path: str) -> tuple[bytes, float]:
 
 
 def test_slow_clients_script_reports_and_fails_when_asked_for_the_impossible(server):
-    out = subprocess.run([sys.executable, "-m", "server.slow_clients", "--port", str(server.port), "--path",
+    out = subprocess.run([sys.executable, "-m", "bench.slow_clients", "--port", str(server.port), "--path",
                           server.submission_path, "--connections", "4", "--seconds", "1", "--max-ms", "0.001"],
                          cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert "slow connections: 4 asked, 4 opened" in out.stdout, out.stdout + out.stderr

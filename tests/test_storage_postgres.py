@@ -12,7 +12,8 @@ import time
 import pytest
 import requests
 
-from server import aggregates, create_app, samples
+from bench import samples
+from server import aggregates, create_app
 from server.catalog import FormCache
 from server.storage.postgres import PostgresStore
 from server.submissions import Upload, receive

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from server import samples
+from bench import samples
 
 from . import factories
 from .helpers import ResponseGuard, assert_openrosa_error, assert_success, counts, publish, variant

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import re
 
-from server import samples
+from bench import samples
 from server.bootstrap import create_user
 
 PASSWORD = "a-long-enough-password"

@@ -18,7 +18,7 @@ import time
 from flask import Response, current_app, g, jsonify, request, session
 from werkzeug.exceptions import HTTPException
 
-from .. import errors
+from .. import context, errors
 from ..api import hash_token
 from ..auth import check_throttle, record_failure, session_key, user_of_session, verify_password
 from ..permissions import Principal, can, clusters, load_principal
@@ -29,7 +29,7 @@ _SAFE = {"GET", "HEAD", "OPTIONS"}
 
 
 def store():
-    return current_app.extensions["ppa"].store
+    return context.store()
 
 
 def caller() -> Principal:

@@ -23,7 +23,7 @@ from urllib.parse import urlencode
 import orjson
 from flask import Response, current_app, jsonify, request
 
-from .. import errors
+from .. import context, errors
 from ..permissions import in_scope
 from ..storage.central_queries import FilterError
 from . import bp, odata_filter
@@ -52,7 +52,7 @@ class Query:
 
 
 def _ppa():
-    return current_app.extensions["ppa"]
+    return context.ppa()
 
 
 def _form(project_id: int, xml_form_id: str) -> tuple[dict, Any, list, frozenset[str] | None]:

@@ -13,7 +13,7 @@ from typing import Iterator
 import orjson
 from flask import Response, current_app, jsonify, request
 
-from .. import errors, media_types, reviewing
+from .. import context, errors, media_types, reviewing
 from ..http_security import send
 from ..permissions import can, in_scope, visible_projects
 from ..storage.sqlite_review import REVIEW_STATES
@@ -180,7 +180,7 @@ def submission_attachment(project_id: int, xml_form_id: str, instance_id: str, n
 def _review(project_id: int, xml_form_id: str, instance_id: str, state: str, comment: str) -> dict:
     found, row = _submission(project_id, xml_form_id, instance_id, "review")
     sub = store().submission_by_id(project_id, row["id"])
-    reviewing.review(store(), current_app.extensions["ppa"].forms, project_id, sub, state, comment, caller().email,
+    reviewing.review(store(), context.ppa().forms, project_id, sub, state, comment, caller().email,
                      "api")
     return store().central_submission(found["id"], instance_id)
 

@@ -640,6 +640,24 @@ class MaintenanceStore(Protocol):
         """Close this thread's connection (SQLite) or the pool (PostgreSQL)."""
         ...
 
+    # What the load runs (bench/) measure by (bench_queries.py).
+
+    def count_all_submissions(self) -> int:
+        """Every submission row of every project, deleted ones too: how far the bench has filled the database."""
+        ...
+
+    def last_submission_id(self, form_id: int) -> int:
+        """The highest submission id of a form (0 when it has none): where the newest page of its list starts."""
+        ...
+
+    def engine_version(self) -> str:
+        """The database engine and its version, e.g. 'SQLite 3.40.1' or 'PostgreSQL 15.8'."""
+        ...
+
+    def database_bytes(self) -> int:
+        """The size of the database (SQLite: the main file, without its write-ahead log)."""
+        ...
+
 
 
 class Store(FormStore, SubmissionStore, ListStore, AggregateStore, ReviewStore, PeopleStore, ExportStore,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from .aggregate_queries import AggregateQueries
 from .base import now
 from .central_queries import CentralQueries
+from .bench_queries import BenchQueries
 from .forms_queries import FormQueries
 from .list_queries import ListQueries
 from .settings_queries import SettingsQueries
@@ -26,7 +27,7 @@ from .submission_queries import SubmissionQueries
 
 class SQLiteStore(SQLiteEngine, FormQueries, SubmissionQueries, ListQueries, AggregateQueries, PeopleQueries,
                   ReviewQueries, ExportQueries, MaintenanceQueries, RankingQueries, SettingsQueries, MonitoringQueries,
-                  AccountQueries, ChartQueries, CentralQueries):
+                  AccountQueries, ChartQueries, CentralQueries, BenchQueries):
     """All persistence for one data folder."""
 
 

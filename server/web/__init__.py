@@ -10,18 +10,15 @@ from __future__ import annotations
 import functools
 from typing import Callable
 
-from flask import Blueprint, abort, current_app, g, redirect, request, session, url_for
+from flask import Blueprint, abort, g, redirect, request, session, url_for
 
 from .. import errors
 from ..auth import user_of_session
+from ..context import store
 from ..form_languages import label_language
 from ..permissions import Principal, can, load_principal, visible_projects
 
 bp = Blueprint("web", __name__, template_folder="../templates")
-
-
-def store():
-    return current_app.extensions["ppa"].store
 
 
 def principal_for(user: dict) -> Principal:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Response, abort, flash, redirect, render_template, request, url_for
 
-from .. import aggregates, charts, errors, media_types, monitoring, ranking, reports, reviewing, titles
+from .. import aggregates, charts, context, errors, media_types, monitoring, ranking, reports, reviewing, titles
 from .. import rows as rows_module
 from ..reviewing import REVIEW_ACTIONS
 from ..http_security import disposition, send
@@ -227,7 +227,7 @@ def _submission(project_id: int, submission_id: int, action: str = "read") -> tu
 @login_required
 def submission(project_id: int, submission_id: int):
     project, sub = _submission(project_id, submission_id)
-    ppa = current_app.extensions["ppa"]
+    ppa = context.ppa()
     xml = store().submission_xml(sub["def_id"])
     form = ppa.forms.get(store(), sub["form_def_id"])
     language = label_language_for(project)
@@ -309,7 +309,7 @@ def review(project_id: int, submission_id: int):
     _project_row, sub = _submission(project_id, submission_id, "review")
     state = request.form.get("state", "")
     comment = (request.form.get("comment") or "").strip()
-    reviewing.review(store(), current_app.extensions["ppa"].forms, project_id, sub, state, comment,
+    reviewing.review(store(), context.ppa().forms, project_id, sub, state, comment,
                      session_user().email, "page")
     flash(f"Submission {submission_id} {REVIEW_DONE[state]}." if state else f"Comment added to submission "
           f"{submission_id}.")
@@ -377,7 +377,7 @@ def download(project_id: int, form_id: str, fmt: str):
     from ..exports import ExportFilters, ExportOptions, export_response_parts  # streams in constant memory
     filters = ExportFilters.from_args(request.args, allowed)
     options = ExportOptions.from_args(request.args)
-    filename, content_type, chunks = export_response_parts(store(), current_app.extensions["ppa"].forms, project_id,
+    filename, content_type, chunks = export_response_parts(store(), context.ppa().forms, project_id,
                                                            form_id, fmt, filters, options)
     audit("export", f"{project_id}/{form_id}", {"format": fmt, "clusters": sorted(filters.clusters or []),
                                                 "round": filters.round})

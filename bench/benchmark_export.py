@@ -1,7 +1,7 @@
 """Export benchmark: N household income submissions (5-member rosters) in a fresh temporary data folder,
 then a download (CSV zip by default; --format for the others) timed end to end into a sink that only counts bytes.
 
-    .venv/bin/python -m server.benchmark_export [--submissions 100000] [--members 5] [--format csv]
+    .venv/bin/python -m bench.benchmark_export [--submissions 100000] [--members 5] [--format csv]
                                                 [--ingest store|receive] [--json]
 
 Ingest runs in a child process, so the export process's peak memory (VmHWM) is the export's own.
@@ -35,12 +35,19 @@ PLACES = [("chanderi", "chanderi-w03"), ("chanderi", "chanderi-w07"), ("sindhudu
           ("orissa_handloom", "orissa_handloom-nuapatna")]
 
 
-def _open(data: Path):
-    from .bootstrap import ensure_default_project
-    from .catalog import FormCache
-    from .storage import SQLiteStore
+def store_settings(data: Path, database_url: str | None = None) -> dict:
+    """The settings that open the store a run measures: the data folder, and the database URL when there is one."""
+    return {"DATA": str(data), **({"DATABASE_URL": database_url} if database_url else {})}
 
-    store = SQLiteStore(data / "ppa.db")
+
+def _open(data: Path, database_url: str | None = None):
+    """The store of this data folder (or of the PostgreSQL database at database_url), migrated, with its project."""
+    from server import config as config_module
+    from server.bootstrap import ensure_default_project
+    from server.catalog import FormCache
+    from server.storage import open_store
+
+    store = open_store(config_module.load(store_settings(data, database_url)))
     store.migrate()
     report = ensure_default_project(store, "Export benchmark", ROOT / "forms", validate=False)
     return store, FormCache(), report.project_id
@@ -63,8 +70,8 @@ def bulk_households(store, forms, project_id: int, count: int, members: int = 5,
                     seed: int = 1, batch: int = 2000) -> int:
     """`count` household submissions: `templates` through submissions.receive, the rest copies of them under
     new instanceIDs written through the store methods receive uses. Returns the number stored."""
-    from . import rows, submissions
-    from .xforms import extract, parse_submission
+    from server import rows, submissions
+    from server.xforms import extract, parse_submission
     from schemas import xform as form_schemas
 
     form = store.get_form(project_id, "household_income")
@@ -118,10 +125,10 @@ def _maxrss_mb() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
-def run_export(data: Path, fmt: str = "csv") -> dict:
-    from . import exports
+def run_export(data: Path, fmt: str = "csv", database_url: str | None = None) -> dict:
+    from server import exports
 
-    store, forms, project_id = _open(data)
+    store, forms, project_id = _open(data, database_url)
     plan = exports.prepare(store, forms, project_id, "household_income")
     with store.export_snapshot() as snapshot:
         submissions = snapshot.count(plan.filter)
@@ -175,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="ppa-export-bench-") as tmp:
         data = Path(args.data) if args.data else Path(tmp)
         data.mkdir(parents=True, exist_ok=True)
-        command = [sys.executable, "-m", "server.benchmark_export", "--_ingest-only", "--data", str(data),
+        command = [sys.executable, "-m", "bench.benchmark_export", "--_ingest-only", "--data", str(data),
                    "--submissions", str(args.submissions), "--members", str(args.members),
                    "--templates", str(args.templates), "--ingest", args.ingest]
         done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=os.environ.copy())

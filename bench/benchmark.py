@@ -1,4 +1,4 @@
-"""Load runs against the production server (scripts/bench).
+"""Load runs against the production server (scripts/bench, python -m bench).
 
 A fresh data folder, `ppa serve` (Granian) on 127.0.0.1, and a realistic PPA workload for all three forms:
 hamlet by hamlet and round by round, three informant groups rank every household of the hamlet, every
@@ -12,7 +12,12 @@ At each database size (empty; 100,000 submissions; with --large 1,000,000) the r
   - the same pipeline without HTTP (parse, validate, store in-process through submissions.receive): the floor;
   - a cluster summary through the JSON API (well-being and income poverty by hamlet for one cluster);
   - a page of the submissions list: the store's paging query near the end, and the web page if it exists;
-  - the CSV-zip export (server/benchmark_export.run_export) in its own process: rows per second, peak memory.
+  - the CSV-zip export (bench/benchmark_export.run_export) in its own process: rows per second, peak memory.
+
+`--form household_income` sends (and fills with) household interviews alone. With `--database-url URL` (or
+`--postgres`, a temporary cluster started by tests/postgres.py) the same run then measures PostgreSQL: two
+`ppa serve` processes on different ports with that one database, each load once over one of them and once dealt out
+over both; the report puts every engine in one table.
 
 The database is filled between sizes in-process, through the real ingest function (submissions.receive: parse,
 validate, typed rows, aggregates, lists) on the same data folder while the server idles, 500 submissions per
@@ -26,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import csv
 import datetime as dt
 import http.client
@@ -37,6 +43,7 @@ import os
 import platform
 import random
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -49,9 +56,11 @@ from urllib.parse import urlsplit
 
 import requests
 
+from server.xforms import FormDef, parse_xform
+
 from . import samples
+from .benchmark_export import store_settings
 from .serve_process import ServeProcess, free_port
-from .xforms import FormDef, parse_xform
 
 ROOT = Path(__file__).resolve().parent.parent
 FORMS = ROOT / "forms"
@@ -68,13 +77,17 @@ class Server:
     """`ppa serve` in its own process group on a data folder; the whole group is stopped on exit."""
 
     def __init__(self, data: Path, workers: int | None = None, threads: int | None = None,
-                 synchronous: str = "NORMAL", log_level: str | None = None):
+                 synchronous: str = "NORMAL", log_level: str | None = None, database_url: str | None = None):
         self.data = data
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "PPA_DATA": str(data), "PPA_HOST": "127.0.0.1", "PPA_PORT": str(self.port),
                     "PPA_ADMIN_EMAIL": ADMIN_EMAIL, "PPA_ADMIN_PASSWORD": ADMIN_PASSWORD,
                     "PPA_SYNCHRONOUS": synchronous}
+        if database_url:
+            self.env["PPA_DATABASE_URL"] = database_url   # every app server of a run on the same database
+        else:
+            self.env.pop("PPA_DATABASE_URL", None)
         for name, value in (("PPA_WORKERS", workers), ("PPA_THREADS", threads), ("PPA_LOG_LEVEL", log_level)):
             if value is not None:
                 self.env[name] = str(value)
@@ -146,9 +159,10 @@ class Workload:
     """
 
     def __init__(self, seed: int = 1, hamlets_per_cluster: int = 200, households_per_hamlet: int = 40,
-                 members: int = 5):
+                 members: int = 5, only: str | None = None):
         self.seed = seed
         self.members = members
+        self.only = only   # a form id: that form's submissions alone (the household interviews, say)
         self.forms: dict[str, FormDef] = {f: parse_xform((FORMS / f"{f}.xml").read_bytes()) for f in FORM_IDS}
         self.clusters = {row["name"]: row for row in _read_csv(FORMS / "clusters.csv")}
         self.nodes: dict[str, list[str]] = {}
@@ -176,7 +190,7 @@ class Workload:
         return {"hamlets.csv": hamlets, "households.csv": out.getvalue()}
 
     def per_round(self) -> int:
-        return sum(len(v) for v in self.nodes.values()) + sum(3 + len(self.households[h]) for h, _ in self.hamlets)
+        return sum(1 for _ in self._plan(1))
 
     def stream(self, skip: int = 0) -> Iterator[tuple[str, bytes]]:
         """The submissions in field order, from the `skip`-th on. Each one has its own random generator, seeded
@@ -191,15 +205,19 @@ class Workload:
             skip = 0
 
     def _plan(self, round_no: int) -> Iterator[tuple]:
-        for cluster, nodes in self.nodes.items():
-            for node in nodes:
-                yield self._node, (cluster, node, round_no)
+        wanted = (lambda form_id: self.only in (None, form_id))
+        if wanted("poverty_nodes"):
+            for cluster, nodes in self.nodes.items():
+                for node in nodes:
+                    yield self._node, (cluster, node, round_no)
         for hamlet, cluster in self.hamlets:
             households = self.households[hamlet]
-            for group in "ABC":
-                yield self._ranking, (cluster, hamlet, households, group, round_no)
-            for k, hh in enumerate(households):
-                yield self._income, (cluster, hamlet, hh, k, round_no)
+            if wanted("well_being_ranking"):
+                for group in "ABC":
+                    yield self._ranking, (cluster, hamlet, households, group, round_no)
+            if wanted("household_income"):
+                for k, hh in enumerate(households):
+                    yield self._income, (cluster, hamlet, hh, k, round_no)
 
     def _xml(self, form_id: str, answers: dict, rng: random.Random) -> tuple[str, bytes]:
         form = self.forms[form_id]
@@ -250,7 +268,7 @@ class LoadResult:
     p95_ms: float
     p99_ms: float
     errors: int
-    server_cpu_pct: float          # of one core
+    server_cpu_pct: float          # of one core, all app servers together
     client_cpu_pct: float
     other_cpu_pct: float           # everything else on the machine during the run
     statuses: dict = field(default_factory=dict)
@@ -260,9 +278,10 @@ def _pct(ordered: list[float], p: float) -> float:
     return round(ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000, 1) if ordered else 0.0
 
 
-def post_all(server: Server, path: str, items: list[tuple[bytes, str]], concurrency: int, size: int = 0,
+def post_all(servers: list[Server], path: str, items: list[tuple[bytes, str]], concurrency: int, size: int = 0,
              time_limit_s: float = 120) -> LoadResult:
-    """POST every body over `concurrency` keep-alive connections (http.client, one thread each)."""
+    """POST every body over `concurrency` keep-alive connections (http.client, one thread each); with several app
+    servers the connections are dealt out over them in turn, as a round-robin proxy would."""
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     lock = threading.Lock()
@@ -270,7 +289,7 @@ def post_all(server: Server, path: str, items: list[tuple[bytes, str]], concurre
     deadline = time.monotonic() + time_limit_s
     headers = {"X-OpenRosa-Version": "1.0", "User-Agent": USER_AGENT, "Connection": "keep-alive"}
 
-    def worker() -> None:
+    def worker(server: Server) -> None:
         mine, seen = [], {}
         conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
         while time.monotonic() < deadline:
@@ -296,8 +315,9 @@ def post_all(server: Server, path: str, items: list[tuple[bytes, str]], concurre
             for status, n in seen.items():
                 statuses[status] = statuses.get(status, 0) + n
 
-    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
-    cpu0, server0, busy0 = time.process_time(), server.cpu_seconds(), _machine_busy_seconds()
+    threads = [threading.Thread(target=worker, args=(servers[i % len(servers)],)) for i in range(concurrency)]
+    servers_cpu = (lambda: sum(server.cpu_seconds() for server in servers))
+    cpu0, server0, busy0 = time.process_time(), servers_cpu(), _machine_busy_seconds()
     started = time.perf_counter()
     for thread in threads:
         thread.start()
@@ -305,7 +325,7 @@ def post_all(server: Server, path: str, items: list[tuple[bytes, str]], concurre
         thread.join()
     seconds = time.perf_counter() - started
     client = time.process_time() - cpu0
-    server_cpu = server.cpu_seconds() - server0
+    server_cpu = servers_cpu() - server0
     other = max(0.0, _machine_busy_seconds() - busy0 - client - server_cpu)
     ordered = sorted(latencies)
     errors = sum(n for status, n in statuses.items() if status != 201)
@@ -317,28 +337,28 @@ def post_all(server: Server, path: str, items: list[tuple[bytes, str]], concurre
 
 # --------------------------------------------------------------------------- filling and the in-process floor
 
-def _generate(args: tuple[int, int, int]) -> list[tuple[str, bytes]]:
-    seed, start, count = args
-    return list(itertools.islice(_WORKLOAD_FOR_PROCESS(seed).stream(start), count))
+def _generate(args: tuple[int, str | None, int, int]) -> list[tuple[str, bytes]]:
+    seed, only, start, count = args
+    return list(itertools.islice(_WORKLOAD_FOR_PROCESS(seed, only).stream(start), count))
 
 
-_WORKLOADS: dict[int, Workload] = {}
+_WORKLOADS: dict[tuple, Workload] = {}
 
 
-def _WORKLOAD_FOR_PROCESS(seed: int) -> Workload:  # noqa: N802 - a cache per generator process
-    if seed not in _WORKLOADS:
-        _WORKLOADS[seed] = Workload(seed)
-    return _WORKLOADS[seed]
+def _WORKLOAD_FOR_PROCESS(seed: int, only: str | None) -> Workload:  # noqa: N802 - a cache per generator process
+    if (seed, only) not in _WORKLOADS:
+        _WORKLOADS[seed, only] = Workload(seed, only=only)
+    return _WORKLOADS[seed, only]
 
 
-def generated(seed: int, start: int, count: int, chunk: int = 500,
-              ahead: int = 4) -> Iterator[list[tuple[str, bytes]]]:
+def generated(seed: int, start: int, count: int, chunk: int = 500, ahead: int = 4,
+              only: str | None = None) -> Iterator[list[tuple[str, bytes]]]:
     """Chunks of the workload made in a child process, so generating does not slow the ingest it feeds. At most
     `ahead` chunks wait: generating is faster than ingest, and an unbounded queue (Pool.imap) held 3 GB of
     waiting submissions by the millionth."""
     context = multiprocessing.get_context("spawn")
     with context.Pool(1) as pool:
-        jobs = iter([(seed, s, min(chunk, start + count - s)) for s in range(start, start + count, chunk)])
+        jobs = iter([(seed, only, s, min(chunk, start + count - s)) for s in range(start, start + count, chunk)])
         waiting = collections.deque(pool.apply_async(_generate, (job,)) for job in itertools.islice(jobs, ahead))
         while waiting:
             ready = waiting.popleft().get()
@@ -350,17 +370,17 @@ def generated(seed: int, start: int, count: int, chunk: int = 500,
 class Ingest:
     """submissions.receive in this process on the server's data folder: how the database is filled."""
 
-    def __init__(self, data: Path):
-        from . import config as config_module
-        from .catalog import FormCache
-        from .storage import open_store
+    def __init__(self, data: Path, database_url: str | None = None):
+        from server import config as config_module
+        from server.catalog import FormCache
+        from server.storage import open_store
 
-        self.store = open_store(config_module.load({"DATA": str(data)}))
+        self.store = open_store(config_module.load(store_settings(data, database_url)))
         self.forms = FormCache()
 
     def run(self, items: list[tuple[str, bytes]], per_transaction: int = 1) -> tuple[float, float, int]:
         """(seconds, CPU seconds, refused) to receive the items; several per transaction when asked."""
-        from . import errors, submissions
+        from server import errors, submissions
 
         refused = 0
         cpu0, started = time.process_time(), time.perf_counter()
@@ -375,7 +395,7 @@ class Ingest:
         return time.perf_counter() - started, time.process_time() - cpu0, refused
 
     def count(self) -> int:
-        return self.store.db.execute("SELECT count(*) FROM submissions").fetchone()[0]
+        return self.store.count_all_submissions()
 
     def close(self) -> None:
         self.store.close()
@@ -425,7 +445,7 @@ def list_page(ingest: Ingest, repeats: int = 30) -> dict:
     """The store's paging query for 50 submissions of the household form, near the end of the list."""
     store = ingest.store
     form = store.get_form(1, "household_income")
-    last = store.db.execute("SELECT max(id) FROM submissions WHERE form_id = ?", [form["id"]]).fetchone()[0] or 0
+    last = store.last_submission_id(form["id"])
     after = max(0, last - 200)
     return _timed(lambda: store.list_submissions(form["id"], limit=50, after_id=after), repeats)
 
@@ -457,17 +477,13 @@ def web_page(server: Server, repeats: int = 20) -> dict | None:
         session.close()
 
 
-def export_run(data: Path) -> dict | None:
-    """server/benchmark_export.run_export on this data folder, in a fresh process (its peak memory is the
-    export's own); None when that module is not there."""
-    try:
-        from . import benchmark_export  # noqa: F401 - built by the exports work
-    except ImportError:
-        return None
-    code = ("import json, sys; from pathlib import Path; from server.benchmark_export import run_export; "
-            "print(json.dumps(run_export(Path(sys.argv[1]), 'csv')))")
-    done = subprocess.run([sys.executable, "-c", code, str(data)], cwd=ROOT, capture_output=True, text=True,
-                          timeout=3600)
+def export_run(data: Path, database_url: str | None = None) -> dict:
+    """bench/benchmark_export.run_export on this data folder (and database), in a fresh process (its peak memory is
+    the export's own)."""
+    code = ("import json, sys; from pathlib import Path; from bench.benchmark_export import run_export; "
+            "print(json.dumps(run_export(Path(sys.argv[1]), 'csv', sys.argv[2] or None)))")
+    done = subprocess.run([sys.executable, "-c", code, str(data), database_url or ""], cwd=ROOT,
+                          capture_output=True, text=True, timeout=3600)
     if done.returncode != 0:
         return {"error": (done.stderr.strip().splitlines() or ["failed"])[-1][:300]}
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -480,126 +496,154 @@ def machine() -> dict:
                   if line.startswith("model name")), platform.processor())
     mem_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
                   if line.startswith("MemTotal:"))
-    import sqlite3
     return {"date": dt.date.today().isoformat(), "nproc": os.cpu_count(), "cpu": model,
-            "ram_gb": round(mem_kb / 1024 / 1024, 1), "python": platform.python_version(),
-            "sqlite": sqlite3.sqlite_version}
+            "ram_gb": round(mem_kb / 1024 / 1024, 1), "python": platform.python_version()}
 
 
 def run(args: argparse.Namespace, say) -> dict:
-    sizes = [0, 100_000] + ([1_000_000] if args.large else [])
-    if args.sizes:
-        sizes = args.sizes
-    workload = Workload(args.seed)
-    report: dict = {"machine": machine(), "settings": {}, "load": [], "floor": [], "reads": [], "fill": []}
-    with tempfile.TemporaryDirectory(prefix="ppa-bench-", dir=args.tmp) as folder:
-        data = Path(args.data) if args.data else Path(folder)
-        data.mkdir(parents=True, exist_ok=True)
-        with Server(data, args.workers, args.threads, args.synchronous, args.log_level) as server:
-            report["settings"] = {"workers": server.env.get("PPA_WORKERS", "default"),
-                                  "threads": server.env.get("PPA_THREADS", "default"),
-                                  "synchronous": args.synchronous,
-                                  "log_level": server.env.get("PPA_LOG_LEVEL", "default (INFO)")}
-            lists_dir = data / "lists"
-            lists_dir.mkdir(exist_ok=True)
-            for name, text in workload.list_csv().items():
-                (lists_dir / name).write_text(text, encoding="utf-8")
-                server.cli("lists", "import", "--project", "1", name, str(lists_dir / name))
-            device = json.loads(server.cli("device", "add", "--project", "1", "bench phone"))
-            path = urlsplit(device["server_url"]).path + "/submission?deviceID=collect:bench"
-            token = json.loads(server.cli("token", "create", "--email", ADMIN_EMAIL, "--label", "bench"))["token"]
-            ingest = Ingest(data)
-            position = ingest.count()   # how far into the workload stream we are (each item is one submission)
-            try:
-                for size in sizes:
-                    have = ingest.count()
-                    if size > have:
-                        say(f"filling the database from {have:,} to {size:,} submissions (in-process receive)")
-                        seconds, cpu, refused, done = 0.0, 0.0, 0, 0
-                        for chunk in generated(args.seed, position, size - have):
-                            s, c, r = ingest.run(chunk, per_transaction=500)
-                            seconds, cpu, refused, done = seconds + s, cpu + c, refused + r, done + len(chunk)
-                            position += len(chunk)
-                            if done % 20_000 < len(chunk):
-                                say(f"  {have + done:,} submissions, {done / seconds:,.0f}/s")
-                        report["fill"].append({"to": size, "submissions": done, "seconds": round(seconds, 1),
-                                               "per_second": round(done / seconds) if seconds else None,
-                                               "refused": refused})
-                    size_now = ingest.count()
-                    for concurrency in args.concurrency:
-                        items = list(itertools.islice(workload.stream(position), args.count + args.warmup))
-                        position += len(items)
-                        payload = bodies(items)
-                        post_all(server, path, payload[:args.warmup], concurrency, size_now)   # warm-up
-                        result = post_all(server, path, payload[args.warmup:], concurrency, size_now,
-                                          args.time_limit)
-                        report["load"].append(asdict(result))
-                        say(f"  size {size_now:,} c={concurrency}: {result.per_second}/s p99 {result.p99_ms} ms "
-                            f"errors {result.errors} (server {result.server_cpu_pct}% client "
-                            f"{result.client_cpu_pct}% other {result.other_cpu_pct}% CPU)")
-                        size_now = ingest.count()
-                    items = list(itertools.islice(workload.stream(position), args.floor_count))
-                    position += len(items)
-                    seconds, cpu, refused = ingest.run(items)
-                    report["floor"].append({"size": size_now, "submissions": len(items),
-                                            "per_second": round(len(items) / seconds),
-                                            "cpu_ms_each": round(cpu / len(items) * 1000, 3), "refused": refused})
-                    say(f"  size {size_now:,} in-process: {len(items) / seconds:,.0f}/s")
-                    reads = {"size": ingest.count(), "summary": cluster_summary(server, token),
-                             "list_query": list_page(ingest), "web_page": web_page(server)}
-                    report["reads"].append(reads)
-                    say(f"  size {reads['size']:,} summary {reads['summary']} list {reads['list_query']} "
-                        f"web {reads['web_page']}")
-                report["server_rss_mb"] = round(server.rss_mb(), 1)
-            finally:
-                ingest.close()
-        if not args.no_export:
-            say("export (CSV zip) of the household form")
-            report["export"] = export_run(data)
-        report["database_mb"] = round(sum(p.stat().st_size for p in data.glob("ppa.db*")) / 1e6)
+    """Every engine the arguments name, one after the other, into one report."""
+    report: dict = {"machine": machine(), "settings": {}, "databases": {}, "load": [], "floor": [], "reads": [],
+                    "fill": [], "exports": [], "server_rss_mb": {}, "database_mb": {}}
+    for engine in args.engines:
+        url = args.database_url if engine == "postgres" else None
+        counts = sorted(set(args.servers)) if engine == "postgres" else [1]   # one server per SQLite data folder
+        run_engine(args, say, report, engine, url, counts)
     return report
+
+
+def run_engine(args: argparse.Namespace, say, report: dict, engine: str, database_url: str | None,
+               server_counts: list[int]) -> None:
+    """The load, the floor, the reads and the export at each database size, on one engine: SQLite in the data folder,
+    or PostgreSQL at database_url with as many app servers as the largest of server_counts (each with a data folder
+    of its own, all on the one database); each load runs over 1..n of them as server_counts says."""
+    sizes = args.sizes or [0, 100_000] + ([1_000_000] if args.large else [])
+    workload = Workload(args.seed, only=args.form)
+    with tempfile.TemporaryDirectory(prefix=f"ppa-bench-{engine}-", dir=args.tmp) as folder, \
+            contextlib.ExitStack() as stack:
+        first = Path(args.data) if args.data else Path(folder) / "server1"
+        folders = [first] + [Path(folder) / f"server{i}" for i in range(2, max(server_counts) + 1)]
+        servers = []
+        for data in folders:   # one after the other: the first creates the schema, the others find it made
+            data.mkdir(parents=True, exist_ok=True)
+            servers.append(stack.enter_context(Server(data, args.workers, args.threads, args.synchronous,
+                                                      args.log_level, database_url)))
+        server = servers[0]
+        report["settings"] = {"workers": server.env.get("PPA_WORKERS", "default"),
+                              "threads": server.env.get("PPA_THREADS", "default"),
+                              "synchronous": args.synchronous, "form": args.form or "all three (field mix)",
+                              "log_level": server.env.get("PPA_LOG_LEVEL", "default (INFO)")}
+        lists_dir = first / "lists"
+        lists_dir.mkdir(exist_ok=True)
+        for name, text in workload.list_csv().items():
+            (lists_dir / name).write_text(text, encoding="utf-8")
+            server.cli("lists", "import", "--project", "1", name, str(lists_dir / name))
+        device = json.loads(server.cli("device", "add", "--project", "1", "bench phone"))
+        path = urlsplit(device["server_url"]).path + "/submission?deviceID=collect:bench"
+        token = json.loads(server.cli("token", "create", "--email", ADMIN_EMAIL, "--label", "bench"))["token"]
+        ingest = Ingest(first, database_url)
+        stack.callback(ingest.close)
+        report["databases"][engine] = ingest.store.engine_version()
+        position = 0   # how far into the workload stream we are (each item is one submission)
+        for size in sizes:
+            have = ingest.count()
+            if size > have:
+                say(f"{engine}: filling the database from {have:,} to {size:,} submissions (in-process receive)")
+                seconds, refused, done = 0.0, 0, 0
+                for chunk in generated(args.seed, position, size - have, only=args.form):
+                    s, _, r = ingest.run(chunk, per_transaction=500)
+                    seconds, refused, done = seconds + s, refused + r, done + len(chunk)
+                    position += len(chunk)
+                    if done % 20_000 < len(chunk):
+                        say(f"  {have + done:,} submissions, {done / seconds:,.0f}/s")
+                report["fill"].append({"engine": engine, "to": size, "submissions": done,
+                                       "seconds": round(seconds, 1),
+                                       "per_second": round(done / seconds) if seconds else None, "refused": refused})
+            size_now = ingest.count()
+            for count in server_counts:
+                for concurrency in args.concurrency:
+                    items = list(itertools.islice(workload.stream(position), args.count + args.warmup))
+                    position += len(items)
+                    payload = bodies(items)
+                    post_all(servers[:count], path, payload[:args.warmup], concurrency, size_now)   # warm-up
+                    result = post_all(servers[:count], path, payload[args.warmup:], concurrency, size_now,
+                                      args.time_limit)
+                    report["load"].append({"engine": engine, "servers": count, **asdict(result)})
+                    say(f"  {engine} x{count} size {size_now:,} c={concurrency}: {result.per_second}/s "
+                        f"p99 {result.p99_ms} ms errors {result.errors} (server {result.server_cpu_pct}% client "
+                        f"{result.client_cpu_pct}% other {result.other_cpu_pct}% CPU)")
+                    size_now = ingest.count()
+            if args.floor_count:
+                items = list(itertools.islice(workload.stream(position), args.floor_count))
+                position += len(items)
+                seconds, cpu, refused = ingest.run(items)
+                report["floor"].append({"engine": engine, "size": size_now, "submissions": len(items),
+                                        "per_second": round(len(items) / seconds),
+                                        "cpu_ms_each": round(cpu / len(items) * 1000, 3), "refused": refused})
+                say(f"  {engine} size {size_now:,} in-process: {len(items) / seconds:,.0f}/s")
+            reads = {"engine": engine, "size": ingest.count(), "summary": cluster_summary(server, token),
+                     "list_query": list_page(ingest), "web_page": web_page(server)}
+            report["reads"].append(reads)
+            say(f"  {engine} size {reads['size']:,} summary {reads['summary']} list {reads['list_query']} "
+                f"web {reads['web_page']}")
+            if not args.no_export:
+                say(f"  {engine} size {reads['size']:,}: export (CSV zip) of the household form")
+                report["exports"].append({"engine": engine, "size": reads["size"],
+                                          **export_run(first, database_url)})
+        report["server_rss_mb"][engine] = round(sum(s.rss_mb() for s in servers), 1)
+        report["database_mb"][engine] = round(ingest.store.database_bytes() / 1e6)
+
+
+def _label(engine: str, servers: int) -> str:
+    return "SQLite" if engine == "sqlite" else f"PostgreSQL x{servers}"
 
 
 def render(report: dict) -> str:
     m = report["machine"]
+    databases = "; ".join(report.get("databases", {}).values())
     lines = [f"PPA bench {m['date']}: {m['nproc']} cores ({m['cpu']}), {m['ram_gb']} GB RAM, Python {m['python']}, "
-             f"SQLite {m['sqlite']}",
+             f"{databases}",
              f"server: Granian workers={report['settings']['workers']} threads={report['settings']['threads']}, "
-             f"synchronous={report['settings']['synchronous']}, log level {report['settings']['log_level']}",
+             f"synchronous={report['settings']['synchronous']}, log level {report['settings']['log_level']}"
+             + ("; PostgreSQL x2: two app servers on one database, the connections dealt out over both"
+                if any(r["servers"] > 1 for r in report["load"]) else ""),
              "",
-             "ingest over HTTP (realistic mix of the three forms)",
-             f"{'DB size':>10} {'conc.':>5} {'subm.':>6} {'per s':>7} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} "
-             f"{'errors':>6} {'server':>7} {'client':>7} {'other':>6}"]
+             f"ingest over HTTP ({report['settings']['form']})",
+             f"{'engine':<15} {'DB size':>10} {'conc.':>5} {'subm.':>6} {'per s':>7} {'p50 ms':>7} {'p95 ms':>7} "
+             f"{'p99 ms':>7} {'errors':>6} {'server':>7} {'client':>7} {'other':>6}"]
     for r in report["load"]:
-        lines.append(f"{r['size']:>10,} {r['concurrency']:>5} {r['submissions']:>6} {r['per_second']:>7} "
-                     f"{r['p50_ms']:>7} {r['p95_ms']:>7} {r['p99_ms']:>7} {r['errors']:>6} "
-                     f"{r['server_cpu_pct']:>6}% {r['client_cpu_pct']:>6}% {r['other_cpu_pct']:>5}%")
-    lines += ["", "without HTTP (submissions.receive in-process, one thread)",
-              f"{'DB size':>10} {'subm.':>6} {'per s':>7} {'CPU ms each':>12}"]
-    for r in report["floor"]:
-        lines.append(f"{r['size']:>10,} {r['submissions']:>6} {r['per_second']:>7} {r['cpu_ms_each']:>12}")
-    lines += ["", "reads (ms: p50 / max)",
-              f"{'DB size':>10} {'cluster summary':>16} {'list query':>14} {'web list page':>16}"]
+        lines.append(f"{_label(r['engine'], r['servers']):<15} {r['size']:>10,} {r['concurrency']:>5} "
+                     f"{r['submissions']:>6} {r['per_second']:>7} {r['p50_ms']:>7} {r['p95_ms']:>7} {r['p99_ms']:>7} "
+                     f"{r['errors']:>6} {r['server_cpu_pct']:>6}% {r['client_cpu_pct']:>6}% {r['other_cpu_pct']:>5}%")
+    if report["floor"]:
+        lines += ["", "without HTTP (submissions.receive in-process, one thread)",
+                  f"{'engine':<15} {'DB size':>10} {'subm.':>6} {'per s':>7} {'CPU ms each':>12}"]
+        for r in report["floor"]:
+            lines.append(f"{_label(r['engine'], 1):<15} {r['size']:>10,} {r['submissions']:>6} "
+                         f"{r['per_second']:>7} {r['cpu_ms_each']:>12}")
+    exports = {(e["engine"], e["size"]): e for e in report.get("exports", [])}
+    lines += ["", "reads (ms: p50 / max) and the CSV-zip export of the household form (in a process of its own)",
+              f"{'engine':<15} {'DB size':>10} {'cluster summary':>16} {'list query':>14} {'web list page':>16} "
+              f"{'export rows/s':>14} {'peak MB':>8}"]
     for r in report["reads"]:
         web = r["web_page"]
         web_text = "n/a" if web is None else (web.get("error") or f"{web['p50_ms']} / {web['max_ms']}")
-        lines.append(f"{r['size']:>10,} {r['summary']['p50_ms']:>7} / {r['summary']['max_ms']:<6} "
-                     f"{r['list_query']['p50_ms']:>6} / {r['list_query']['max_ms']:<5} {web_text:>16}")
+        export = exports.get((r["engine"], r["size"]))
+        if export is None:
+            export_text = f"{'not run':>14} {'':>8}"
+        elif "error" in export:
+            export_text = f"failed: {export['error']}"
+        else:
+            export_text = f"{export['rows_per_second']:>14,} {export['maxrss_mb']:>8}"
+        lines.append(f"{_label(r['engine'], 1):<15} {r['size']:>10,} {r['summary']['p50_ms']:>7} / "
+                     f"{r['summary']['max_ms']:<6} {r['list_query']['p50_ms']:>6} / {r['list_query']['max_ms']:<5} "
+                     f"{web_text:>16} {export_text}")
     if report.get("fill"):
         lines += ["", "fill (in-process receive, 500 per transaction): " + "; ".join(
-            f"to {f['to']:,}: {f['per_second']:,}/s" for f in report["fill"])]
-    export = report.get("export")
-    if export is None and "export" in report:
-        lines += ["", "export: server/benchmark_export.py is not there; not measured"]
-    elif export:
-        if "error" in export:
-            lines += ["", f"export failed: {export['error']}"]
-        else:
-            lines += ["", f"export (CSV zip, household form) of {export['submissions']:,} submissions: "
-                          f"{export['rows']:,} rows in {export['seconds']} s = {export['rows_per_second']:,} rows/s, "
-                          f"peak RSS {export['maxrss_mb']} MB"]
-    lines.append(f"server memory at the end (all processes): {report.get('server_rss_mb')} MB; "
-                 f"database {report.get('database_mb')} MB")
+            f"{_label(f['engine'], 1)} to {f['to']:,}: {f['submissions']:,} in {f['seconds']} s "
+            f"({f['per_second']:,}/s)" for f in report["fill"])]
+    for engine, rss in report.get("server_rss_mb", {}).items():
+        lines.append(f"{_label(engine, 1)}: app server memory at the end (all processes of all servers) {rss} MB; "
+                     f"database {report['database_mb'].get(engine)} MB")
     return "\n".join(lines)
 
 
@@ -610,7 +654,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--large", action="store_true", help="also measure at 1,000,000 submissions")
     parser.add_argument("--sizes", type=int, nargs="+", help="database sizes to measure at (default 0 100000)")
-    parser.add_argument("--floor-count", type=int, default=2000, help="submissions for the in-process floor")
+    parser.add_argument("--form", choices=FORM_IDS,
+                        help="send and fill with this form's submissions only (default: the field mix of all three)")
+    parser.add_argument("--database-url", metavar="URL",
+                        help="also measure PostgreSQL at this URL (an empty database the run may fill), with one "
+                             "and two app servers; the same run measures SQLite first unless --engines says not")
+    parser.add_argument("--postgres", action="store_true",
+                        help="start a temporary PostgreSQL cluster for the run (tests/postgres.py; Debian's "
+                             "postgresql package), instead of --database-url")
+    parser.add_argument("--engines", nargs="+", choices=["sqlite", "postgres"],
+                        help="the engines to measure, in this order (default: sqlite, and postgres when a "
+                             "PostgreSQL database is given)")
+    parser.add_argument("--servers", type=int, nargs="+", default=[1, 2],
+                        help="app servers on the PostgreSQL database, one load run each (default 1 2)")
+    parser.add_argument("--floor-count", type=int, default=2000,
+                        help="submissions for the in-process floor (0: not measured)")
     parser.add_argument("--workers", type=int, help="server worker processes (default: the server's default)")
     parser.add_argument("--threads", type=int, help="threads per worker (default: the server's default)")
     parser.add_argument("--synchronous", default="NORMAL", choices=["NORMAL", "FULL"])
@@ -636,12 +694,39 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{r['households']:>10} {r['fill_seconds']:>7} {r['summary_ms_p50']:>15} "
                       f"{r['summary_ms_max']:>7}")
         return 0
-    say = (lambda text: print(text, file=sys.stderr, flush=True))
-    report = run(args, say)
+    if args.postgres and args.database_url:
+        parser.error("--postgres starts a database of its own: give it or --database-url, not both")
+    # A run stopped with SIGTERM (or Ctrl-C) still stops its servers and its temporary PostgreSQL on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    with contextlib.ExitStack() as stack:
+        if args.postgres:
+            args.database_url = stack.enter_context(temporary_postgres())
+        postgres = args.database_url is not None
+        args.engines = args.engines or (["sqlite", "postgres"] if postgres else ["sqlite"])
+        if "postgres" in args.engines and not postgres:
+            parser.error("--engines postgres needs --database-url URL or --postgres")
+        if args.data and len(args.engines) > 1:
+            parser.error("--data keeps one engine's data folder: name one engine with --engines")
+        say = (lambda text: print(text, file=sys.stderr, flush=True))
+        report = run(args, say)
     if args.save:
         Path(args.save).write_text(json.dumps(report, indent=1), encoding="utf-8")
     print(json.dumps(report) if args.json else render(report))
     return 0
+
+
+@contextlib.contextmanager
+def temporary_postgres() -> Iterator[str]:
+    """A PostgreSQL cluster of the tests' kind (tests/postgres.py: a temporary folder, a free loopback port), with one
+    empty database for the run; its URL. Stopped and removed at the end."""
+    from tests.postgres import Cluster
+
+    cluster = Cluster().start()
+    try:
+        cluster.sql("CREATE DATABASE ppa_bench")
+        yield cluster.url("ppa_bench")
+    finally:
+        cluster.remove()
 
 
 # --------------------------------------------------------------------------- synthetic aggregates (--summary)
@@ -675,15 +760,16 @@ def populate(store, project_id: int, households: int, clusters: int = 5, hamlets
 
 def summary_timing(households_sizes: list[int], repeats: int = 50) -> list[dict]:
     """Milliseconds for a cluster summary (well-being by hamlet + income poverty by hamlet) via the JSON API."""
-    from . import create_app
-    from .api import hash_token
-    from .auth import new_token
-    from .bootstrap import create_user
+    from server import context, create_app
+    from server.api import hash_token
+    from server.auth import new_token
+    from server.bootstrap import create_user
     out = []
     for size in households_sizes:
         with tempfile.TemporaryDirectory(prefix="ppa-summary-") as folder:
             app = create_app({"DATA": folder, "LOG_LEVEL": "WARNING"})
-            store = app.extensions["ppa"].store
+            with app.app_context():
+                store = context.store()
             project = store.create_project("bench")
             user = create_user(store, "r@bench", "researcher", "bench-password", "PPA")
             store.add_membership(user["id"], project["id"])

@@ -24,9 +24,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from server.xforms import parse_xform
+
 from . import samples
 from .serve_process import ServeProcess, free_port
-from .xforms import parse_xform
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
