@@ -10,7 +10,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from server import create_app, monitoring, samples
+from bench import samples
+from server import create_app, monitoring
 from server.auth import new_token
 from server.bootstrap import ensure_default_project
 from tests.collect import Collect

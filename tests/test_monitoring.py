@@ -14,7 +14,8 @@ import re
 import pytest
 import requests
 
-from server import monitoring, samples
+from bench import samples
+from server import monitoring
 from server.auth import new_token
 
 from .collect import Collect
