@@ -8,6 +8,9 @@
 - household lookups across rounds use an index instead of scanning the project;
 - the WAL is emptied under steady writes instead of growing without end;
 - a list name is remembered as listed only once it is committed.
+
+The storage checks here run on SQLite only (their `ppa` fixture opens the SQLite file): group commit, the WAL and its
+checkpoints, the writer's queue and SQLite's query plans are SQLite's own machinery, which PostgreSQL does not have.
 """
 
 from __future__ import annotations
