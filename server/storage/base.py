@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
 
 
 class StorageError(RuntimeError):
@@ -39,6 +39,14 @@ def chunks(values: Sequence[Any], size: int = 500) -> Iterator[Sequence[Any]]:
 def marks(values: Sequence[Any]) -> str:
     """'?, ?, ?' for an IN (...) list of these values."""
     return ", ".join("?" * len(values))
+
+
+def in_list(column: str, values: Iterable[Any]) -> tuple[str, list]:
+    """`column IN (?, ...)` with its parameters, or a condition that holds nowhere when there are no values."""
+    values = list(values)
+    if not values:
+        return "1 = 0", []
+    return f"{column} IN ({marks(values)})", values
 
 
 F = TypeVar("F", bound=Callable[..., Any])

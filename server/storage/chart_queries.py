@@ -7,13 +7,9 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from .base import quote
+from .base import in_list, quote
 
 ENUMERATOR_KINDS = ("device", "user")
-
-
-def _in(column: str, values: list) -> str:
-    return f"{column} IN ({', '.join('?' for _ in values)})" if values else "1 = 0"
 
 
 class ChartQueries:
@@ -26,8 +22,8 @@ class ChartQueries:
         user's e-mail; the phone or user that sent the current version). Deleted submissions are left out."""
         where, params = ["s.project_id = ?", "s.deleted_at IS NULL", "s.created_at >= ?"], [project_id, since]
         if clusters is not None:
-            allowed = sorted(clusters)
-            where.append(_in("s.cluster", allowed))
+            condition, allowed = in_list("s.cluster", sorted(clusters))
+            where.append(condition)
             params += allowed
         if by == "form":
             key, label, joins = "f.xml_form_id", "COALESCE(fd.title, f.xml_form_id)", (
@@ -66,8 +62,8 @@ class ChartQueries:
         """The rounds with a poverty-node record (in these clusters; None: any), ascending."""
         where, params = ["project_id = ?"], [project_id]
         if clusters is not None:
-            allowed = sorted(clusters)
-            where.append(_in("cluster", allowed))
+            condition, allowed = in_list("cluster", sorted(clusters))
+            where.append(condition)
             params += allowed
         return [r["round"] for r in self._all(f"SELECT DISTINCT round FROM node_records WHERE {' AND '.join(where)} "
                                               "ORDER BY round", params)]
@@ -77,16 +73,16 @@ class ChartQueries:
         columns the table lacks (an older form version) are None."""
         if not submission_ids or not self.table_exists(data_table):
             return {}
-        rows = self._all(f"SELECT * FROM {quote(data_table)} WHERE {_in('_submission_id', submission_ids)}",
-                         list(submission_ids))
+        condition, ids = in_list("_submission_id", submission_ids)
+        rows = self._all(f"SELECT * FROM {quote(data_table)} WHERE {condition}", ids)
         return {r["_submission_id"]: {c: r.get(c) for c in columns} for r in rows}
 
     def hamlet_rounds(self, project_id: int, hamlet: str, clusters: Iterable[str] | None = None) -> list[int]:
         """The rounds in which a hamlet has ranked households (in these clusters; None: any), ascending."""
         where, params = ["project_id = ?", "hamlet = ?"], [project_id, hamlet]
         if clusters is not None:
-            allowed = sorted(clusters)
-            where.append(_in("cluster", allowed))
+            condition, allowed = in_list("cluster", sorted(clusters))
+            where.append(condition)
             params += allowed
         return [r["round"] for r in self._all(f"SELECT DISTINCT round FROM wb_households WHERE {' AND '.join(where)} "
                                               "ORDER BY round", params)]

@@ -6,19 +6,11 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Iterator, Mapping
 
-from .base import in_transaction
+from .base import in_list, in_transaction
 
 FACT_COLUMNS = ("form_id", "enumerator", "day", "cluster", "hamlet", "round", "hh_id", "duration_s",
                 "duration_source", "n_asked", "n_dk", "n_refused", "n_flags", "income_pc", "consumption_pc", "lat",
                 "lon")
-
-
-def _in(column: str, values: Iterable[Any]) -> tuple[str, list]:
-    """`column IN (?, ...)` for the values, or a condition that holds nowhere when there are none."""
-    values = sorted(values)
-    if not values:
-        return "1 = 0", []
-    return f"{column} IN ({', '.join('?' for _ in values)})", values
 
 
 class MonitoringQueries:
@@ -64,7 +56,7 @@ class MonitoringQueries:
                 params.append(value)
         for limit in (clusters, in_clusters):
             if limit is not None:
-                condition, values = _in("m.cluster", limit)
+                condition, values = in_list("m.cluster", sorted(limit))
                 where.append(condition)
                 params += values
         return self._all(
