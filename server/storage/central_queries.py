@@ -14,7 +14,7 @@ import json
 from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator, Sequence
 
-from .base import marks, quote
+from .base import in_list, marks, quote
 
 
 # LIMIT for "no limit" with an OFFSET: SQLite has no LIMIT ALL and PostgreSQL refuses LIMIT -1.
@@ -57,10 +57,8 @@ def _in_scope_sql(clusters: Iterable[str] | None) -> tuple[str, list]:
     """The cluster rule (permissions.in_scope) as SQL: no limit, or the submission's cluster among those given."""
     if clusters is None:
         return "", []
-    allowed = sorted(clusters)
-    if not allowed:
-        return " AND 1 = 0", []
-    return f" AND s.cluster IN ({', '.join('?' for _ in allowed)})", allowed
+    condition, allowed = in_list("s.cluster", sorted(clusters))
+    return f" AND {condition}", allowed
 
 
 class CentralQueries:
