@@ -60,13 +60,7 @@ class ChartQueries:
 
     def node_rounds(self, project_id: int, clusters: Iterable[str] | None = None) -> list[int]:
         """The rounds with a poverty-node record (in these clusters; None: any), ascending."""
-        where, params = ["project_id = ?"], [project_id]
-        if clusters is not None:
-            condition, allowed = in_list("cluster", sorted(clusters))
-            where.append(condition)
-            params += allowed
-        return [r["round"] for r in self._all(f"SELECT DISTINCT round FROM node_records WHERE {' AND '.join(where)} "
-                                              "ORDER BY round", params)]
+        return self._rounds("node_records", ["project_id = ?"], [project_id], clusters)
 
     def submission_subjects(self, data_table: str, columns: tuple[str, ...], submission_ids: list[int]) -> dict:
         """{submission id: {column: value}} from a form's typed table, for the few submissions of one page;
@@ -79,12 +73,14 @@ class ChartQueries:
 
     def hamlet_rounds(self, project_id: int, hamlet: str, clusters: Iterable[str] | None = None) -> list[int]:
         """The rounds in which a hamlet has ranked households (in these clusters; None: any), ascending."""
-        where, params = ["project_id = ?", "hamlet = ?"], [project_id, hamlet]
+        return self._rounds("wb_households", ["project_id = ?", "hamlet = ?"], [project_id, hamlet], clusters)
+
+    def _rounds(self, table: str, where: list[str], params: list, clusters: Iterable[str] | None) -> list[int]:
+        """The distinct rounds of a table's rows that meet `where` and lie in these clusters (None: any)."""
         if clusters is not None:
             condition, allowed = in_list("cluster", sorted(clusters))
-            where.append(condition)
-            params += allowed
-        return [r["round"] for r in self._all(f"SELECT DISTINCT round FROM wb_households WHERE {' AND '.join(where)} "
+            where, params = [*where, condition], [*params, *allowed]
+        return [r["round"] for r in self._all(f"SELECT DISTINCT round FROM {table} WHERE {' AND '.join(where)} "
                                               "ORDER BY round", params)]
 
     def wb_transition_counts(self, project_id: int, base: int, follow: int, cluster: str | None = None,
