@@ -1,7 +1,8 @@
 """What every store shares, whatever its engine: the storage errors, ISO timestamps, identifier quoting, and the small
 query helpers the query modules call (``_one``, ``_all``, ``_scalar``) on top of the engine's ``_execute``.
 
-The query modules (forms_queries, submission_queries, list_queries, aggregate_queries, sqlite_people, sqlite_review,
+The query modules (forms_queries, submission_queries, list_queries, aggregate_queries, monitoring_queries,
+chart_queries, central_queries, account_queries, settings_queries, bench_queries, sqlite_people, sqlite_review,
 sqlite_ranking, sqlite_exports) hold SQL written once for both engines, with ``?`` placeholders. An engine module
 (sqlite_engine.py, postgres_engine.py) supplies connections, transactions and the few dialect hooks below."""
 
