@@ -89,20 +89,19 @@ def _tokens(served: _Served, table: str, page: int) -> dict[str, str | None]:
     """The $skiptoken of the first, a middle and the last page of `table`, as our nextLinks write them."""
     from server.central.odata import make_skiptoken
     from server.rows import table_name
-    db = served.store.db
+    store = served.store
+    form_id = store.get_form(1, "household_income")["id"]
     if table == "Submissions":
-        total = db.execute("SELECT count(*) FROM submissions").fetchone()[0]
+        total = store.central_count(form_id, None)
         def key(offset: int) -> dict:
-            (instance,) = db.execute("SELECT instance_id FROM submissions ORDER BY id DESC LIMIT 1 OFFSET ?",
-                                     [offset]).fetchone()
-            return {"instanceId": instance}
+            (row,) = store.central_submissions(form_id, None, limit=1, offset=offset)
+            return {"instanceId": row["instance_id"]}
     else:
         name = table_name(1, "household_income", "member")
-        total = db.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]
+        total = store.central_repeat_count(name, form_id, None)
         def key(offset: int) -> dict:
-            sid, rowid = db.execute(f'SELECT _submission_id, rowid FROM "{name}" ORDER BY _submission_id DESC, '
-                                    "rowid LIMIT 1 OFFSET ?", [offset]).fetchone()
-            return {"position": [sid, rowid]}
+            columns, (row,) = store.central_repeat_page(name, form_id, None, None, 1, offset=offset)
+            return {"position": [row[columns.index("_submission_id")], row[columns.index("_rowid")]]}
     middle = (total // 2 // page) * page
     last = max(0, ((total - 1) // page) * page)
     return {"first": None, **{f"at {o:,}": make_skiptoken(key(o - 1)) for o in (middle, last) if o > 0},

@@ -201,9 +201,9 @@ def audit_arrived(store: Store, submission_id: int, def_id: int) -> None:
 def rebuild(store: Store, forms, project_id: int) -> int:
     """Recompute every submission's facts from the stored XML (after the migration, or a change of rules)."""
     from .aggregates import record_from_xml
-    store.clear_monitor_facts(project_id)
     done = 0
-    with store.transaction():
+    with store.transaction():   # one unit of work: the old facts are never gone without the new ones
+        store.clear_monitor_facts(project_id)
         for row in store.monitor_sources(project_id):
             record = None if row["encrypted"] else record_from_xml(store, forms, row["form_def_id"],
                                                                    bytes(row["xml"]))

@@ -71,9 +71,8 @@ def engine(request):
     return request.param
 
 
-@pytest.fixture
-def database_url(engine, request):
-    """PPA_DATABASE_URL of this test: empty for SQLite (the file in PPA_DATA), a fresh database for PostgreSQL."""
+def _database_url(engine: str, request):
+    """Empty for SQLite (the file in PPA_DATA), else a fresh PostgreSQL database, dropped afterwards."""
     if engine == "sqlite":
         yield ""
         return
@@ -83,16 +82,16 @@ def database_url(engine, request):
     cluster.drop_database(url)
 
 
+@pytest.fixture
+def database_url(engine, request):
+    """PPA_DATABASE_URL of this test: empty for SQLite (the file in PPA_DATA), a fresh database for PostgreSQL."""
+    yield from _database_url(engine, request)
+
+
 @pytest.fixture(scope="module", params=ENGINES)
 def module_database_url(request):
     """database_url for a fixture shared by a module's tests (a served server, a fuzzed app): once per engine."""
-    if request.param == "sqlite":
-        yield ""
-        return
-    cluster = request.getfixturevalue("pg_cluster")
-    url = cluster.new_database()
-    yield url
-    cluster.drop_database(url)
+    yield from _database_url(request.param, request)
 
 
 @pytest.fixture

@@ -3,11 +3,14 @@ process group so that a test can stop it gracefully or kill every process of it 
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
+from typing import Callable, Iterator
 
 from bench.serve_process import ROOT, ServeProcess, free_port  # noqa: F401 - free_port is used by the tests
 
@@ -42,3 +45,31 @@ def prepare(env: dict[str, str]) -> dict:
 
 # The server process itself is the benchmark's too: one implementation in bench/serve_process.py.
 ServerProcess = ServeProcess
+
+
+def send_until_stopped(port: int, path: str, queue: Iterator, lock: threading.Lock, stop: threading.Event,
+                       on_reply: Callable[[tuple, int | None, bytes], None], agent: str) -> None:
+    """A phone on one keep-alive connection to 127.0.0.1:port: sends the queue's next (instanceID, XML, files) until
+    the queue is empty or `stop` is set; on_reply(item, status, body) after each, with status None when the server
+    is gone (the phone then stops)."""
+    from bench import samples
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        while not stop.is_set():
+            with lock:
+                item = next(queue, None)
+            if item is None:
+                return
+            _instance_id, xml, files = item
+            body, content_type = samples.multipart(samples.submission_parts(xml, files))
+            try:
+                conn.request("POST", path, body, {"Content-Type": content_type, "X-OpenRosa-Version": "1.0",
+                                                  "User-Agent": f"org.odk.collect.android/v2026.3.0 {agent}"})
+                response = conn.getresponse()
+                reply = response.read()
+            except (OSError, http.client.HTTPException):
+                on_reply(item, None, b"")
+                return
+            on_reply(item, response.status, reply)
+    finally:
+        conn.close()

@@ -24,7 +24,7 @@ from server.storage import Store
 from server.xforms import parse_xform
 
 from . import factories
-from .live_server import ServerProcess, cli, free_port, open_served_store, prepare, server_env
+from .live_server import ServerProcess, cli, free_port, open_served_store, prepare, send_until_stopped, server_env
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="process groups and SIGKILL")
 
@@ -52,34 +52,22 @@ def _load_until_killed(server: ServerProcess, path: str, items: list, kill_after
     enough = threading.Event()
     stop = threading.Event()
     queue = iter(items)
-    port = int(server.env["PPA_PORT"])
+    other: list[tuple[int, bytes]] = []
 
-    def sender() -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        while not stop.is_set():
-            with lock:
-                item = next(queue, None)
-            if item is None:
-                break
-            instance_id, xml, files = item
-            body, content_type = samples.multipart(samples.submission_parts(xml, files))
-            try:
-                conn.request("POST", path, body, {"Content-Type": content_type, "X-OpenRosa-Version": "1.0",
-                                                  "User-Agent": "org.odk.collect.android/v2026.3.0 crash-test"})
-                response = conn.getresponse()
-                reply = response.read()
-            except (OSError, http.client.HTTPException):
-                break      # the server is gone
-            if response.status == 201 and b"full submission upload was successful!" in reply:
-                with lock:
-                    acked[instance_id] = item
-                    if len(acked) >= kill_after:
-                        enough.set()
+    def on_reply(item, status, reply) -> None:
+        if status is None:
+            return        # the server is gone
+        with lock:
+            if status == 201 and b"full submission upload was successful!" in reply:
+                acked[item[0]] = item
+                if len(acked) >= kill_after:
+                    enough.set()
             else:
-                raise AssertionError(f"{response.status}: {reply[:300]!r}")
-        conn.close()
+                other.append((status, reply[:300]))
 
-    threads = [threading.Thread(target=sender, daemon=True) for _ in range(SENDERS)]
+    threads = [threading.Thread(target=send_until_stopped, daemon=True,
+                                args=(int(server.env["PPA_PORT"]), path, queue, lock, stop, on_reply, "crash-test"))
+               for _ in range(SENDERS)]
     for thread in threads:
         thread.start()
     assert enough.wait(60), f"only {len(acked)} acknowledged in 60 s"
@@ -91,6 +79,7 @@ def _load_until_killed(server: ServerProcess, path: str, items: list, kill_after
     while server.group_alive() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not server.group_alive()
+    assert other == [], other          # nothing but 201 while the server was answering
     with lock:
         return dict(acked)
 

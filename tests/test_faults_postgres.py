@@ -15,10 +15,10 @@ import threading
 import time
 from pathlib import Path
 
-from bench import samples
 from server.xforms import parse_xform
 
 from . import factories
+from .live_server import send_until_stopped
 from .two_servers import check_whole, pair, pg_cluster, port, post  # noqa: F401 (fixtures)
 
 FORMS = Path(__file__).parent.parent / "forms"
@@ -32,30 +32,6 @@ def _households(count: int, seed: int, prefix: str) -> list[tuple[str, bytes, di
     rng = random.Random(seed)
     return [factories.household_with_photo(form, rng, i, members=5, photo_every=3, prefix=prefix)
             for i in range(count)]
-
-
-def _sender(server, path: str, queue, lock: threading.Lock, stop: threading.Event, on_reply) -> None:
-    """A phone on one keep-alive connection: takes the next submission until told to stop or the server is gone."""
-    conn = http.client.HTTPConnection("127.0.0.1", port(server), timeout=30)
-    try:
-        while not stop.is_set():
-            with lock:
-                item = next(queue, None)
-            if item is None:
-                return
-            instance_id, xml, files = item
-            body, content_type = samples.multipart(samples.submission_parts(xml, files))
-            try:
-                conn.request("POST", path, body, {"Content-Type": content_type, "X-OpenRosa-Version": "1.0",
-                                                  "User-Agent": "org.odk.collect.android/v2026.3.0 faults-test"})
-                response = conn.getresponse()
-                reply = response.read()
-            except (OSError, http.client.HTTPException):
-                on_reply(item, None, b"")
-                return          # the server is gone: this phone stops
-            on_reply(item, response.status, reply)
-    finally:
-        conn.close()
 
 
 def test_sigkill_of_one_app_server_mid_load_keeps_every_acknowledged_submission_once(pair, tmp_path):
@@ -76,7 +52,8 @@ def test_sigkill_of_one_app_server_mid_load_keeps_every_acknowledged_submission_
             elif status is not None:
                 other.append(status)
 
-    threads = [threading.Thread(target=_sender, args=(pair.servers[i % 2], pair.path, queue, lock, stop, on_reply),
+    threads = [threading.Thread(target=send_until_stopped,
+                                args=(port(pair.servers[i % 2]), pair.path, queue, lock, stop, on_reply, "faults-test"),
                                 daemon=True) for i in range(SENDERS)]
     for thread in threads:
         thread.start()

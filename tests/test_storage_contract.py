@@ -14,7 +14,8 @@ from server.storage.postgres_engine import ddl, translate
 from server.storage.sqlite import SQLiteStore
 
 PROTOCOLS = (contract.FormStore, contract.SubmissionStore, contract.ListStore, contract.AggregateStore,
-             contract.ReviewStore, contract.PeopleStore, contract.ExportStore, contract.MaintenanceStore)
+             contract.ReviewStore, contract.PeopleStore, contract.MonitoringStore, contract.ChartStore,
+             contract.CentralStore, contract.ExportStore, contract.MaintenanceStore)
 # Public methods a store may have beyond the contract: engine-specific administration used by `ppa backup/restore`
 # and the engine's raw handle for tests.
 ENGINE_ONLY = {SQLiteStore: {"db", "restore_from"},

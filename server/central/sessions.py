@@ -29,8 +29,9 @@ def create_session() -> Response:
     token = new_session_id()
     now = time.time()
     lifetime = current_app.permanent_session_lifetime.total_seconds()
-    store().create_session(session_key(token), user["id"], now, lifetime)
-    store().audit(email, "user.sign_in", email, {"ip": request.remote_addr, "by": "api session"})
+    with store().transaction():   # the session and its audit entry, stored together or not at all
+        store().create_session(session_key(token), user["id"], now, lifetime)
+        store().audit(email, "user.sign_in", email, {"ip": request.remote_addr, "by": "api session"})
     return jsonify({"token": token, "expiresAt": _stamp(now + lifetime), "createdAt": _stamp(now)})
 
 
@@ -39,8 +40,9 @@ def end_session() -> Response:
     who = caller()
     if g.central_session is None:   # Basic or an API token: there is no session to end
         raise errors.not_found("session")
-    store().end_session(g.central_session)
-    store().audit(who.email, "user.sign_out", who.email, {"by": "api session"})
+    with store().transaction():
+        store().end_session(g.central_session)
+        store().audit(who.email, "user.sign_out", who.email, {"by": "api session"})
     return jsonify({"success": True})
 
 

@@ -1,7 +1,8 @@
 """What every store shares, whatever its engine: the storage errors, ISO timestamps, identifier quoting, and the small
 query helpers the query modules call (``_one``, ``_all``, ``_scalar``) on top of the engine's ``_execute``.
 
-The query modules (forms_queries, submission_queries, list_queries, aggregate_queries, sqlite_people, sqlite_review,
+The query modules (forms_queries, submission_queries, list_queries, aggregate_queries, monitoring_queries,
+chart_queries, central_queries, account_queries, settings_queries, bench_queries, sqlite_people, sqlite_review,
 sqlite_ranking, sqlite_exports) hold SQL written once for both engines, with ``?`` placeholders. An engine module
 (sqlite_engine.py, postgres_engine.py) supplies connections, transactions and the few dialect hooks below."""
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
 
 
 class StorageError(RuntimeError):
@@ -39,6 +40,14 @@ def chunks(values: Sequence[Any], size: int = 500) -> Iterator[Sequence[Any]]:
 def marks(values: Sequence[Any]) -> str:
     """'?, ?, ?' for an IN (...) list of these values."""
     return ", ".join("?" * len(values))
+
+
+def in_list(column: str, values: Iterable[Any]) -> tuple[str, list]:
+    """`column IN (?, ...)` with its parameters, or a condition that holds nowhere when there are no values."""
+    values = list(values)
+    if not values:
+        return "1 = 0", []
+    return f"{column} IN ({marks(values)})", values
 
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -1,9 +1,11 @@
 """ODK Central's REST API and OData feed (server/central/): submissions with their actors, keyset pages of the
-typed row tables, $filter as SQL. Part of the storage layer (a mixin of SQLiteStore): SQL lives only here.
+typed row tables, $filter as SQL. A query module shared by both stores (contract.py: CentralStore).
 
-Portable SQL (SQLite 3.40 and PostgreSQL 15): ? placeholders, COALESCE, substr on ISO-8601 text, no engine
-functions. Pages are keyset pages: Submissions newest first on submissions(form_id, id); a repeat table on
-(_submission_id, rowid) through its _submission_id index, so page 100 costs what page 1 does.
+SQL written once for SQLite and PostgreSQL: ? placeholders, COALESCE, substr on ISO-8601 text, no engine
+functions; a typed table's insertion order is the engine's ROW_ORDER (SQLite's rowid, PostgreSQL's _row column),
+and its columns are read through _table_columns (without PostgreSQL's _row). Pages are keyset pages: Submissions
+newest first on submissions(form_id, id); a repeat table on (_submission_id, ROW_ORDER) through its _submission_id
+index, so page 100 costs what page 1 does.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ import json
 from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator, Sequence
 
+from .base import in_list, marks, quote
 
-def _quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
+
+# LIMIT for "no limit" with an OFFSET: SQLite has no LIMIT ALL and PostgreSQL refuses LIMIT -1.
+NO_LIMIT = 2 ** 63 - 1
 
 
 _SUBMISSION_COLUMNS = (
@@ -53,34 +57,30 @@ def _in_scope_sql(clusters: Iterable[str] | None) -> tuple[str, list]:
     """The cluster rule (permissions.in_scope) as SQL: no limit, or the submission's cluster among those given."""
     if clusters is None:
         return "", []
-    allowed = sorted(clusters)
-    if not allowed:
-        return " AND 1 = 0", []
-    return f" AND s.cluster IN ({', '.join('?' for _ in allowed)})", allowed
+    condition, allowed = in_list("s.cluster", sorted(clusters))
+    return f" AND {condition}", allowed
 
 
 class CentralQueries:
-    """Mixed into SQLiteStore; uses its db, write(), _one() and _all()."""
+    """Mixed into both stores; uses their _execute(), _one(), _all(), _scalar(), table_exists(), _table_columns(),
+    ROW_ORDER and LIST_ORDER."""
 
     # -- actors and forms -----------------------------------------------------------------------
 
     def central_last_sign_in(self, email: str) -> str | None:
-        row = self.db.execute("SELECT max(at) FROM audit_log WHERE action = ? AND actor = ?",
-                              ["user.sign_in", email]).fetchone()
-        return row[0] if row else None
+        return self._scalar("SELECT max(at) FROM audit_log WHERE action = ? AND actor = ?", ["user.sign_in", email])
 
     def central_form_counts(self, form_id: int, clusters: Iterable[str] | None) -> dict:
         """Submissions of a form by review state, and when the last came (what X-Extended-Metadata shows)."""
         scope, params = _in_scope_sql(clusters)
-        rows = self.db.execute(f"SELECT s.review_state, count(*), max(s.created_at) FROM submissions s "
-                               f"WHERE s.form_id = ? AND s.deleted_at IS NULL{scope} GROUP BY s.review_state",
-                               [form_id, *params]).fetchall()
+        rows = self._execute(f"SELECT s.review_state, count(*), max(s.created_at) FROM submissions s "
+                             f"WHERE s.form_id = ? AND s.deleted_at IS NULL{scope} GROUP BY s.review_state",
+                             [form_id, *params]).fetchall()
         return {"submissions": sum(r[1] for r in rows), "states": {r[0]: r[1] for r in rows},
                 "last": max((r[2] for r in rows), default=None)}
 
     def central_form_created(self, form_id: int) -> str | None:
-        row = self.db.execute("SELECT min(published_at) FROM form_defs WHERE form_id = ?", [form_id]).fetchone()
-        return row[0] if row else None
+        return self._scalar("SELECT min(published_at) FROM form_defs WHERE form_id = ?", [form_id])
 
     def central_form_def(self, def_id: int) -> dict | None:
         return self._one("SELECT id, version, title, hash, published_at, published_by FROM form_defs WHERE id = ?",
@@ -116,17 +116,17 @@ class CentralQueries:
         sql += " ORDER BY s.id DESC"
         if limit is not None or offset:
             sql += " LIMIT ? OFFSET ?"
-            params += [-1 if limit is None else limit, offset]
+            params += [NO_LIMIT if limit is None else limit, offset]
         return self._all(sql, params)
 
     def central_count(self, form_id: int, clusters: Iterable[str] | None,
                       where: tuple[str, list] | None = None) -> int:
         scope, params = _in_scope_sql(clusters)
         extra = f" AND ({where[0]})" if where else ""
-        return self.db.execute(
+        return self._scalar(
             f"SELECT count(*) FROM submissions s JOIN submission_defs d ON d.id = s.current_def_id "
             f"WHERE s.form_id = ? AND s.deleted_at IS NULL{scope}{extra}",
-            [form_id, *params, *(where[1] if where else [])]).fetchone()[0]
+            [form_id, *params, *(where[1] if where else [])])
 
     def central_submission(self, form_id: int, instance_id: str) -> dict | None:
         """One submission by its (first) instanceID, whatever its cluster: the caller applies the cluster rule."""
@@ -136,26 +136,25 @@ class CentralQueries:
     def central_submission_id(self, form_id: int, instance_id: str) -> int | None:
         """The id of the submission whose first instanceID this is (through the unique (form_id, instance_id)
         index of its versions, so a $skiptoken is found at once whatever the table's size)."""
-        row = self.db.execute("SELECT s.id FROM submission_defs d JOIN submissions s ON s.id = d.submission_id "
-                              "WHERE d.form_id = ? AND d.instance_id = ? AND s.instance_id = ?",
-                              [form_id, instance_id, instance_id]).fetchone()
-        return row[0] if row else None
+        return self._scalar("SELECT s.id FROM submission_defs d JOIN submissions s ON s.id = d.submission_id "
+                            "WHERE d.form_id = ? AND d.instance_id = ? AND s.instance_id = ?",
+                            [form_id, instance_id, instance_id])
 
     def central_repeat_parents(self, table: str, submission_ids: Sequence[int]) -> set[str]:
         """The keys of the rows (or submissions) that hold at least one row of this repeat table."""
-        if not submission_ids or not self.db[table].exists():
+        if not submission_ids or not self.table_exists(table):
             return set()
-        marks = ", ".join("?" for _ in submission_ids)
-        return {r[0] for r in self.db.execute(f"SELECT DISTINCT _parent_key FROM {_quote(table)} "
-                                              f"WHERE _submission_id IN ({marks})", list(submission_ids))}
+        return {r[0] for r in self._execute(f"SELECT DISTINCT _parent_key FROM {quote(table)} "
+                                            f"WHERE _submission_id IN ({marks(submission_ids)})",
+                                            list(submission_ids))}
 
     def central_repeat_holders(self, table: str, submission_ids: Sequence[int]) -> set[int]:
         """Which of these submissions have rows in this repeat table (read from its _submission_id index alone)."""
-        if not submission_ids or not self.db[table].exists():
+        if not submission_ids or not self.table_exists(table):
             return set()
-        marks = ", ".join("?" for _ in submission_ids)
-        return {r[0] for r in self.db.execute(f"SELECT DISTINCT _submission_id FROM {_quote(table)} "
-                                              f"WHERE _submission_id IN ({marks})", list(submission_ids))}
+        return {r[0] for r in self._execute(f"SELECT DISTINCT _submission_id FROM {quote(table)} "
+                                            f"WHERE _submission_id IN ({marks(submission_ids)})",
+                                            list(submission_ids))}
 
     def central_versions(self, submission_id: int) -> list[dict]:
         return self._all(
@@ -175,40 +174,42 @@ class CentralQueries:
 
     def central_main_rows(self, table: str, submission_ids: Sequence[int]) -> tuple[list[str], dict[int, tuple]]:
         """The typed top-level rows of these submissions: (column names, {submission id: row})."""
-        if not submission_ids or not self.db[table].exists():
+        columns = self._table_columns(table)
+        if not submission_ids or not columns:
             return [], {}
-        marks = ", ".join("?" for _ in submission_ids)
-        cursor = self.db.execute(f"SELECT * FROM {_quote(table)} WHERE _submission_id IN ({marks})",
-                                 list(submission_ids))
-        columns = [c[0] for c in cursor.description]
+        cursor = self._execute(f"SELECT {_select(columns)} FROM {quote(table)} "
+                               f"WHERE _submission_id IN ({marks(submission_ids)})", list(submission_ids))
         at = columns.index("_submission_id")
         return columns, {row[at]: row for row in cursor}
 
     def central_repeat_rows(self, table: str, submission_ids: Sequence[int]) -> tuple[list[str], list[tuple]]:
         """Every row of one repeat table for these submissions, in the order they were written:
         (column names, rows)."""
-        if not submission_ids or not self.db[table].exists():
+        columns = self._table_columns(table)
+        if not submission_ids or not columns:
             return [], []
-        marks = ", ".join("?" for _ in submission_ids)
-        cursor = self.db.execute(f"SELECT * FROM {_quote(table)} WHERE _submission_id IN ({marks}) "
-                                 "ORDER BY _submission_id, rowid", list(submission_ids))
-        return [c[0] for c in cursor.description], cursor.fetchall()
+        cursor = self._execute(f"SELECT {_select(columns)} FROM {quote(table)} "
+                               f"WHERE _submission_id IN ({marks(submission_ids)}) "
+                               f"ORDER BY _submission_id, {self.ROW_ORDER}", list(submission_ids))
+        return columns, cursor.fetchall()
 
     def central_repeat_page(self, table: str, form_id: int, clusters: Iterable[str] | None,
                             after: tuple[int, int] | None, limit: int | None,
                             where: tuple[str, list] | None = None, instance_id: str | None = None,
                             offset: int = 0) -> tuple[list[str], list[tuple]]:
         """A page of a repeat table, newest submission first and each submission's rows in order; keyset on
-        (_submission_id, rowid): `after` is the last row sent. Rows carry their rowid as _rowid and the
+        (_submission_id, ROW_ORDER): `after` is the last row sent. Rows carry their ROW_ORDER as _rowid and the
         submission's first instanceID as _root. (column names, rows).
 
         The rows are read down the table's _submission_id index from `after` on, each joined to its submission:
         CROSS JOIN keeps SQLite from starting at the form's submissions instead (it then sorted every row of the
         table for each page: 2.7 s a page at 500,000 rows, against 4 to 24 ms); PostgreSQL reads CROSS JOIN with
         its WHERE as the inner join it is and plans it itself."""
-        if not self.db[table].exists():
+        columns = self._table_columns(table)
+        if not columns:
             return [], []
-        sql = (f"SELECT r.*, r.rowid AS _rowid, s.instance_id AS _root FROM {_quote(table)} r "
+        order = f"r.{self.ROW_ORDER}"
+        sql = (f"SELECT {_select(columns, 'r.')}, {order} AS _rowid, s.instance_id AS _root FROM {quote(table)} r "
                "CROSS JOIN submissions s CROSS JOIN submission_defs d "
                "WHERE s.id = r._submission_id AND d.id = s.current_def_id AND s.form_id = ? AND s.deleted_at IS NULL")
         params: list[Any] = [form_id]
@@ -220,24 +221,24 @@ class CentralQueries:
                    "WHERE form_id = ? AND instance_id = ?)"
             params += [instance_id, form_id, instance_id]
         if after is not None:   # a range on the index, then the rows of that submission already sent left out
-            sql += " AND r._submission_id <= ? AND (r._submission_id < ? OR r.rowid > ?)"
+            sql += f" AND r._submission_id <= ? AND (r._submission_id < ? OR {order} > ?)"
             params += [after[0], after[0], after[1]]
         if where is not None:
             sql += f" AND ({where[0]})"
             params += where[1]
-        sql += " ORDER BY r._submission_id DESC, r.rowid"
+        sql += f" ORDER BY r._submission_id DESC, {order}"
         if limit is not None or offset:
             sql += " LIMIT ? OFFSET ?"
-            params += [-1 if limit is None else limit, offset]
-        cursor = self.db.execute(sql, params)
-        return [c[0] for c in cursor.description], cursor.fetchall()
+            params += [NO_LIMIT if limit is None else limit, offset]
+        cursor = self._execute(sql, params)
+        return [*columns, "_rowid", "_root"], cursor.fetchall()
 
     def central_repeat_count(self, table: str, form_id: int, clusters: Iterable[str] | None,
                              where: tuple[str, list] | None = None, instance_id: str | None = None) -> int:
-        if not self.db[table].exists():
+        if not self.table_exists(table):
             return 0
         scope, params = _in_scope_sql(clusters)
-        sql = (f"SELECT count(*) FROM {_quote(table)} r JOIN submissions s ON s.id = r._submission_id "
+        sql = (f"SELECT count(*) FROM {quote(table)} r JOIN submissions s ON s.id = r._submission_id "
                f"JOIN submission_defs d ON d.id = s.current_def_id WHERE s.form_id = ? AND s.deleted_at IS NULL{scope}")
         args: list[Any] = [form_id, *params]
         if instance_id is not None:
@@ -247,19 +248,18 @@ class CentralQueries:
         if where is not None:
             sql += f" AND ({where[0]})"
             args += where[1]
-        return self.db.execute(sql, args).fetchone()[0]
+        return self._scalar(sql, args)
 
     # -- the managed lists as Central's datasets -----------------------------------------------------
 
     def central_list_created(self, project_id: int, list_name: str) -> str | None:
-        row = self.db.execute("SELECT min(added_at) FROM list_items WHERE project_id = ? AND list_name = ?",
-                              [project_id, list_name]).fetchone()
-        return row[0] if row else None
+        return self._scalar("SELECT min(added_at) FROM list_items WHERE project_id = ? AND list_name = ?",
+                            [project_id, list_name])
 
     def central_list_entities(self, project_id: int, list_name: str) -> Iterator[tuple[str, dict, str]]:
         """A list's items (name, data, when added) in the order they were added; read as they are sent."""
-        cursor = self.db.execute("SELECT name, data, added_at FROM list_items WHERE project_id = ? AND "
-                                 "list_name = ? ORDER BY rowid", [project_id, list_name])
+        cursor = self._execute("SELECT name, data, added_at FROM list_items WHERE project_id = ? AND "
+                               f"list_name = ? ORDER BY {self.LIST_ORDER}", [project_id, list_name])
         for name, data, added_at in cursor:
             yield name, json.loads(data), added_at
 
@@ -270,6 +270,11 @@ class CentralQueries:
         current version d, with its parameters."""
         params: list[Any] = []
         return _condition(node, params), params
+
+
+def _select(columns: Sequence[str], prefix: str = "") -> str:
+    """The columns of a typed table, quoted, for a SELECT list (never PostgreSQL's own _row column)."""
+    return ", ".join(prefix + quote(c) for c in columns)
 
 
 def _condition(node: tuple, params: list) -> str:

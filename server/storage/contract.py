@@ -414,10 +414,6 @@ class ReviewStore(Protocol):
         """Submissions by review state and by form, and flagged ones not yet reviewed."""
         ...
 
-    def submissions_per_day(self, project_id: int, since: str, clusters: Iterable[str] | None) -> list[dict]:
-        """Submissions per day and form since a day."""
-        ...
-
     def add_node_review(self, project_id: int, round_no: int, node_id: str, status: str, actor: str,
                         comment: str) -> None:
         """Record a review step of a poverty node."""
@@ -588,6 +584,175 @@ class PeopleStore(Protocol):
         """Revoke every API token of a user."""
         ...
 
+    def api_tokens(self, user_id: int) -> list[dict]:
+        """A user's API tokens, newest first, without their hashes."""
+        ...
+
+    def revoke_api_token(self, user_id: int, token_id: int) -> dict | None:
+        """Revoke one of a user's still valid tokens; the token (id, label), or None when there is no such token."""
+        ...
+
+
+class MonitoringStore(Protocol):
+    """Enumerator monitoring: each submission's monitoring facts, written at ingest, and what the page reads."""
+
+    def replace_monitor_fact(self, project_id: int, submission_id: int, fact: Mapping[str, Any]) -> None:
+        """Store a submission's monitoring facts, replacing its earlier version's (a step write)."""
+        ...
+
+    def monitor_fact(self, submission_id: int) -> dict | None:
+        """A submission's monitoring facts, or None."""
+        ...
+
+    def set_monitor_duration(self, submission_id: int, seconds: float, source: str) -> None:
+        """Set an interview's length once its audit log has arrived (a step write)."""
+        ...
+
+    def clear_monitor_facts(self, project_id: int) -> None:
+        """Forget a project's monitoring facts (before they are rebuilt)."""
+        ...
+
+    def monitor_facts(self, project_id: int, clusters: Iterable[str] | None, since: str | None = None,
+                      until: str | None = None, form: str | None = None,
+                      in_clusters: Iterable[str] | None = None) -> list[dict]:
+        """Facts of current, not deleted submissions with their review state, by day range, form and clusters."""
+        ...
+
+    def monitor_enumerator_names(self, project_id: int) -> dict[str, str]:
+        """What the page calls each enumerator key: a device by its name, a user by their e-mail."""
+        ...
+
+    def monitor_sources(self, project_id: int) -> Iterator[dict]:
+        """Every current, not deleted submission of a project with what its facts are made from, oldest first."""
+        ...
+
+    def client_audit(self, def_id: int) -> bytes | None:
+        """The bytes of a submission version's audit log (audit.csv), if it has arrived."""
+        ...
+
+
+class ChartStore(Protocol):
+    """What the charts, the map and the submission titles read."""
+
+    def submissions_per_day_by(self, project_id: int, since: str, clusters: Iterable[str] | None,
+                               by: str) -> list[dict]:
+        """Submissions received per day (UTC) since `since`, by form or by enumerator ("form" / "enumerator")."""
+        ...
+
+    def household_points(self, project_id: int, round_no: int, data_table: str, cluster: str | None = None,
+                         hamlet: str | None = None) -> list[dict]:
+        """A round's household income interviews with their raw geopoint and well-being category."""
+        ...
+
+    def node_rounds(self, project_id: int, clusters: Iterable[str] | None = None) -> list[int]:
+        """The rounds with a poverty-node record (in these clusters; None: any), ascending."""
+        ...
+
+    def submission_subjects(self, data_table: str, columns: tuple[str, ...], submission_ids: list[int]) -> dict:
+        """{submission id: {column: value}} from a form's typed table (a missing column: None)."""
+        ...
+
+    def hamlet_rounds(self, project_id: int, hamlet: str, clusters: Iterable[str] | None = None) -> list[int]:
+        """The rounds in which a hamlet has ranked households (in these clusters; None: any), ascending."""
+        ...
+
+    def wb_transition_counts(self, project_id: int, base: int, follow: int, cluster: str | None = None,
+                             hamlet: str | None = None) -> list[dict]:
+        """Households placed in both rounds, counted by follow-up cluster, hamlet and category in each round."""
+        ...
+
+
+class CentralStore(Protocol):
+    """What ODK Central's REST API and OData feed (server/central/) read."""
+
+    def central_last_sign_in(self, email: str) -> str | None:
+        """When this user last signed in, or None."""
+        ...
+
+    def central_form_counts(self, form_id: int, clusters: Iterable[str] | None) -> dict:
+        """A form's submissions by review state and when the last came (X-Extended-Metadata)."""
+        ...
+
+    def central_form_created(self, form_id: int) -> str | None:
+        """When a form's first version was published."""
+        ...
+
+    def central_form_def(self, def_id: int) -> dict | None:
+        """One form version (id, version, title, hash, published_at, published_by), or None."""
+        ...
+
+    def central_form_versions(self, form_id: int) -> list[dict]:
+        """A form's versions, newest first."""
+        ...
+
+    def central_submissions(self, form_id: int, clusters: Iterable[str] | None, *, odata: bool = False,
+                            before_id: int | None = None, limit: int | None = None,
+                            where: tuple[str, list] | None = None, instance_id: str | None = None,
+                            offset: int = 0) -> list[dict]:
+        """Current versions of a form's submissions with their actors, newest first (keyset: before_id)."""
+        ...
+
+    def central_count(self, form_id: int, clusters: Iterable[str] | None,
+                      where: tuple[str, list] | None = None) -> int:
+        """How many not deleted submissions of a form match (in these clusters, under this $filter)."""
+        ...
+
+    def central_submission(self, form_id: int, instance_id: str) -> dict | None:
+        """One submission by its first instanceID, whatever its cluster, or None."""
+        ...
+
+    def central_submission_id(self, form_id: int, instance_id: str) -> int | None:
+        """The id of the submission whose first instanceID this is, or None."""
+        ...
+
+    def central_repeat_parents(self, table: str, submission_ids: Sequence[int]) -> set[str]:
+        """The keys of the rows (or submissions) that hold at least one row of this repeat table."""
+        ...
+
+    def central_repeat_holders(self, table: str, submission_ids: Sequence[int]) -> set[int]:
+        """Which of these submissions have rows in this repeat table."""
+        ...
+
+    def central_versions(self, submission_id: int) -> list[dict]:
+        """A submission's versions with their actors, newest first."""
+        ...
+
+    def central_comments(self, submission_id: int) -> list[dict]:
+        """A submission's comments with a body, oldest first."""
+        ...
+
+    def central_main_rows(self, table: str, submission_ids: Sequence[int]) -> tuple[list[str], dict[int, tuple]]:
+        """The typed top-level rows of these submissions: (column names, {submission id: row})."""
+        ...
+
+    def central_repeat_rows(self, table: str, submission_ids: Sequence[int]) -> tuple[list[str], list[tuple]]:
+        """Every row of one repeat table for these submissions, in the order written: (column names, rows)."""
+        ...
+
+    def central_repeat_page(self, table: str, form_id: int, clusters: Iterable[str] | None,
+                            after: tuple[int, int] | None, limit: int | None,
+                            where: tuple[str, list] | None = None, instance_id: str | None = None,
+                            offset: int = 0) -> tuple[list[str], list[tuple]]:
+        """A keyset page of a repeat table, newest submission first, with _rowid and _root: (column names, rows)."""
+        ...
+
+    def central_repeat_count(self, table: str, form_id: int, clusters: Iterable[str] | None,
+                             where: tuple[str, list] | None = None, instance_id: str | None = None) -> int:
+        """How many rows of a repeat table belong to the form's matching, not deleted submissions."""
+        ...
+
+    def central_list_created(self, project_id: int, list_name: str) -> str | None:
+        """When a managed list's first item was added, or None."""
+        ...
+
+    def central_list_entities(self, project_id: int, list_name: str) -> Iterator[tuple[str, dict, str]]:
+        """A list's items (name, data, when added) in the order they were added."""
+        ...
+
+    def central_filter_sql(self, node: tuple) -> tuple[str, list]:
+        """A parsed $filter as an SQL condition over submissions s and their current version d, with parameters."""
+        ...
+
 
 class ExportStore(Protocol):
     """The read side of researchers' downloads."""
@@ -660,8 +825,8 @@ class MaintenanceStore(Protocol):
 
 
 
-class Store(FormStore, SubmissionStore, ListStore, AggregateStore, ReviewStore, PeopleStore, ExportStore,
-            MaintenanceStore, Protocol):
+class Store(FormStore, SubmissionStore, ListStore, AggregateStore, ReviewStore, PeopleStore, MonitoringStore,
+            ChartStore, CentralStore, ExportStore, MaintenanceStore, Protocol):
     """Everything a store offers: the union of the protocols above."""
 
     engine: str   # "sqlite" or "postgresql"

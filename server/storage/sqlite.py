@@ -6,19 +6,19 @@ What a store offers, and the transaction rules, are written down in contract.py.
 
 from __future__ import annotations
 
+from .account_queries import AccountQueries
 from .aggregate_queries import AggregateQueries
 from .base import now
 from .central_queries import CentralQueries
+from .chart_queries import ChartQueries
 from .bench_queries import BenchQueries
 from .forms_queries import FormQueries
 from .list_queries import ListQueries
+from .monitoring_queries import MonitoringQueries
 from .settings_queries import SettingsQueries
-from .sqlite_account import AccountQueries
-from .sqlite_charts import ChartQueries
 from .sqlite_engine import SQLiteEngine
 from .sqlite_exports import ExportQueries
 from .sqlite_maintenance import MaintenanceQueries
-from .sqlite_monitoring import MonitoringQueries
 from .sqlite_people import PeopleQueries
 from .sqlite_ranking import RankingQueries
 from .sqlite_review import ReviewQueries

@@ -60,8 +60,9 @@ def monitoring_thresholds(project_id: int):
     require("manage", project_id)
     thresholds = monitoring.Thresholds.parse(request.form)
     before = monitoring.Thresholds.of(store(), project_id)
-    store().set_project_settings(project_id, {**store().project_settings(project_id), **thresholds.as_settings()})
-    audit("project.monitoring_thresholds", str(project_id), {"from": asdict(before), "to": asdict(thresholds)})
+    with store().transaction():   # the change and its audit entry, stored together or not at all
+        store().set_project_settings(project_id, {**store().project_settings(project_id), **thresholds.as_settings()})
+        audit("project.monitoring_thresholds", str(project_id), {"from": asdict(before), "to": asdict(thresholds)})
     flash("Monitoring thresholds saved.")
     return redirect(url_for("web.monitoring_page", project_id=project_id, **{k: v for k, v in request.args.items()
                                                                               if k in ("from", "to", "form")}))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 
 from .. import aggregates, charts, context, errors, media_types, monitoring, ranking, reports, reviewing, titles
 from .. import rows as rows_module

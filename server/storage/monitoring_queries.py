@@ -1,49 +1,47 @@
 """Enumerator monitoring: each submission's monitoring facts (written at ingest, in its transaction) and the reads
-the monitoring page aggregates. Part of the storage layer (a mixin of SQLiteStore): SQL lives only in
-server/storage/. Portable SQL (SQLite 3.40 and PostgreSQL 15): ? placeholders, ON CONFLICT upserts."""
+the monitoring page aggregates. A query module shared by both stores (contract.py: MonitoringStore):
+SQL written once with ? placeholders and ON CONFLICT upserts, run on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 from typing import Any, Iterable, Iterator, Mapping
+
+from .base import in_list, in_transaction
 
 FACT_COLUMNS = ("form_id", "enumerator", "day", "cluster", "hamlet", "round", "hh_id", "duration_s",
                 "duration_source", "n_asked", "n_dk", "n_refused", "n_flags", "income_pc", "consumption_pc", "lat",
                 "lon")
 
 
-def _in(column: str, values: Iterable[Any]) -> tuple[str, list]:
-    """`column IN (?, ...)` for the values, or a condition that holds nowhere when there are none."""
-    values = sorted(values)
-    if not values:
-        return "1 = 0", []
-    return f"{column} IN ({', '.join('?' for _ in values)})", values
-
-
 class MonitoringQueries:
-    """Mixed into SQLiteStore; uses its db, write(), _one() and _all()."""
+    """Mixed into both stores; uses their _execute(), transaction(), _one() and _all()."""
 
+    @in_transaction
     def replace_monitor_fact(self, project_id: int, submission_id: int, fact: Mapping[str, Any]) -> None:
         """A submission's monitoring facts, replacing those of its earlier version (inside the caller's
         transaction)."""
         names = ", ".join(FACT_COLUMNS)
         updates = ", ".join(f"{c} = excluded.{c}" for c in FACT_COLUMNS)
-        self.db.execute(
+        self._execute(
             f"INSERT INTO monitor_facts (submission_id, project_id, {names}) "
             f"VALUES (?, ?, {', '.join('?' for _ in FACT_COLUMNS)}) "
             f"ON CONFLICT (submission_id) DO UPDATE SET project_id = excluded.project_id, {updates}",
             [submission_id, project_id, *(fact.get(c) for c in FACT_COLUMNS)])
 
     def monitor_fact(self, submission_id: int) -> dict | None:
+        """A submission's monitoring facts, or None."""
         return self._one("SELECT * FROM monitor_facts WHERE submission_id = ?", [submission_id])
 
+    @in_transaction
     def set_monitor_duration(self, submission_id: int, seconds: float, source: str) -> None:
         """The interview's length once its audit log has arrived (a split upload's later part)."""
-        self.db.execute("UPDATE monitor_facts SET duration_s = ?, duration_source = ? WHERE submission_id = ?",
-                        [seconds, source, submission_id])
+        self._execute("UPDATE monitor_facts SET duration_s = ?, duration_source = ? WHERE submission_id = ?",
+                      [seconds, source, submission_id])
 
     def clear_monitor_facts(self, project_id: int) -> None:
-        with self.transaction() as db:
-            db.execute("DELETE FROM monitor_facts WHERE project_id = ?", [project_id])
+        """Forget a project's monitoring facts (before they are rebuilt)."""
+        with self.transaction():
+            self._execute("DELETE FROM monitor_facts WHERE project_id = ?", [project_id])
 
     def monitor_facts(self, project_id: int, clusters: Iterable[str] | None, since: str | None = None,
                       until: str | None = None, form: str | None = None,
@@ -58,7 +56,7 @@ class MonitoringQueries:
                 params.append(value)
         for limit in (clusters, in_clusters):
             if limit is not None:
-                condition, values = _in("m.cluster", limit)
+                condition, values = in_list("m.cluster", sorted(limit))
                 where.append(condition)
                 params += values
         return self._all(
@@ -76,7 +74,7 @@ class MonitoringQueries:
 
     def monitor_sources(self, project_id: int) -> Iterator[dict]:
         """Every current, not deleted submission of a project with what its facts are made from, oldest first."""
-        cursor = self.db.execute(
+        cursor = self._execute(
             "SELECT s.id AS submission_id, s.n_flags, f.xml_form_id, d.id AS def_id, d.form_def_id, d.xml, "
             "d.encrypted, d.device_id, d.user_id, d.received_at FROM submissions s "
             "JOIN forms f ON f.id = s.form_id JOIN submission_defs d ON d.id = s.current_def_id "
