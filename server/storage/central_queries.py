@@ -151,11 +151,11 @@ class CentralQueries:
 
     def central_repeat_holders(self, table: str, submission_ids: Sequence[int]) -> set[int]:
         """Which of these submissions have rows in this repeat table (read from its _submission_id index alone)."""
-        if not submission_ids or not self.db[table].exists():
+        if not submission_ids or not self.table_exists(table):
             return set()
         marks = ", ".join("?" for _ in submission_ids)
-        return {r[0] for r in self.db.execute(f"SELECT DISTINCT _submission_id FROM {_quote(table)} "
-                                              f"WHERE _submission_id IN ({marks})", list(submission_ids))}
+        return {r[0] for r in self._execute(f"SELECT DISTINCT _submission_id FROM {_quote(table)} "
+                                            f"WHERE _submission_id IN ({marks})", list(submission_ids))}
 
     def central_versions(self, submission_id: int) -> list[dict]:
         return self._all(
@@ -175,10 +175,10 @@ class CentralQueries:
 
     def central_main_rows(self, table: str, submission_ids: Sequence[int]) -> tuple[list[str], dict[int, tuple]]:
         """The typed top-level rows of these submissions: (column names, {submission id: row})."""
-        if not submission_ids or not self.db[table].exists():
+        if not submission_ids or not self.table_exists(table):
             return [], {}
         marks = ", ".join("?" for _ in submission_ids)
-        cursor = self.db.execute(f"SELECT * FROM {_quote(table)} WHERE _submission_id IN ({marks})",
+        cursor = self._execute(f"SELECT * FROM {_quote(table)} WHERE _submission_id IN ({marks})",
                                  list(submission_ids))
         columns = [c[0] for c in cursor.description]
         at = columns.index("_submission_id")

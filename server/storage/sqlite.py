@@ -12,6 +12,7 @@ from .central_queries import CentralQueries
 from .bench_queries import BenchQueries
 from .forms_queries import FormQueries
 from .list_queries import ListQueries
+from .odata_queries import ODataQueries
 from .settings_queries import SettingsQueries
 from .sqlite_account import AccountQueries
 from .sqlite_charts import ChartQueries
@@ -27,7 +28,7 @@ from .submission_queries import SubmissionQueries
 
 class SQLiteStore(SQLiteEngine, FormQueries, SubmissionQueries, ListQueries, AggregateQueries, PeopleQueries,
                   ReviewQueries, ExportQueries, MaintenanceQueries, RankingQueries, SettingsQueries, MonitoringQueries,
-                  AccountQueries, ChartQueries, CentralQueries, BenchQueries):
+                  AccountQueries, ChartQueries, CentralQueries, BenchQueries, ODataQueries):
     """All persistence for one data folder."""
 
 
