@@ -10,6 +10,8 @@ Pages after the first are asked for as a client following @odata.nextLink asks f
 server would have written for the row before (made here from the database, so that the last page does not need
 the 99 pages before it). Seeding: a few households through the normal ingest, the rest copies under new
 instanceIDs written through the same store methods (bench.benchmark_export.bulk_households), in a child process.
+Then every submission's kept OData body is made again, as `ppa aggregates rebuild` does (timed: a folder seeded
+before migration m016 has none), so that `Submissions` is measured as a server that has them serves it.
 Reported per page, after WARM_UP unmeasured first pages: the median and the slowest of --repeats downloads, whole
 body received; for the streams: rows,
 seconds, MB sent and the growth of the server's RSS (all its processes) while streaming.
