@@ -10,6 +10,7 @@ import json
 import re
 import uuid
 
+import requests
 from click.testing import CliRunner
 
 from server import catalog
@@ -18,6 +19,7 @@ from server.cli import main as ppa
 
 from .central import CENTRAL, FORM_FILES, set_up
 from .collect import Collect
+from .helpers import DATA
 
 SVC = "/v1/projects/{p}/forms/household_income.svc"
 HH1 = "uuid:bc3917f0-94e7-4f9c-8e22-17697a50c1dd"    # household_income-1
@@ -136,3 +138,21 @@ def test_options_that_change_the_body_build_it_from_the_typed_rows(app, live):
     for query in ("?$wkt=true", "?$select=__id,meta"):
         entity = next(e for e in json.loads(_page(ref, query))["value"] if e["__id"] == HH1)
         assert "kept" not in entity and entity["meta"]["instanceID"] == HH1, query
+
+
+def test_an_encrypted_submission_keeps_an_empty_body_and_its_entity_is_only_id_and_system(live, phone, store,
+                                                                                          project,
+                                                                                          researcher_token):
+    envelope = (DATA / "encrypted_sample" / "envelope.xml").read_bytes()
+    files = {n: (DATA / "encrypted_sample" / n).read_bytes()
+             for n in ("1732262400123.jpg.enc", "audit.csv.enc", "submission.xml.enc")}
+    assert phone.submit(envelope, files).status == 201
+    form = store.get_form(project["id"], "ppa_community")
+    (source,) = store.odata_entity_sources(form["id"])
+    assert store.odata_entities([source["def_id"]], form["current_def_id"]) == {source["def_id"]: "{}"}
+    reply = requests.get(f"{live.url}/v1/projects/{project['id']}/forms/ppa_community.svc/Submissions",
+                         headers={"Authorization": f"Bearer {researcher_token}"}, timeout=60)
+    assert reply.status_code == 200, reply.text[:300]
+    (entity,) = json.loads(reply.content)["value"]
+    assert list(entity) == ["__id", "__system"] and entity["__id"] == "uuid:34d97f30-4f41-4e4f-afbc-06a2b9499a37"
+    assert entity["__system"]["status"] == "notDecrypted"
