@@ -7,7 +7,9 @@
 
 with $top, $skip, $count, $skiptoken (and @odata.nextLink), $filter, $expand=*, $select and $wkt. Pages are keyset
 pages behind $skiptoken and the body is streamed, CHUNK rows read at a time, so a whole table goes out in constant
-memory at any size. An NDA's feed holds only their clusters' submissions and rows.
+memory at any size. A default page of Submissions splices each submission's body kept at ingest
+(odata_entities.py) with its __id and __system; $expand, $select and $wkt build its rows from the typed tables.
+An NDA's feed holds only their clusters' submissions and rows.
 """
 
 from __future__ import annotations
