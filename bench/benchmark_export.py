@@ -71,6 +71,7 @@ def bulk_households(store, forms, project_id: int, count: int, members: int = 5,
     """`count` household submissions: `templates` through submissions.receive, the rest copies of them under
     new instanceIDs written through the store methods receive uses. Returns the number stored."""
     from server import rows, submissions
+    from server.central import odata_entities
     from server.xforms import extract, parse_submission
     from schemas import xform as form_schemas
 
@@ -96,6 +97,7 @@ def bulk_households(store, forms, project_id: int, count: int, members: int = 5,
                 def_id = store.add_submission_def(sid, form["id"], form["current_def_id"],
                                                   {"instance_id": instance_id}, copy)
                 store.replace_rows(tables, sid, rows.build(project_id, formdef, record, sid, def_id, instance_id))
+                odata_entities.keep(store, forms, project_id, form, [sid])
                 done += 1
     return done
 

@@ -387,9 +387,9 @@ def aggregates() -> None:
     pass
 
 
-@aggregates.command("rebuild", help="Recompute a project's aggregates and monitoring facts from the raw XML; "
-                                    "--check compares the aggregates with what ingest kept and fails on any "
-                                    "difference.")
+@aggregates.command("rebuild", help="Recompute a project's aggregates and monitoring facts from the raw XML, and "
+                                    "its submissions' OData bodies from their typed rows; --check compares the "
+                                    "aggregates with what ingest kept and fails on any difference.")
 @click.option("--project", "project_id", type=int, required=True)
 @click.option("--check", is_flag=True)
 @pass_ctx
@@ -397,13 +397,15 @@ def aggregates_rebuild(ctx: Context, project_id: int, check: bool) -> None:
     from . import aggregates as agg
     from . import monitoring
     from .catalog import FormCache
+    from .central import odata_entities
     before = ctx.store.aggregate_snapshot(project_id)
     counts = agg.rebuild(ctx.store, FormCache(), project_id)
     monitored = monitoring.rebuild(ctx.store, FormCache(), project_id)
+    entities = odata_entities.rebuild(ctx.store, FormCache(), project_id)
     after = ctx.store.aggregate_snapshot(project_id)
     differ = sorted(t for t in after if before.get(t) != after[t])
     click.echo(json.dumps({"project": project_id, "submissions": counts, "monitoring_facts": monitored,
-                           "identical": not differ, "tables_differing": differ}))
+                           "odata_entities": entities, "identical": not differ, "tables_differing": differ}))
     if check and differ:
         sys.exit(1)
 

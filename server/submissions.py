@@ -22,6 +22,7 @@ from schemas import xform as form_schemas
 
 from . import aggregates, errors, lists, media_types, monitoring, quality, rows
 from .catalog import FormCache
+from .central import odata_entities
 from .permissions import in_scope
 from .storage import Store
 from .xforms import FormDef, ParsedSubmission, extract, parse_submission
@@ -158,6 +159,7 @@ def receive(store: Store, forms: FormCache, project_id: int, upload: Upload, lim
             for list_name, items in lists.items_from_submission(formdef.form_id, prepared.record).items():
                 if store.list_managed(project_id, list_name):
                     store.upsert_list_items(project_id, list_name, items, source=f"submission:{parsed.instance_id}")
+        odata_entities.keep(store, forms, project_id, form, [submission_id])   # the OData body of this version
         # slots come only from prepared.expected: none expected, none missing (and no query)
         missing = [a["name"] for a in store.attachments(def_id) if a["blob_sha256"] is None] \
             if prepared.expected else []

@@ -9,6 +9,8 @@ by changing only its base URL. One module per job:
 - rest: the REST resources, read and review side;
 - edmx: the service document, $metadata and the fields list, from the form's structure;
 - odata_filter: $filter parsed into a small expression tree, turned into SQL by the store;
+- odata_rows: typed rows as Central's OData JSON (one compiled builder per form version and table);
+- odata_entities: each submission's data part of its OData entity, made by that builder at ingest and kept;
 - odata: the OData feeds, paged by key ($skiptoken) and streamed in constant memory.
 The SQL lives in server/storage/central_queries.py. Roles and the NDA cluster scope are server.permissions'.
 """

@@ -7,7 +7,9 @@
 
 with $top, $skip, $count, $skiptoken (and @odata.nextLink), $filter, $expand=*, $select and $wkt. Pages are keyset
 pages behind $skiptoken and the body is streamed, CHUNK rows read at a time, so a whole table goes out in constant
-memory at any size. An NDA's feed holds only their clusters' submissions and rows.
+memory at any size. A default page of Submissions splices each submission's body kept at ingest
+(odata_entities.py) with its __id and __system; $expand, $select and $wkt build its rows from the typed tables.
+An NDA's feed holds only their clusters' submissions and rows.
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ from ..permissions import in_scope
 from ..storage.central_queries import FilterError
 from . import bp, odata_filter
 from .auth import allowed, store
-from .edmx import form_fields, metadata, service_document
-from .odata_rows import Children, Table, attach, compile_tables, encoded, iterations, repeat_row, row_id
+from .edmx import metadata, service_document
+from .odata_entities import children_of, entities, fields_of, tables_of
+from .odata_rows import Table, encoded, iterations, repeat_row, row_id
 from .shapes import iso, review_state, submitter_id, updated_at
 
 CHUNK = 500            # rows read from the database at a time while streaming
@@ -61,10 +64,7 @@ def _form(project_id: int, xml_form_id: str) -> tuple[dict, Any, list, frozenset
     if form is None or form["current_def_id"] is None:
         raise errors.not_found("form")
     formdef = _ppa().forms.get(store(), form["current_def_id"])
-    fields = formdef.derived.get("central_fields")
-    if fields is None:
-        fields = formdef.derived["central_fields"] = form_fields(store().form_def_xml(form["current_def_id"]))
-    return form, formdef, fields, scope
+    return form, formdef, fields_of(store(), formdef, form["current_def_id"]), scope
 
 
 def _service_url(project_id: int, xml_form_id: str) -> str:
@@ -99,10 +99,7 @@ def feed(project_id: int, xml_form_id: str, resource: str) -> Response:
         raise errors.not_found("entity set")
     entity, key, navigation = match.groups()
     query = _query()
-    tables = formdef.derived.get(("central_tables", project_id, query.wkt))
-    if tables is None:
-        tables = formdef.derived[("central_tables", project_id, query.wkt)] = compile_tables(
-            project_id, formdef, fields, query.wkt)
+    tables = tables_of(store(), project_id, formdef, form["current_def_id"], query.wkt)
     if key is not None:
         if entity != "Submissions":
             raise errors.Problem("501.4", "Addressing a row of a repeat table by its key is not supported here: "
@@ -254,29 +251,6 @@ def _select(row: dict, select: frozenset[str] | None) -> dict:
     return out
 
 
-def _children(s, tables: dict[str, Table], table: Table, ids: list[int], expand: bool,
-              keys: dict[int, str] | None = None) -> Children:
-    """What the rows of one page need of the repeats below them (s: the store; this runs while streaming, after
-    the request's context has gone). keys: for a page of submissions, each one's key (its current instanceID),
-    so that which of them hold rows of a repeat is read from the repeat's index alone."""
-    out = Children()
-    below = [t for t in tables.values() if t.path and (table.path is None or t.path.startswith(table.path + "/"))]
-    wanted = below if expand else [child for _, _, child in table.repeats]
-    for t in wanted:
-        if keys is not None and t.parent is table:
-            out.parents[t.table] = {keys[sid] for sid in s.central_repeat_holders(t.table, ids)}
-        else:
-            out.parents[t.table] = s.central_repeat_parents(t.table, ids)
-        if expand:
-            columns, rows = s.central_repeat_rows(t.table, ids)
-            at = columns.index("_parent_key") if columns else 0
-            grouped: dict[str, list[tuple]] = {}
-            for row in rows:
-                grouped.setdefault(row[at], []).append(row)
-            out.rows[t.table] = (tuple(columns), grouped)
-    return out
-
-
 def _system(row: dict) -> dict:
     """Central's __system for a submission (lib/data/odata.js)."""
     submitter = submitter_id(row)
@@ -300,6 +274,7 @@ def _submissions(form: dict, tables: dict[str, Table], table: Table, scope, quer
             raise errors.Problem("400.35", "The $skiptoken names no submission of this form: start again.")
     count = s.central_count(form["id"], scope, query.where) if query.count and key is None else None
     offset = query.skip if query.token is None else 0
+    plain = not query.expand and query.select is None and not query.wkt   # the default body: kept at ingest
 
     def fetch(limit: int, last: dict | None) -> list[dict]:
         nonlocal offset
@@ -310,26 +285,38 @@ def _submissions(form: dict, tables: dict[str, Table], table: Table, scope, quer
 
     def chunks() -> Iterator[tuple[list[bytes], dict | None]]:
         for rows, more in _pages(fetch, query.top):
-            ids = [r["id"] for r in rows]
-            columns, main = s.central_main_rows(table.table, ids)
-            build = table.builder(tuple(columns))
-            empty = (None,) * len(columns)
-            children = _children(s, tables, table, ids, query.expand,
-                                 {r["id"]: r["version_instance_id"] for r in rows})
-            built = []
-            for r in rows:
-                if r["encrypted"]:
-                    out: dict = {}
-                else:
-                    out = build(main.get(r["id"], empty), r)
-                    if table.repeats:
-                        attach(table, out, r["version_instance_id"], r["instance_id"], [], children, query.expand)
-                out["__id"] = r["instance_id"]
-                out["__system"] = _system(r)
-                built.append(orjson.dumps(_select(out, query.select)))
+            built = _spliced(s, tables, table, rows, form["current_def_id"]) if plain else \
+                _built(s, tables, table, rows, query)
             yield built, ({"instanceId": rows[-1]["instance_id"]} if more and query.top is not None else None)
 
     return _document(chunks(), context, feed_url, list(request.args.items(multi=True)), count)
+
+
+def _built(s, tables: dict[str, Table], table: Table, rows: list[dict], query: Query) -> list[bytes]:
+    """A page of submissions built from their typed rows (for $expand, $select or $wkt)."""
+    out = []
+    for r, body in zip(rows, entities(s, tables, table, rows, query.expand)):
+        body["__id"] = r["instance_id"]
+        body["__system"] = _system(r)
+        out.append(orjson.dumps(_select(body, query.select)))
+    return out
+
+
+def _spliced(s, tables: dict[str, Table], table: Table, rows: list[dict], current_def_id: int) -> list[bytes]:
+    """A default page of submissions: each one's body as kept at ingest (odata_entities), or built here when none
+    was kept against the current form version, followed by __id and __system, which change after ingest. The
+    result is byte for byte what _built writes."""
+    kept = s.odata_entities([r["def_id"] for r in rows], current_def_id)
+    missing = [r for r in rows if r["def_id"] not in kept]
+    if missing:
+        for r, body in zip(missing, entities(s, tables, table, missing, False)):
+            kept[r["def_id"]] = orjson.dumps(body).decode()
+    out = []
+    for r in rows:
+        body = kept[r["def_id"]].encode()
+        tail = orjson.dumps({"__id": r["instance_id"], "__system": _system(r)})
+        out.append(tail if body == b"{}" else body[:-1] + b"," + tail[1:])
+    return out
 
 
 def _repeat(form: dict, tables: dict[str, Table], table: Table, scope, query: Query, key: str | None,
@@ -359,7 +346,7 @@ def _repeat(form: dict, tables: dict[str, Table], table: Table, scope, query: Qu
         for rows, more in _pages(fetch, query.top):
             columns = layout[0]
             sid, root, key_at, rowid = (columns.index(c) for c in ("_submission_id", "_root", "_key", "_rowid"))
-            children = _children(s, tables, table, sorted({r[sid] for r in rows}), query.expand)
+            children = children_of(s, tables, table, sorted({r[sid] for r in rows}), query.expand)
             built = [orjson.dumps(_select(repeat_row(table, columns, r, r[root], children, query.expand),
                                           query.select)) for r in rows]
             token = None

@@ -203,6 +203,20 @@ class SubmissionStore(Protocol):
         """A typed-row table's rows (of one submission), in the order they were written."""
         ...
 
+    # The OData entity bodies kept per submission version (odata_queries.py, server/central/odata_entities.py).
+
+    def put_odata_entity(self, def_id: int, form_def_id: int, body: str) -> None:
+        """Keep a submission version's OData entity body, made against form version form_def_id (in a transaction)."""
+        ...
+
+    def odata_entities(self, def_ids: Sequence[int], form_def_id: int) -> dict[int, str]:
+        """The kept bodies of these submission versions that were made against form version form_def_id."""
+        ...
+
+    def odata_entity_sources(self, form_id: int, submission_ids: Sequence[int] | None = None) -> list[dict]:
+        """What an entity body needs of these submissions' current versions (None: all of the form's), by id."""
+        ...
+
 
 class ListStore(Protocol):
     """Server-managed lists (clusters, hamlets, households...) and the CSV files served to phones."""

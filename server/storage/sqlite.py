@@ -15,6 +15,7 @@ from .bench_queries import BenchQueries
 from .forms_queries import FormQueries
 from .list_queries import ListQueries
 from .monitoring_queries import MonitoringQueries
+from .odata_queries import ODataQueries
 from .settings_queries import SettingsQueries
 from .sqlite_engine import SQLiteEngine
 from .sqlite_exports import ExportQueries
@@ -27,7 +28,7 @@ from .submission_queries import SubmissionQueries
 
 class SQLiteStore(SQLiteEngine, FormQueries, SubmissionQueries, ListQueries, AggregateQueries, PeopleQueries,
                   ReviewQueries, ExportQueries, MaintenanceQueries, RankingQueries, SettingsQueries, MonitoringQueries,
-                  AccountQueries, ChartQueries, CentralQueries, BenchQueries):
+                  AccountQueries, ChartQueries, CentralQueries, BenchQueries, ODataQueries):
     """All persistence for one data folder."""
 
 

@@ -536,3 +536,22 @@ def m015_monitoring(db: Database) -> None:
         CREATE INDEX monitor_facts_cluster ON monitor_facts(project_id, cluster);
         """
     )
+
+
+@migrations()
+def m016_odata_entities(db: Database) -> None:
+    """Each submission version's OData entity body (server/central/odata_entities.py): its nested, typed data
+    part, JSON-encoded as the feed writes it, made at ingest in the submission's transaction by the same builder
+    the feed uses, against the form version that was current then (form_def_id). A default page of `Submissions`
+    splices these with __id and __system instead of building 242 columns a row; a body made against another
+    form version than today's current one is not used (the page builds that row as before) until
+    `ppa aggregates rebuild` makes it again."""
+    db.executescript(
+        """
+        CREATE TABLE odata_entities (
+            def_id INTEGER PRIMARY KEY,
+            form_def_id INTEGER NOT NULL,
+            body TEXT NOT NULL
+        );
+        """
+    )
