@@ -310,3 +310,24 @@ def test_the_monitoring_chart_shows_the_apis_numbers_and_highlights_the_too_shor
     assert browser.find_element(By.CSS_SELECTOR, "#enumerators tr.too-short td").text == "Suresh's phone"
     assert [e["message"] for e in browser.get_log("browser") if "Content Security Policy" in e["message"]] == []
     browser.save_screenshot(str(screenshots / "monitoring.png"))
+
+
+def test_changing_another_filter_of_the_list_keeps_the_monitoring_filter(fieldwork, browser):
+    from urllib.parse import parse_qs, urlparse
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+    from .chromium import sign_in
+    sign_in(browser, fieldwork["url"], "manager@example.org")
+    browser.get(f"{fieldwork['url']}/projects/1/submissions?enumerator={fieldwork['suresh']}&check=short"
+                f"&from={PERIOD['from']}&to={PERIOD['to']}")
+    listed = [r.get_attribute("data-id") for r in browser.find_elements(By.CSS_SELECTOR, "tr[data-id]")]
+    assert len(listed) == 2
+    browser.find_element(By.CSS_SELECTOR, "#filters input[name=hamlet]").send_keys(HAMLET)
+    browser.find_element(By.CSS_SELECTOR, "#filters button[type=submit]").click()
+    WebDriverWait(browser, 30).until(lambda d: "hamlet=" in d.current_url)
+    asked = parse_qs(urlparse(browser.current_url).query)
+    assert asked["enumerator"] == [fieldwork["suresh"]] and asked["check"] == ["short"]
+    assert (asked["from"], asked["to"], asked["hamlet"]) == ([PERIOD["from"]], [PERIOD["to"]], [HAMLET])
+    assert [r.get_attribute("data-id") for r in browser.find_elements(By.CSS_SELECTOR, "tr[data-id]")] == listed
+    assert "Suresh's phone" in browser.find_element(By.ID, "monitored").text
