@@ -388,8 +388,8 @@ def aggregates() -> None:
 
 
 @aggregates.command("rebuild", help="Recompute a project's aggregates and monitoring facts from the raw XML; "
-                                    "--check compares the aggregates with what ingest kept and fails on any "
-                                    "difference.")
+                                    "--check compares the aggregates, the well-being transitions and the "
+                                    "monitoring facts with what ingest kept and fails on any difference.")
 @click.option("--project", "project_id", type=int, required=True)
 @click.option("--check", is_flag=True)
 @pass_ctx

@@ -331,3 +331,21 @@ def test_changing_another_filter_of_the_list_keeps_the_monitoring_filter(fieldwo
     assert (asked["from"], asked["to"], asked["hamlet"]) == ([PERIOD["from"]], [PERIOD["to"]], [HAMLET])
     assert [r.get_attribute("data-id") for r in browser.find_elements(By.CSS_SELECTOR, "tr[data-id]")] == listed
     assert "Suresh's phone" in browser.find_element(By.ID, "monitored").text
+
+
+def test_rebuild_check_compares_the_monitoring_facts(app, fieldwork, store):
+    import json
+
+    from click.testing import CliRunner
+
+    from server.cli import main
+    env = {"PPA_DATA": app.config["DATA"]}
+    checked = CliRunner().invoke(main, ["aggregates", "rebuild", "--project", "1", "--check"], env=env)
+    assert checked.exit_code == 0, checked.output
+    fact = store.monitor_facts(1, None)[0]
+    with store.transaction():   # a fact that ingest got wrong, as an older rule would have left it
+        store.set_monitor_duration(fact["submission_id"], (fact["duration_s"] or 0) + 600, "start-end")
+    checked = CliRunner().invoke(main, ["aggregates", "rebuild", "--project", "1", "--check"], env=env)
+    assert checked.exit_code == 1, checked.output
+    assert json.loads(checked.output)["tables_differing"] == ["monitor_facts"]
+    assert store.monitor_fact(fact["submission_id"])["duration_s"] == fact["duration_s"]   # the rebuild put it right

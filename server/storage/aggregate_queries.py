@@ -354,7 +354,8 @@ class AggregateQueries:
             yield dict(zip(names, row))
 
     def aggregate_snapshot(self, project_id: int) -> dict[str, list[tuple]]:
-        """Every aggregate row of a project, for comparing an incremental state with a rebuild."""
+        """Every aggregate row of a project (the monitoring facts too), for comparing an incremental state with a
+        rebuild."""
         out = {}
         # counts rows brought to zero by deltas are equal to absent rows; the number is where counts start
         for table, order, counts_from in (("wb_counts", "round, cluster, hamlet, node, final", 6),
@@ -365,7 +366,8 @@ class AggregateQueries:
                                           ("hh_income", "round, hh_id", 0), ("node_records", "round, node_id", 0),
                                           ("field_households", "hh_id, submission_id", 0),
                                           ("wb_gone", "hh_id, submission_id", 0),
-                                          ("wb_validated", "round, hh_id, submission_id", 0)):
+                                          ("wb_validated", "round, hh_id, submission_id", 0),
+                                          ("monitor_facts", "submission_id", 0)):
             rows = self._execute(f"SELECT * FROM {table} WHERE project_id = ? ORDER BY {order}", [project_id])
             out[table] = [tuple(round(v, 6) if isinstance(v, float) else v for v in r) for r in rows
                           if not counts_from or any(abs(v) > 1e-9 for v in r[counts_from:])]

@@ -383,7 +383,7 @@ class AggregateStore(Protocol):
         ...
 
     def aggregate_snapshot(self, project_id: int) -> dict[str, list[tuple]]:
-        """Every aggregate row of a project, for comparing an incremental state with a rebuild."""
+        """Every aggregate row of a project (monitoring facts too), for comparing ingest's state with a rebuild."""
         ...
 
 
