@@ -251,12 +251,16 @@ def concordance(store: Store, project_id: int, filters: dict, allowed: frozenset
 
 
 def _transition_matrices(store: Store, project_id: int, filters: dict, base: int, follow: int,
-                         allowed: frozenset[str] | None) -> dict[tuple[str, str], dict[str, dict[str, int]]]:
+                         allowed: frozenset[str] | None,
+                         together: bool = False) -> dict[tuple[str, str], dict[str, dict[str, int]]]:
     """(cluster, hamlet) -> category in `base` -> category in `follow` -> households placed in both rounds, from the
-    transition counts kept at ingest; a household counts in its follow-up round's cluster and hamlet."""
+    transition counts kept at ingest; a household counts in its follow-up round's cluster and hamlet. Each cluster
+    of the scope on its own, or (together) a household that moved between two of the reader's clusters counts too."""
     matrices: dict[tuple[str, str], dict[str, dict[str, int]]] = {}
-    for cluster in cluster_scopes(filters, allowed):
-        for r in store.wb_transition_rows(project_id, base, follow, cluster, filters.get("hamlet")):
+    scopes = cluster_scopes(filters, allowed)
+    for clusters in ([None if scopes == [None] else scopes] if together else
+                     [None if c is None else [c] for c in scopes]):
+        for r in store.wb_transition_rows(project_id, base, follow, clusters, filters.get("hamlet")):
             cell = matrices.setdefault((r["cluster"] or "", r["hamlet"] or ""), {}).setdefault(r["before"], {})
             cell[r["after"]] = cell.get(r["after"], 0) + r["n"]
     return matrices
@@ -274,7 +278,7 @@ def change(store: Store, project_id: int, filters: dict, base: int, follow: int,
     """Category transitions between two rounds (from the counts kept at ingest) and, where both rounds have
     income, the change of the FGT measures."""
     matrix: dict[str, dict[str, int]] = {}
-    for by_before in _transition_matrices(store, project_id, filters, base, follow, allowed).values():
+    for by_before in _transition_matrices(store, project_id, filters, base, follow, allowed, together=True).values():
         for before, row in by_before.items():
             for after, n in row.items():
                 matrix.setdefault(before, {})[after] = matrix.get(before, {}).get(after, 0) + n

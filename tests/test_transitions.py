@@ -35,7 +35,7 @@ def paired(store, project_id: int, base: int, follow: int, cluster: str | None =
 def kept(store, project_id: int, base: int, follow: int, cluster: str | None = None,
          hamlet: str | None = None) -> Counter:
     out: Counter = Counter()
-    for r in store.wb_transition_rows(project_id, base, follow, cluster, hamlet):
+    for r in store.wb_transition_rows(project_id, base, follow, None if cluster is None else [cluster], hamlet):
         out[(r["cluster"] or "", r["hamlet"] or "", r["before"], r["after"])] += r["n"]
     return +out
 
@@ -51,12 +51,14 @@ def assert_same_as_pairing(store, project_id: int) -> None:
                 paired(store, project_id, base, follow, "c1", "h2")
     # reports.change reads the counts; the old reports.change paired the categories() of both rounds in Python
     for base, follow in ((1, 2), (2, 3), (1, 3), (3, 1)):
-        for filters in ({}, {"cluster": "c2"}, {"cluster": "c1", "hamlet": "h1"}):
-            cats = [{hh: r["final"] for hh, r in reports.categories(store, project_id, rnd, filters, None).items()}
+        for filters, allowed in (({}, None), ({"cluster": "c2"}, None), ({"cluster": "c1", "hamlet": "h1"}, None),
+                                 ({}, frozenset(CLUSTERS)), ({"hamlet": "h3"}, frozenset(CLUSTERS)),
+                                 ({}, frozenset({"c1"}))):
+            cats = [{hh: r["final"] for hh, r in reports.categories(store, project_id, rnd, filters, allowed).items()}
                     for rnd in (base, follow)]
             old = change_stats.transitions(cats[0], cats[1])
-            new = reports.change(store, project_id, filters, base, follow, None)["categories"]
-            assert new == reports.jsonable(old), (base, follow, filters)
+            new = reports.change(store, project_id, filters, base, follow, allowed)["categories"]
+            assert new == reports.jsonable(old), (base, follow, filters, allowed)
 
 
 def _row(cluster: str, hamlet: str, category: str | None) -> dict:
@@ -155,3 +157,21 @@ def test_rebuild_check_fails_when_the_kept_transitions_drift(collect_client, app
                                 env={"PPA_DATA": app.config["DATA"]})
     assert result.exit_code == 1, result.output
     assert '"tables_differing": ["wb_transitions"]' in result.output
+
+
+def test_the_migration_fills_the_transitions_from_the_categories_already_stored(store, project, engine):
+    rng = random.Random(7)
+    with store.transaction():
+        store.set_wb_households(project["id"], [
+            (rnd, f"hh{i}", _row(rng.choice(CLUSTERS), rng.choice(HAMLETS), rng.choice(("happy", "average", "sad",
+                                                                                          None))))
+            for rnd in ROUNDS for i in range(40) if rng.random() < 0.8])
+    kept_at_ingest = store.aggregate_snapshot(project["id"])["wb_transitions"]
+    assert kept_at_ingest
+    table = "_sqlite_migrations" if engine == "sqlite" else "_ppa_migrations"
+    with store.transaction():   # as a database from before the migration: no table, the migration not applied
+        store._execute("DROP TABLE wb_transitions")
+        store._execute(f"DELETE FROM {table} WHERE name = ?", ["m017_wb_transitions"])
+    assert store.migrate() == ["m017_wb_transitions"]
+    assert store.aggregate_snapshot(project["id"])["wb_transitions"] == kept_at_ingest
+    assert_same_as_pairing(store, project["id"])

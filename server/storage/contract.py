@@ -312,9 +312,9 @@ class AggregateStore(Protocol):
         """The rounds with any counts (in these clusters; None: any), ascending."""
         ...
 
-    def wb_transition_rows(self, project_id: int, base: int, follow: int, cluster: str | None = None,
+    def wb_transition_rows(self, project_id: int, base: int, follow: int, clusters: Sequence[str] | None = None,
                            hamlet: str | None = None) -> list[dict]:
-        """Households placed in both rounds by follow-up cluster, hamlet and category in each round, from kept counts."""
+        """Households placed in both rounds (in these clusters) by follow-up hamlet and categories, from kept counts."""
         ...
 
     def replace_hh_income(self, project_id: int, submission_id: int, row: Mapping[str, Any] | None) -> set[str]:

@@ -81,17 +81,20 @@ class TransitionQueries:
         if moves:
             self._executemany(_UPSERT, moves)
 
-    def wb_transition_rows(self, project_id: int, base: int, follow: int, cluster: str | None = None,
+    def wb_transition_rows(self, project_id: int, base: int, follow: int, clusters: Sequence[str] | None = None,
                            hamlet: str | None = None) -> list[dict]:
         """Households placed in both rounds, counted by their follow-up round's cluster and hamlet and by their
-        category in each round (cluster, hamlet, before, after, n): read from the kept counts. With a cluster (or
-        hamlet), the household's rows of both rounds must be in it."""
+        category in each round (cluster, hamlet, before, after, n): read from the kept counts. With clusters (or a
+        hamlet), the household's rows of both rounds must be in them."""
+        listed = sorted(set(clusters)) if clusters is not None else None
         if base == follow:   # each placed household paired with itself
             where, params = ["project_id = ?", "round = ?", "final != 'unrated'"], [project_id, base]
-            for column, value in (("cluster", cluster), ("hamlet", hamlet)):
-                if value is not None:
-                    where.append(f"{column} = ?")
-                    params.append(value)
+            if listed is not None:
+                where.append(f"cluster IN ({', '.join('?' * len(listed))})" if listed else "1 = 0")
+                params += listed
+            if hamlet is not None:
+                where.append("hamlet = ?")
+                params.append(hamlet)
             return self._all(f"SELECT cluster, hamlet, final AS before, final AS after, sum(n) AS n FROM wb_counts "
                              f"WHERE {' AND '.join(where)} GROUP BY cluster, hamlet, final HAVING sum(n) != 0",
                              params)
@@ -100,10 +103,13 @@ class TransitionQueries:
         side = ("cluster", "hamlet") if follow == later else ("from_cluster", "from_hamlet")
         before, after = ("from_category", "to_category") if follow == later else ("to_category", "from_category")
         where, params = ["project_id = ?", "from_round = ?", "to_round = ?"], [project_id, earlier, later]
-        for columns, value in ((("from_cluster", "cluster"), cluster), (("from_hamlet", "hamlet"), hamlet)):
-            if value is not None:
-                where += [f"{c} = ?" for c in columns]
-                params += [value, value]
+        if listed is not None:
+            for column in ("from_cluster", "cluster"):
+                where.append(f"{column} IN ({', '.join('?' * len(listed))})" if listed else "1 = 0")
+                params += listed
+        if hamlet is not None:
+            where += ["from_hamlet = ?", "hamlet = ?"]
+            params += [hamlet, hamlet]
         return self._all(f"SELECT {side[0]} AS cluster, {side[1]} AS hamlet, {before} AS before, {after} AS after, "
                          f"sum(n) AS n FROM wb_transitions WHERE {' AND '.join(where)} "
                          f"GROUP BY {side[0]}, {side[1]}, {before}, {after} HAVING sum(n) != 0", params)
