@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 
+import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -175,3 +176,16 @@ def test_the_migration_fills_the_transitions_from_the_categories_already_stored(
     assert store.migrate() == ["m017_wb_transitions"]
     assert store.aggregate_snapshot(project["id"])["wb_transitions"] == kept_at_ingest
     assert_same_as_pairing(store, project["id"])
+
+
+@pytest.mark.sqlite_only("EXPLAIN QUERY PLAN is SQLite's")
+def test_ingest_reads_a_households_rounds_and_a_page_reads_the_counts_through_indexes(store, project):
+    plans = {
+        "household": store.db.execute("EXPLAIN QUERY PLAN SELECT hh_id, round, cluster, hamlet, final FROM "
+                                      "wb_households WHERE project_id = 1 AND hh_id IN ('x', 'y')").fetchall(),
+        "page": store.db.execute("EXPLAIN QUERY PLAN SELECT cluster, hamlet, from_category, to_category, sum(n) "
+                                 "FROM wb_transitions WHERE project_id = 1 AND from_round = 1 AND to_round = 2 AND "
+                                 "from_cluster IN ('c1') AND cluster IN ('c1') GROUP BY cluster, hamlet, "
+                                 "from_category, to_category").fetchall()}
+    assert "wb_households_household" in str(plans["household"]) and "hh_id=?" in str(plans["household"])
+    assert "sqlite_autoindex_wb_transitions_1" in str(plans["page"]) and "to_round=?" in str(plans["page"])
