@@ -128,21 +128,44 @@ def project_list(ctx: Context) -> None:
 @click.option("--min-groups", type=int, help="Fewer informant groups than this flag a household for review.")
 @click.option("--line-year", help="Reference year of the poverty lines, e.g. 2011-12.")
 @click.option("--line-method", help="Method of the poverty lines, e.g. Tendulkar.")
+@click.option("--short-minutes", help="Monitoring: an interview shorter than this many minutes is too short.")
+@click.option("--outlier-k", help="Monitoring: an amount further than k scaled MADs from its cluster's median is an "
+                                  "outlier.")
+@click.option("--gps-far-m", help="Monitoring: a point further than this many metres from its hamlet's is far.")
+@click.option("--unknown-share", help="Monitoring: an enumerator-day with a larger share (0-1) of don't know and "
+                                      "refused answers stands out.")
 @pass_ctx
 def project_settings(ctx: Context, project_id: int, tie: str | None, min_groups: int | None, line_year: str | None,
-                     line_method: str | None) -> None:
+                     line_method: str | None, short_minutes: str | None, outlier_k: str | None,
+                     gps_far_m: str | None, unknown_share: str | None) -> None:
+    from dataclasses import asdict
+
     from . import aggregates as agg
+    from . import errors, monitoring
     from .catalog import FormCache
     if ctx.store.get_project(project_id) is None:
         _fail(f"no project {project_id}")
     settings = {**agg.DEFAULTS, **ctx.store.project_settings(project_id)}
     changes = {k: v for k, v in {"tie": tie, "min_groups": min_groups, "line_year": line_year,
                                  "line_method": line_method}.items() if v is not None}
-    if changes:
+    asked = {k: v for k, v in {"short_minutes": short_minutes, "outlier_k": outlier_k, "gps_far_m": gps_far_m,
+                               "unknown_share": unknown_share}.items() if v is not None}
+    thresholds = before = monitoring.Thresholds.of(ctx.store, project_id)
+    if asked:   # the web form's rule: every threshold checked, the ones not given kept as they are
+        try:
+            thresholds = monitoring.Thresholds.parse({**{k: str(v) for k, v in asdict(before).items()}, **asked})
+        except errors.Problem as problem:
+            _fail(problem.message)
+    if changes or asked:
         settings.update(changes)
+        settings.update(thresholds.as_settings() if asked else {})
         ctx.store.set_project_settings(project_id, settings)
+    if changes:
         agg.rebuild(ctx.store, FormCache(), project_id)
         ctx.store.audit("cli", "project.settings", str(project_id), changes)
+    if asked:   # thresholds apply when the monitoring page is read: nothing to rebuild
+        ctx.store.audit("cli", "project.monitoring_thresholds", str(project_id),
+                        {"from": asdict(before), "to": asdict(thresholds)})
     click.echo(json.dumps(settings))
 
 
@@ -389,7 +412,8 @@ def aggregates() -> None:
 
 @aggregates.command("rebuild", help="Recompute a project's aggregates and monitoring facts from the raw XML, and "
                                     "its submissions' OData bodies from their typed rows; --check compares the "
-                                    "aggregates with what ingest kept and fails on any difference.")
+                                    "aggregates, the well-being transitions and the monitoring facts with what "
+                                    "ingest kept and fails on any difference.")
 @click.option("--project", "project_id", type=int, required=True)
 @click.option("--check", is_flag=True)
 @pass_ctx

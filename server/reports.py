@@ -250,13 +250,43 @@ def concordance(store: Store, project_id: int, filters: dict, allowed: frozenset
             "result": jsonable(concordance_stats.concordance(records)) if records else None}
 
 
+def _transition_matrices(store: Store, project_id: int, filters: dict, base: int, follow: int,
+                         allowed: frozenset[str] | None,
+                         together: bool = False) -> dict[tuple[str, str], dict[str, dict[str, int]]]:
+    """(cluster, hamlet) -> category in `base` -> category in `follow` -> households placed in both rounds, from the
+    transition counts kept at ingest; a household counts in its follow-up round's cluster and hamlet. Each cluster
+    of the scope on its own, or (together) a household that moved between two of the reader's clusters counts too."""
+    matrices: dict[tuple[str, str], dict[str, dict[str, int]]] = {}
+    scopes = cluster_scopes(filters, allowed)
+    for clusters in ([None if scopes == [None] else scopes] if together else
+                     [None if c is None else [c] for c in scopes]):
+        for r in store.wb_transition_rows(project_id, base, follow, clusters, filters.get("hamlet")):
+            cell = matrices.setdefault((r["cluster"] or "", r["hamlet"] or ""), {}).setdefault(r["before"], {})
+            cell[r["after"]] = cell.get(r["after"], 0) + r["n"]
+    return matrices
+
+
+def _placed(store: Store, project_id: int, round_no: int, filters: dict, allowed: frozenset[str] | None) -> int:
+    """Households with a category in the round, in the scope (from the kept counts)."""
+    return sum(row["n"] for cluster in cluster_scopes(filters, allowed)
+               for row in store.wb_count_rows(project_id, round_no, cluster, filters.get("hamlet"))
+               if row["final"] != "unrated")
+
+
 def change(store: Store, project_id: int, filters: dict, base: int, follow: int,
            allowed: frozenset[str] | None) -> dict:
-    cats = [{hh: r["final"] for hh, r in categories(store, project_id, rnd, filters, allowed).items()}
-            for rnd in (base, follow)]
+    """Category transitions between two rounds (from the counts kept at ingest) and, where both rounds have
+    income, the change of the FGT measures."""
+    matrix: dict[str, dict[str, int]] = {}
+    for by_before in _transition_matrices(store, project_id, filters, base, follow, allowed, together=True).values():
+        for before, row in by_before.items():
+            for after, n in row.items():
+                matrix.setdefault(before, {})[after] = matrix.get(before, {}).get(after, 0) + n
+    panel = sum(n for row in matrix.values() for n in row.values())
+    unmatched = sum(_placed(store, project_id, rnd, filters, allowed) for rnd in (base, follow)) - 2 * panel
     incomes = [households(store, project_id, rnd, filters, allowed) for rnd in (base, follow)]
     return {"project_id": project_id, "from": base, "to": follow,
-            "categories": jsonable(change_stats.transitions(cats[0], cats[1])),
+            "categories": jsonable(change_stats.from_matrix(matrix, n_unmatched=unmatched)),
             "income": jsonable(change_stats.poverty_change(*incomes)) if all(incomes) else None}
 
 
@@ -288,13 +318,8 @@ def change_by_hamlet(store: Store, project_id: int, filters: dict, base: int, fo
                      allowed: frozenset[str] | None) -> list[dict]:
     """change() for each hamlet of the scope, sorted by net movement towards sad (worsened - improved), most
     first: which hamlets moved towards sad between the two rounds. A household counts in its follow-up hamlet."""
-    matrices: dict[tuple[str, str], dict[str, dict[str, int]]] = {}
-    for cluster in cluster_scopes(filters, allowed):
-        for r in store.wb_transition_counts(project_id, base, follow, cluster, filters.get("hamlet")):
-            cell = matrices.setdefault((r["cluster"] or "", r["hamlet"] or ""), {}).setdefault(r["before"], {})
-            cell[r["after"]] = cell.get(r["after"], 0) + r["n"]
     out = []
-    for (cluster, hamlet), matrix in matrices.items():
+    for (cluster, hamlet), matrix in _transition_matrices(store, project_id, filters, base, follow, allowed).items():
         moved = change_stats.from_matrix(matrix)
         out.append({"cluster": cluster, "hamlet": hamlet, "n": moved.n, "improved": moved.improved,
                     "worsened": moved.worsened, "unchanged": moved.unchanged,

@@ -310,3 +310,76 @@ def test_the_monitoring_chart_shows_the_apis_numbers_and_highlights_the_too_shor
     assert browser.find_element(By.CSS_SELECTOR, "#enumerators tr.too-short td").text == "Suresh's phone"
     assert [e["message"] for e in browser.get_log("browser") if "Content Security Policy" in e["message"]] == []
     browser.save_screenshot(str(screenshots / "monitoring.png"))
+
+
+def test_changing_another_filter_of_the_list_keeps_the_monitoring_filter(fieldwork, browser):
+    from urllib.parse import parse_qs, urlparse
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+    from .chromium import sign_in
+    sign_in(browser, fieldwork["url"], "manager@example.org")
+    browser.get(f"{fieldwork['url']}/projects/1/submissions?enumerator={fieldwork['suresh']}&check=short"
+                f"&from={PERIOD['from']}&to={PERIOD['to']}")
+    listed = [r.get_attribute("data-id") for r in browser.find_elements(By.CSS_SELECTOR, "tr[data-id]")]
+    assert len(listed) == 2
+    browser.find_element(By.CSS_SELECTOR, "#filters input[name=hamlet]").send_keys(HAMLET)
+    browser.find_element(By.CSS_SELECTOR, "#filters button[type=submit]").click()
+    WebDriverWait(browser, 30).until(lambda d: "hamlet=" in d.current_url)
+    asked = parse_qs(urlparse(browser.current_url).query)
+    assert asked["enumerator"] == [fieldwork["suresh"]] and asked["check"] == ["short"]
+    assert (asked["from"], asked["to"], asked["hamlet"]) == ([PERIOD["from"]], [PERIOD["to"]], [HAMLET])
+    assert [r.get_attribute("data-id") for r in browser.find_elements(By.CSS_SELECTOR, "tr[data-id]")] == listed
+    assert "Suresh's phone" in browser.find_element(By.ID, "monitored").text
+
+
+def test_rebuild_check_compares_the_monitoring_facts(app, fieldwork, store):
+    import json
+
+    from click.testing import CliRunner
+
+    from server.cli import main
+    env = {"PPA_DATA": app.config["DATA"]}
+    checked = CliRunner().invoke(main, ["aggregates", "rebuild", "--project", "1", "--check"], env=env)
+    assert checked.exit_code == 0, checked.output
+    fact = store.monitor_facts(1, None)[0]
+    with store.transaction():   # a fact that ingest got wrong, as an older rule would have left it
+        store.set_monitor_duration(fact["submission_id"], (fact["duration_s"] or 0) + 600, "start-end")
+    checked = CliRunner().invoke(main, ["aggregates", "rebuild", "--project", "1", "--check"], env=env)
+    assert checked.exit_code == 1, checked.output
+    assert json.loads(checked.output)["tables_differing"] == ["monitor_facts"]
+    assert store.monitor_fact(fact["submission_id"])["duration_s"] == fact["duration_s"]   # the rebuild put it right
+
+
+def test_ppa_project_settings_sets_a_threshold_which_the_monitoring_page_then_uses(app, fieldwork, store):
+    import json
+
+    from click.testing import CliRunner
+
+    from server.cli import main
+    env = {"PPA_DATA": app.config["DATA"]}
+    done = CliRunner().invoke(main, ["project", "settings", "--project", "1", "--short-minutes", "5",
+                                     "--gps-far-m", "10000"], env=env)
+    assert done.exit_code == 0, done.output
+    shown = json.loads(done.output)
+    assert (shown["monitor_short_minutes"], shown["monitor_gps_far_m"], shown["monitor_outlier_k"]) == (5.0, 10000.0,
+                                                                                                       3.0)
+    by = {e["enumerator"]: e for e in _api(fieldwork, cluster=CLUSTER)["enumerators"]}
+    assert by[fieldwork["suresh"]]["short"] == 1 and by[fieldwork["suresh"]]["gps_far"] == 0
+    (entry,) = store.audit_search(action="project.monitoring_thresholds", limit=10)
+    assert entry["actor"] == "cli" and '"short_minutes": 5.0' in entry["details"]
+
+
+@pytest.mark.parametrize("option,value,message", [("--short-minutes", "-1", "short_minutes must be a number from 0"),
+                                                  ("--outlier-k", "ten", "outlier_k must be a number from 0.5"),
+                                                  ("--unknown-share", "nan", "unknown_share must be a number"),
+                                                  ("--gps-far-m", "1e9", "gps_far_m must be a number from 10")])
+def test_ppa_project_settings_refuses_a_threshold_the_web_form_refuses(app, store, project, option, value, message):
+    from click.testing import CliRunner
+
+    from server.cli import main
+    refused = CliRunner().invoke(main, ["project", "settings", "--project", str(project["id"]), option, value],
+                                 env={"PPA_DATA": app.config["DATA"]})
+    assert refused.exit_code == 1 and message in refused.output, refused.output
+    assert monitoring.Thresholds.of(store, project["id"]) == monitoring.Thresholds()
+    assert store.audit_search(action="project.monitoring_thresholds", limit=10) == []

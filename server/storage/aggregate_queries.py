@@ -90,6 +90,7 @@ class AggregateQueries:
     @in_transaction
     def set_wb_household(self, project_id: int, round_no: int, hh_id: str, row: Mapping[str, Any] | None) -> None:
         """Write (or remove) a household's combined category and move the counts by the difference."""
+        self._move_wb_transitions(project_id, [(round_no, hh_id, row)])
         old = self._one("SELECT * FROM wb_households WHERE project_id = ? AND round = ? AND hh_id = ?",
                         [project_id, round_no, hh_id])
         if old is not None:
@@ -105,6 +106,7 @@ class AggregateQueries:
     def set_wb_households(self, project_id: int, items: Sequence[tuple[int, str, Mapping[str, Any] | None]]) -> None:
         """set_wb_household for many distinct (round, household) at once, with the same end state: old rows
         read in one query per round, rows written with executemany, and the count moves summed per scope."""
+        self._move_wb_transitions(project_id, items)
         old: dict[tuple[int, str], dict] = {}
         by_round: dict[int, list[str]] = {}
         for round_no, hh_id, _ in items:
@@ -336,8 +338,8 @@ class AggregateQueries:
 
     def clear_aggregates(self, project_id: int) -> None:
         with self.transaction():
-            for table in ("wb_ratings", "wb_households", "wb_counts", "hh_income", "income_counts", "income_lines",
-                          "node_records", "field_households", "wb_gone", "wb_validated"):
+            for table in ("wb_ratings", "wb_households", "wb_counts", "wb_transitions", "hh_income", "income_counts",
+                          "income_lines", "node_records", "field_households", "wb_gone", "wb_validated"):
                 self._execute(f"DELETE FROM {table} WHERE project_id = ?", [project_id])
 
     def current_submissions(self, project_id: int, xml_form_id: str) -> Iterator[dict]:
@@ -352,16 +354,20 @@ class AggregateQueries:
             yield dict(zip(names, row))
 
     def aggregate_snapshot(self, project_id: int) -> dict[str, list[tuple]]:
-        """Every aggregate row of a project, for comparing an incremental state with a rebuild."""
+        """Every aggregate row of a project (the monitoring facts too), for comparing an incremental state with a
+        rebuild."""
         out = {}
         # counts rows brought to zero by deltas are equal to absent rows; the number is where counts start
         for table, order, counts_from in (("wb_counts", "round, cluster, hamlet, node, final", 6),
                                           ("wb_households", "round, hh_id", 0),
+                                          ("wb_transitions", "from_round, to_round, cluster, hamlet, from_cluster, "
+                                                             "from_hamlet, from_category, to_category", 9),
                                           ("income_counts", "round, cluster, hamlet, node", 5),
                                           ("hh_income", "round, hh_id", 0), ("node_records", "round, node_id", 0),
                                           ("field_households", "hh_id, submission_id", 0),
                                           ("wb_gone", "hh_id, submission_id", 0),
-                                          ("wb_validated", "round, hh_id, submission_id", 0)):
+                                          ("wb_validated", "round, hh_id, submission_id", 0),
+                                          ("monitor_facts", "submission_id", 0)):
             rows = self._execute(f"SELECT * FROM {table} WHERE project_id = ? ORDER BY {order}", [project_id])
             out[table] = [tuple(round(v, 6) if isinstance(v, float) else v for v in r) for r in rows
                           if not counts_from or any(abs(v) > 1e-9 for v in r[counts_from:])]

@@ -82,19 +82,3 @@ class ChartQueries:
             where, params = [*where, condition], [*params, *allowed]
         return [r["round"] for r in self._all(f"SELECT DISTINCT round FROM {table} WHERE {' AND '.join(where)} "
                                               "ORDER BY round", params)]
-
-    def wb_transition_counts(self, project_id: int, base: int, follow: int, cluster: str | None = None,
-                             hamlet: str | None = None) -> list[dict]:
-        """Households placed in both rounds, counted by their follow-up round's cluster and hamlet and by their
-        category in each round (at most nine rows per hamlet): the database pairs the rounds, the page does not
-        read every household. With a cluster (or hamlet), both rounds' rows must be in it."""
-        where, params = ["a.project_id = ?", "a.round = ?", "b.round = ?", "a.final IS NOT NULL",
-                         "b.final IS NOT NULL"], [project_id, base, follow]
-        for column, value in (("cluster", cluster), ("hamlet", hamlet)):
-            if value is not None:
-                where += [f"a.{column} = ?", f"b.{column} = ?"]
-                params += [value, value]
-        return self._all(
-            "SELECT b.cluster AS cluster, b.hamlet AS hamlet, a.final AS before, b.final AS after, count(*) AS n "
-            "FROM wb_households a JOIN wb_households b ON b.project_id = a.project_id AND b.hh_id = a.hh_id "
-            f"WHERE {' AND '.join(where)} GROUP BY b.cluster, b.hamlet, a.final, b.final", params)

@@ -326,6 +326,11 @@ class AggregateStore(Protocol):
         """The rounds with any counts (in these clusters; None: any), ascending."""
         ...
 
+    def wb_transition_rows(self, project_id: int, base: int, follow: int, clusters: Sequence[str] | None = None,
+                           hamlet: str | None = None) -> list[dict]:
+        """Households placed in both rounds (in these clusters) by follow-up hamlet and categories, from kept counts."""
+        ...
+
     def replace_hh_income(self, project_id: int, submission_id: int, row: Mapping[str, Any] | None) -> set[str]:
         """Swap the income facts a submission contributes; a later interview of the same household and round wins."""
         ...
@@ -392,7 +397,7 @@ class AggregateStore(Protocol):
         ...
 
     def aggregate_snapshot(self, project_id: int) -> dict[str, list[tuple]]:
-        """Every aggregate row of a project, for comparing an incremental state with a rebuild."""
+        """Every aggregate row of a project (monitoring facts too), for comparing ingest's state with a rebuild."""
         ...
 
 

@@ -24,11 +24,12 @@ from .sqlite_people import PeopleQueries
 from .sqlite_ranking import RankingQueries
 from .sqlite_review import ReviewQueries
 from .submission_queries import SubmissionQueries
+from .transition_queries import TransitionQueries
 
 
 class SQLiteStore(SQLiteEngine, FormQueries, SubmissionQueries, ListQueries, AggregateQueries, PeopleQueries,
                   ReviewQueries, ExportQueries, MaintenanceQueries, RankingQueries, SettingsQueries, MonitoringQueries,
-                  AccountQueries, ChartQueries, CentralQueries, BenchQueries, ODataQueries):
+                  AccountQueries, ChartQueries, CentralQueries, BenchQueries, ODataQueries, TransitionQueries):
     """All persistence for one data folder."""
 
 

@@ -555,3 +555,36 @@ def m016_odata_entities(db: Database) -> None:
         );
         """
     )
+
+
+@migrations()
+def m017_wb_transitions(db: Database) -> None:
+    """Well-being transitions kept at ingest (transition_queries.py): households counted per pair of rounds in which
+    they are placed, by their cluster and hamlet in each round and their category in each, so that the pages'
+    "which hamlets moved towards sad" and "where each category's households went" read counts instead of pairing
+    every household's rows at each view. Filled here from wb_households; ingest moves it from then on."""
+    db.executescript(
+        """
+        CREATE TABLE wb_transitions (
+            project_id INTEGER NOT NULL,
+            from_round INTEGER NOT NULL,
+            to_round INTEGER NOT NULL,
+            from_cluster TEXT NOT NULL, from_hamlet TEXT NOT NULL,
+            cluster TEXT NOT NULL, hamlet TEXT NOT NULL,   -- the later round's: where the household counts
+            from_category TEXT NOT NULL,
+            to_category TEXT NOT NULL,
+            n INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (project_id, from_round, to_round, cluster, hamlet, from_cluster, from_hamlet, from_category,
+                         to_category)
+        );
+        INSERT INTO wb_transitions (project_id, from_round, to_round, from_cluster, from_hamlet, cluster, hamlet,
+                                    from_category, to_category, n)
+        SELECT a.project_id, a.round, b.round, COALESCE(a.cluster, ''), COALESCE(a.hamlet, ''),
+               COALESCE(b.cluster, ''), COALESCE(b.hamlet, ''), a.final, b.final, count(*)
+        FROM wb_households a JOIN wb_households b
+             ON b.project_id = a.project_id AND b.hh_id = a.hh_id AND b.round > a.round
+        WHERE a.final IS NOT NULL AND a.final != '' AND b.final IS NOT NULL AND b.final != ''
+        GROUP BY a.project_id, a.round, b.round, COALESCE(a.cluster, ''), COALESCE(a.hamlet, ''),
+                 COALESCE(b.cluster, ''), COALESCE(b.hamlet, ''), a.final, b.final;
+        """
+    )

@@ -195,8 +195,10 @@ def _monitored(project_id: int, allowed: frozenset[str] | None) -> dict | None:
     ids = monitoring.submission_ids(store(), project_id, allowed, since, until, args.get("enumerator") or None,
                                     check, args.get("form") or None)
     names = store().monitor_enumerator_names(project_id)
+    kept = {"enumerator": args.get("enumerator") or "", "check": check or "", "from": since, "to": until}
     return {"ids": ids, "from": since, "to": until, "check": monitoring.CHECK_LABELS.get(check or ""),
-            "enumerator": names.get(args.get("enumerator") or "", args.get("enumerator"))}
+            "enumerator": names.get(args.get("enumerator") or "", args.get("enumerator")),
+            "keep": {k: v for k, v in kept.items() if v}}   # the filter form sends these again (hidden inputs)
 
 
 def _titled(project_id: int, rows: list[dict], names: dict) -> None:
