@@ -675,11 +675,6 @@ class ChartStore(Protocol):
         """The rounds in which a hamlet has ranked households (in these clusters; None: any), ascending."""
         ...
 
-    def wb_transition_counts(self, project_id: int, base: int, follow: int, cluster: str | None = None,
-                             hamlet: str | None = None) -> list[dict]:
-        """Households placed in both rounds, counted by follow-up cluster, hamlet and category in each round."""
-        ...
-
 
 class CentralStore(Protocol):
     """What ODK Central's REST API and OData feed (server/central/) read."""
