@@ -19,7 +19,7 @@ from flask import Response, current_app, jsonify, request
 from .. import errors, lists
 from . import bp
 from .auth import allowed, store
-from .odata import is_true
+from .odata import is_true, whole_arg
 from .shapes import iso
 
 _UNKNOWN_CREATOR = 0
@@ -74,7 +74,7 @@ def _entity(item: dict) -> dict:
 def entities_feed(project_id: int, name: str) -> Response:
     """The OData Entities feed, $top, $skip and $count, streamed."""
     list_name, scope = _dataset(project_id, name)
-    top, skip = _whole("$top"), _whole("$skip") or 0
+    top, skip = whole_arg("$top"), whole_arg("$skip") or 0
     s = store()
     count = sum(1 for _ in _items(s, project_id, list_name, scope)) if is_true(request.args.get("$count")) else None
     context = (f"{current_app.config['PUBLIC_URL']}/v1/projects/{project_id}/datasets/{name}.svc/$metadata#Entities")
@@ -99,11 +99,3 @@ def _odata_entity(item: dict) -> dict:
     out.update({k: v for k, v in item["data"].items() if k != "label"})
     return out
 
-
-def _whole(name: str) -> int | None:
-    raw = request.args.get(name)
-    if raw is None:
-        return None
-    if not raw.isdigit() or len(raw) > 12:
-        raise errors.Problem("400.8", f"{name} must be a whole number, not {raw!r}.", {"field": name})
-    return int(raw)

@@ -135,7 +135,8 @@ def _check_instance(form: dict, instance_id: str, scope: frozenset[str] | None) 
 
 # -- query options ---------------------------------------------------------------------------------------
 
-def _whole(name: str) -> int | None:
+def whole_arg(name: str) -> int | None:
+    """A paging option ($top, $skip) as a whole number, None when absent; anything else is Central's 400.8."""
     raw = request.args.get(name)
     if raw is None:
         return None
@@ -159,7 +160,7 @@ def _query() -> Query:
             where = store().central_filter_sql(odata_filter.parse(args["$filter"]))
         except FilterError as exc:
             raise odata_filter.unparseable(str(exc)) from None
-    return Query(top=_whole("$top"), skip=_whole("$skip") or 0, count=is_true(args.get("$count")),
+    return Query(top=whole_arg("$top"), skip=whole_arg("$skip") or 0, count=is_true(args.get("$count")),
                  token=_skiptoken(args.get("$skiptoken")), where=where, expand=expand == "*",
                  select=frozenset(s.strip() for s in select.split(",") if s.strip()) if select else None,
                  wkt=is_true(args.get("$wkt")))
