@@ -33,7 +33,7 @@ from bench import samples
 from server import create_app
 from server.bootstrap import ensure_default_project
 from server.submissions import Upload, receive
-from server.wsgi import BoundaryPattern, fast_decoder_class, werkzeug_patterns
+from server.multipart import BoundaryPattern, fast_decoder_class, werkzeug_patterns
 from server.xforms import extract, parse_submission, parse_xform
 
 from . import factories
@@ -203,7 +203,7 @@ def bodies(draw):
 def test_fast_decoder_parses_every_body_as_werkzeug_does(case, memory, parts):
     from werkzeug.sansio.multipart import MultipartDecoder
     fast = fast_decoder_class()
-    assert fast is not None, "this werkzeug's decoder changed: the fast path is off (see server/wsgi.py)"
+    assert fast is not None, "this werkzeug's decoder changed: the fast path is off (see server/multipart.py)"
     boundary, body = case
     assert _parse(fast, body, boundary, memory, parts) == _parse(MultipartDecoder, body, boundary, memory, parts)
 
@@ -216,6 +216,14 @@ def test_werkzeug_compiles_a_pattern_per_boundary_and_the_fast_decoder_does_not(
     assert decoder.boundary == boundary
     assert isinstance(decoder.preamble_re, BoundaryPattern) and isinstance(decoder.boundary_re, BoundaryPattern)
     assert not any(isinstance(v, re.Pattern) and boundary in v.pattern for v in vars(decoder).values())
+
+
+def test_every_app_parses_multipart_bodies_with_the_one_fast_decoder(tmp_path):
+    """create_app installs the decoder, so the suite's apps and the production workers parse with the same one."""
+    from werkzeug import formparser
+    app = create_app({"DATA": str(tmp_path), "LOG_LEVEL": "WARNING"})
+    app.extensions["ppa"].store.close()
+    assert formparser.MultipartDecoder is fast_decoder_class()
 
 
 # --------------------------------------------------------------------------- group commit
