@@ -4,6 +4,13 @@ A schema loads the string answers of one submission (xforms.extract) into typed 
 values, or raises ValidationError whose messages name each offending field. Answers
 drawn from server-managed CSV lists are checked separately (check_list_values), because
 those lists change while the schema stays the same.
+
+Each answer-type rule (whole number, decimal, date, dateTime, time, geopoint, geotrace and
+geoshape, file name, select one, select many and rank) is written once, as a converter
+function: text in, typed value out, or ValidationError with the message. The schema's
+field classes call their converter (``field.convert``); load() is the ingest path's fast
+equivalent of ``schema_for(form).load``: a plan compiled from the same schema calls the
+same converters and leaves any refused answer or unusual record to marshmallow.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ import math
 import re
 from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields
 
 
 # What a schema reads of a published form. server.xforms.Field and FormDef have these attributes; the schemas do not
@@ -40,82 +47,84 @@ class FormDef(Protocol):
 
     def repeat_key(self, path: str) -> str: ...
 
-_NAME_UNSAFE = re.compile(r"[/\\\x00-\x1f]")
 
-
-class _Blank(fields.Field):
-    """Base: the empty string is how XForms say 'no answer'; it loads as None."""
-
-    def deserialize(self, value: Any, attr: str | None = None, data: Mapping | None = None, **kwargs: Any) -> Any:
-        if value == "":
-            value = None
-        return super().deserialize(value, attr, data, **kwargs)
-
-
-class Text(_Blank, fields.String):
-    pass
-
+# --------------------------------------------------------------------------- the answer-type rules, once each
+#
+# One plain converter per answer type: the text of an answer in, its typed value out, or ValidationError with the
+# message the enumerator sees. The field classes below call them for marshmallow; the compiled plan (load) calls the
+# very same functions, read from the schema's own fields.
 
 _INT_MIN, _INT_MAX = -2**63, 2**63 - 1      # what SQLite stores as an INTEGER (JavaRosa's int is 32-bit)
+_INT_TEXT = re.compile(r"\s*[-+]?\d+\s*")
+_DATE_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}")
+_NAME_UNSAFE = re.compile(r"[/\\\x00-\x1f]")
+_NOT_A_NUMBER = "Not a number: {input!r}."
+_NOT_FINITE = "Special numeric values (nan or infinity) are not permitted."
 
 
-class Integer(_Blank, fields.Integer):
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
-        if isinstance(value, str) and not re.fullmatch(r"\s*[-+]?\d+\s*", value):
-            raise ValidationError(f"Not a whole number: {value!r}.")
-        number = super()._deserialize(value, attr, data, **kwargs)
-        if not _INT_MIN <= number <= _INT_MAX:
-            raise ValidationError(f"Whole number out of range: {value!r}.")
-        return number
+def _whole_in_range(number: int, given: Any) -> int:
+    if not _INT_MIN <= number <= _INT_MAX:
+        raise ValidationError(f"Whole number out of range: {given!r}.")
+    return number
 
 
-class Decimal(_Blank, fields.Float):
-    default_error_messages = {"invalid": "Not a number: {input!r}."}
-
-    def __init__(self, **kwargs: Any):
-        super().__init__(allow_nan=False, **kwargs)
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> float:
-        result = super()._deserialize(value, attr, data, **kwargs)
-        if math.isinf(result):
-            raise ValidationError("Not a finite number.")
-        return result
+def whole_number(text: str) -> int:
+    """int and integer: optional sign and digits, spaces around allowed, within SQLite's 64-bit INTEGER."""
+    if not _INT_TEXT.fullmatch(text):
+        raise ValidationError(f"Not a whole number: {text!r}.")
+    try:
+        number = int(text)
+    except ValueError:   # more digits than Python converts (4300): far beyond the range anyway
+        raise ValidationError(f"Whole number out of range: {text!r}.") from None
+    return _whole_in_range(number, text)
 
 
-class Date(_Blank, fields.Date):
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dt.date:
-        text = str(value).strip()
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-            raise ValidationError(f"Not a date (YYYY-MM-DD): {value!r}.")
-        try:
-            return dt.date.fromisoformat(text)
-        except ValueError:
-            raise ValidationError(f"Not a valid date: {value!r}.") from None
+def _finite(number: float) -> float:
+    if math.isnan(number) or math.isinf(number):
+        raise ValidationError(_NOT_FINITE)
+    return number
 
 
-class DateTime(_Blank, fields.String):
-    """JavaRosa writes 2026-11-22T05:31:56.172+05:30 (or Z); kept as given, checked as ISO 8601."""
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        text = super()._deserialize(value, attr, data, **kwargs)
-        try:
-            dt.datetime.fromisoformat(text)
-        except ValueError:
-            raise ValidationError(f"Not a valid date and time: {text!r}.") from None
-        return text
+def decimal_number(text: str) -> float:
+    """decimal: anything Python reads as a float, except NaN and infinity."""
+    try:
+        number = float(text)
+    except ValueError:
+        raise ValidationError(_NOT_A_NUMBER.format(input=text)) from None
+    return _finite(number)
 
 
-class Time(_Blank, fields.String):
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        text = super()._deserialize(value, attr, data, **kwargs)
-        try:
-            dt.time.fromisoformat(text)
-        except ValueError:
-            raise ValidationError(f"Not a valid time: {text!r}.") from None
-        return text
+def iso_date(text: str) -> dt.date:
+    """date: YYYY-MM-DD (spaces around allowed), a real calendar day."""
+    stripped = text.strip()
+    if not _DATE_TEXT.fullmatch(stripped):
+        raise ValidationError(f"Not a date (YYYY-MM-DD): {text!r}.")
+    try:
+        return dt.date.fromisoformat(stripped)
+    except ValueError:
+        raise ValidationError(f"Not a valid date: {text!r}.") from None
 
 
-def _check_point(text: str) -> None:
+def iso_date_time(text: str) -> str:
+    """dateTime: JavaRosa writes 2026-11-22T05:31:56.172+05:30 (or Z); kept as given, checked as ISO 8601."""
+    try:
+        dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ValidationError(f"Not a valid date and time: {text!r}.") from None
+    return text
+
+
+def iso_time(text: str) -> str:
+    """time: ISO 8601 time of day, kept as given."""
+    try:
+        dt.time.fromisoformat(text)
+    except ValueError:
+        raise ValidationError(f"Not a valid time: {text!r}.") from None
+    return text
+
+
+def geopoint(text: str) -> str:
+    """geopoint: 'latitude longitude [altitude accuracy]', finite, in range, accuracy not negative; kept as given."""
     parts = text.split()
     if not 2 <= len(parts) <= 4:
         raise ValidationError(f"A location is 'latitude longitude [altitude accuracy]', not {text!r}.")
@@ -129,67 +138,144 @@ def _check_point(text: str) -> None:
         raise ValidationError(f"Latitude or longitude out of range in {text!r}.")
     if len(numbers) == 4 and numbers[3] < 0:
         raise ValidationError(f"Accuracy cannot be negative in {text!r}.")
+    return text
 
 
-class GeoPoint(_Blank, fields.String):
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        text = super()._deserialize(value, attr, data, **kwargs)
-        _check_point(text)
-        return text
+def geotrace(text: str) -> str:
+    """geotrace and geoshape: geopoints separated by ';' (a trailing ';' is fine); kept as given."""
+    for point in filter(None, (p.strip() for p in text.split(";"))):
+        geopoint(point)
+    return text
 
 
-class GeoTrace(_Blank, fields.String):
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        text = super()._deserialize(value, attr, data, **kwargs)
-        for point in filter(None, (p.strip() for p in text.split(";"))):
-            _check_point(point)
-        return text
+def file_name(text: str) -> str:
+    """binary: the name of an attachment, never a path."""
+    if _NAME_UNSAFE.search(text) or text in {".", ".."}:
+        raise ValidationError(f"{text!r} is not a plain file name.")
+    return text
 
 
-class SelectOne(Text):
-    def __init__(self, choices: Iterable[str] | None, **kwargs: Any):
-        super().__init__(**kwargs)
-        self.choice_set = frozenset(choices) if choices is not None else None
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        text = super()._deserialize(value, attr, data, **kwargs)
-        if self.choice_set is not None and text not in self.choice_set:
+def one_of(choices: frozenset[str]) -> Callable[[str], str]:
+    """select1: the converter for one choice among the form's static choices."""
+    def select_one(text: str) -> str:
+        if text not in choices:
             raise ValidationError(f"{text!r} is not one of the choices.")
         return text
+    return select_one
 
 
-class SelectMany(Text):
-    """Space-separated choice names (select_multiple and rank); kept as the submitted string."""
-
-    def __init__(self, choices: Iterable[str] | None, ranked: bool = False, **kwargs: Any):
-        super().__init__(**kwargs)
-        self.choice_set = frozenset(choices) if choices is not None else None
-        self.ranked = ranked
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        text = super()._deserialize(value, attr, data, **kwargs)
+def some_of(choices: frozenset[str] | None, ranked: bool) -> Callable[[str], str]:
+    """select and odk:rank: space-separated choice names, spaces normalised; a rank names no item twice."""
+    def select_many(text: str) -> str:
         picked = text.split()
-        if self.choice_set is not None:
-            bad = [p for p in picked if p not in self.choice_set]
+        if choices is not None:
+            bad = [p for p in picked if p not in choices]
             if bad:
                 raise ValidationError(f"{' '.join(bad)!r} not among the choices.")
-        if self.ranked and len(set(picked)) != len(picked):
+        if ranked and len(set(picked)) != len(picked):
             raise ValidationError("A ranked item appears twice.")
         return " ".join(picked)
+    return select_many
+
+
+# --------------------------------------------------------------------------- marshmallow fields calling the rules
+#
+# Each field carries its converter as ``convert`` (None: any text is fine). Its _deserialize hands text answers to the
+# converter; what is not text (never in a form's XML) gets the marshmallow base class's own handling: Integer and
+# Decimal take numbers, then the same range and finiteness rules; Date takes date objects; the others refuse it.
+
+class _Blank(fields.Field):
+    """Base: the empty string is how XForms say 'no answer'; it loads as None."""
+
+    convert: Callable[[str], Any] | None = None
+
+    def deserialize(self, value: Any, attr: str | None = None, data: Mapping | None = None, **kwargs: Any) -> Any:
+        if value == "":
+            value = None
+        return super().deserialize(value, attr, data, **kwargs)
+
+
+class Text(_Blank, fields.String):
+    """Text answers; subclasses check the text with their converter (bytes are decoded first, as String does)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        return text if self.convert is None else self.convert(text)
+
+
+class Integer(_Blank, fields.Integer):
+    convert = staticmethod(whole_number)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, str):
+            return self.convert(value)
+        return _whole_in_range(super()._deserialize(value, attr, data, **kwargs), value)
+
+
+class Decimal(_Blank, fields.Float):
+    default_error_messages = {"invalid": _NOT_A_NUMBER}
+    convert = staticmethod(decimal_number)
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(allow_nan=True, **kwargs)   # finiteness is decimal_number's rule (_finite), not Float's
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> float:
+        if isinstance(value, str):
+            return self.convert(value)
+        return _finite(super()._deserialize(value, attr, data, **kwargs))
+
+
+class Date(_Blank, fields.Date):
+    convert = staticmethod(iso_date)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dt.date:
+        if isinstance(value, str):
+            return self.convert(value)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class DateTime(Text):
+    convert = staticmethod(iso_date_time)
+
+
+class Time(Text):
+    convert = staticmethod(iso_time)
+
+
+class GeoPoint(Text):
+    convert = staticmethod(geopoint)
+
+
+class GeoTrace(Text):
+    convert = staticmethod(geotrace)
 
 
 class FileName(Text):
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        text = super()._deserialize(value, attr, data, **kwargs)
-        if _NAME_UNSAFE.search(text) or text in {".", ".."}:
-            raise ValidationError(f"{text!r} is not a plain file name.")
-        return text
+    convert = staticmethod(file_name)
+
+
+class SelectOne(Text):
+    """One choice; without static choices (a choice filter over a repeat, a CSV list) any text: type only."""
+
+    def __init__(self, choices: Iterable[str] | None, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.convert = one_of(frozenset(choices)) if choices is not None else None
+
+
+class SelectMany(Text):
+    """Space-separated choice names (select_multiple and rank); kept as the submitted string, spaces normalised."""
+
+    def __init__(self, choices: Iterable[str] | None, ranked: bool = False, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.convert = some_of(frozenset(choices) if choices is not None else None, ranked)
 
 
 _BY_TYPE: dict[str, Callable[..., fields.Field]] = {
     "int": Integer, "integer": Integer, "decimal": Decimal, "date": Date, "dateTime": DateTime, "time": Time,
     "geopoint": GeoPoint, "geotrace": GeoTrace, "geoshape": GeoTrace, "binary": FileName,
 }
+# The classes whose text answers load exactly as ``field.convert(text)`` (or as the text itself when convert is None).
+_CONVERTING = frozenset({Text, SelectOne, SelectMany, *_BY_TYPE.values()})
 
 
 def _field_for(f: Field) -> fields.Field:
@@ -236,112 +322,29 @@ def schema_for(form: FormDef) -> Schema:
 def load(form: FormDef, data: Mapping) -> dict:
     """``schema_for(form).load(data)``, with the same result and the same errors, several times faster.
 
-    A plan compiled once from the schema's own fields converts answers that are valid with plain
-    Python calls. At the first answer it cannot vouch for (any problem, or an unexpected shape) it gives
-    up and marshmallow loads the whole record, so every error and message is marshmallow's own.
+    A plan compiled once from the schema's own fields walks the record and calls each field's own converter on its
+    text answer, skipping marshmallow's per-field machinery. At the first answer a converter refuses, or anything
+    the plan does not expect (a value that is not text, a missing required answer, an unknown key, a field class of
+    another kind), it stops and marshmallow loads the whole record, so every error and message is marshmallow's own.
     """
     plan = form.derived.get("fast_plan")
     if plan is None:
         plan = form.derived["fast_plan"] = _plan(schema_for(form))
     try:
         return _run(plan, data)
-    except Exception:  # noqa: BLE001 - anything unusual: let marshmallow decide and word it
+    except Exception:  # noqa: BLE001 - a refused answer or anything unusual: let marshmallow decide and word it
         return schema_for(form).load(data)
 
 
-class _GiveUp(Exception):
-    pass
+class _Unexpected(Exception):
+    """The record is not shaped as the plan handles (the answers themselves are the converters' business)."""
 
 
 _ABSENT = object()
-_INT_TEXT = re.compile(r"\s*[-+]?\d+\s*")
-_DATE_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
-def _give_up(_value: Any = None) -> Any:
-    raise _GiveUp
-
-
-def _fast_integer(value: str) -> int:
-    if not _INT_TEXT.fullmatch(value):
-        raise _GiveUp
-    number = int(value)
-    if not _INT_MIN <= number <= _INT_MAX:
-        raise _GiveUp
-    return number
-
-
-def _fast_decimal(value: str) -> float:
-    number = float(value)
-    if number != number or number in (math.inf, -math.inf):
-        raise _GiveUp
-    return number
-
-
-def _fast_date(value: str) -> dt.date:
-    text = value.strip()
-    if not _DATE_TEXT.fullmatch(text):
-        raise _GiveUp
-    return dt.date.fromisoformat(text)
-
-
-def _fast_datetime(value: str) -> str:
-    dt.datetime.fromisoformat(value)
-    return value
-
-
-def _fast_time(value: str) -> str:
-    dt.time.fromisoformat(value)
-    return value
-
-
-def _fast_geopoint(value: str) -> str:
-    _check_point(value)
-    return value
-
-
-def _fast_geotrace(value: str) -> str:
-    for point in filter(None, (p.strip() for p in value.split(";"))):
-        _check_point(point)
-    return value
-
-
-def _fast_file_name(value: str) -> str:
-    if _NAME_UNSAFE.search(value) or value in {".", ".."}:
-        raise _GiveUp
-    return value
-
-
-def _fast_select_one(choices: frozenset[str] | None) -> Callable[[str], str] | None:
-    if choices is None:
-        return None
-
-    def convert(value: str) -> str:
-        if value not in choices:
-            raise _GiveUp
-        return value
-    return convert
-
-
-def _fast_select_many(choices: frozenset[str] | None, ranked: bool) -> Callable[[str], str]:
-    def convert(value: str) -> str:
-        picked = value.split()
-        if choices is not None and not choices.issuperset(picked):
-            raise _GiveUp
-        if ranked and len(set(picked)) != len(picked):
-            raise _GiveUp
-        return " ".join(picked)
-    return convert
-
-
-# Exact field classes only: a subclass may behave differently and is left to marshmallow.
-_FAST: dict[type, Callable[[fields.Field], Callable[[str], Any] | None]] = {
-    Text: lambda f: None, Integer: lambda f: _fast_integer, Decimal: lambda f: _fast_decimal,
-    Date: lambda f: _fast_date, DateTime: lambda f: _fast_datetime, Time: lambda f: _fast_time,
-    GeoPoint: lambda f: _fast_geopoint, GeoTrace: lambda f: _fast_geotrace, FileName: lambda f: _fast_file_name,
-    SelectOne: lambda f: _fast_select_one(f.choice_set),
-    SelectMany: lambda f: _fast_select_many(f.choice_set, f.ranked),
-}
+def _leave_to_marshmallow(_value: Any) -> Any:
+    raise _Unexpected
 
 
 class _Plan:
@@ -360,8 +363,8 @@ class _Plan:
             must = bool(field_.required)
             if must == bool(field_.allow_none):
                 raise ValueError("blank answers would not load as this plan assumes")
-            maker = _FAST.get(type(field_))
-            convert = _give_up if maker is None else maker(field_)  # an unknown field: marshmallow takes it
+            # Exact classes only: a subclass may deserialize differently, so its answers go to marshmallow.
+            convert = field_.convert if type(field_) in _CONVERTING else _leave_to_marshmallow
             self.entries.append((key, convert, must, None))
         self.keys = frozenset(e[0] for e in self.entries)
 
@@ -375,7 +378,7 @@ def _plan(schema: Schema) -> _Plan | None:
 
 def _run(plan: _Plan | None, data: Any) -> dict:
     if plan is None or type(data) is not dict or not plan.keys.issuperset(data):
-        raise _GiveUp
+        raise _Unexpected
     out = {}
     for key, convert, must, nested in plan.entries:
         value = data.get(key, _ABSENT)
@@ -385,16 +388,16 @@ def _run(plan: _Plan | None, data: Any) -> dict:
             elif type(value) is list:
                 out[key] = [_run(nested, row) for row in value]
             else:
-                raise _GiveUp
+                raise _Unexpected
         elif value is _ABSENT:
             if must:
-                raise _GiveUp
+                raise _Unexpected
         elif value == "" or value is None:
             if must:
-                raise _GiveUp
+                raise _Unexpected
             out[key] = None
         elif type(value) is not str:
-            raise _GiveUp
+            raise _Unexpected
         else:
             out[key] = value if convert is None else convert(value)
     return out

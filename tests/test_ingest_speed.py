@@ -15,6 +15,7 @@ checkpoints, the writer's queue and SQLite's query plans are SQLite's own machin
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import os
 import random
@@ -34,7 +35,7 @@ from server import create_app
 from server.bootstrap import ensure_default_project
 from server.submissions import Upload, receive
 from server.multipart import BoundaryPattern, fast_decoder_class, werkzeug_patterns
-from server.xforms import extract, parse_submission, parse_xform
+from server.xforms import Field as XFormField, FormDef, extract, parse_submission, parse_xform
 
 from . import factories
 from .conftest import FORMS
@@ -45,6 +46,26 @@ QUICK = settings(max_examples=200, deadline=None, database=None,
 
 
 # --------------------------------------------------------------------------- validation: the compiled plan
+
+def _every_type_form() -> FormDef:
+    """A form with one question of each answer type the schemas know, one of them inside a repeat."""
+    def question(name, type_, repeat=None, **more):
+        return XFormField(path=f"{repeat or '/data'}/{name}", name=name, key=name, type=type_, repeat=repeat, **more)
+    questions = [question("text", "string"), question("whole", "int"), question("amount", "decimal"),
+                 question("day", "date"), question("when", "dateTime"), question("hour", "time"),
+                 question("point", "geopoint"), question("trace", "geotrace"), question("shape", "geoshape"),
+                 question("photo", "binary"), question("one", "select1", choices=frozenset({"yes", "no"})),
+                 question("from_repeat", "select1"), question("many", "select", choices=frozenset({"a", "b"})),
+                 question("rank", "odk:rank", choices=frozenset({"a", "b"})),
+                 question("age", "int", repeat="/data/member", required=True)]
+    return FormDef(form_id="every_type", version="1", title="", root_name="data", fields=questions,
+                   repeats=["/data/member"], media=[])
+
+
+EVERY_TYPE = {"text": "x", "whole": "7", "amount": "1.5", "day": "2026-11-22", "when": "2026-11-22T05:31:56.172Z",
+              "hour": "10:00", "point": "24.7 78.1", "trace": "1 2;3 4", "shape": "1 2;3 4;5 6", "photo": "p.jpg",
+              "one": "yes", "from_repeat": "anything", "many": "a b", "rank": "b a", "member": [{"age": "40"}]}
+
 
 def _bases() -> list[tuple[object, dict]]:
     rng = random.Random(5)
@@ -57,6 +78,7 @@ def _bases() -> list[tuple[object, dict]]:
         out.append((form, extract(parse_submission(xml).root, form).record))
     community = parse_xform(COMMUNITY_XML)
     out.append((community, extract(parse_submission(factories.community()).root, community).record))
+    out.append((_every_type_form(), EVERY_TYPE))
     return out
 
 
@@ -132,6 +154,85 @@ def test_whole_numbers_beyond_sqlite_are_refused_not_crashing():
         form_schemas.load(form, {**record, "participants": str(2**63)})
     assert caught.value.messages == {"participants": [f"Whole number out of range: '{2**63}'."]}
     assert form_schemas.load(form, {**record, "participants": str(2**63 - 1)})["participants"] == 2**63 - 1
+
+
+def _fields_and_plan_entries(schema, plan):
+    """(field, plan entry) for every answer field of a schema and its nested repeat schemas."""
+    entries = {entry[0]: entry for entry in plan.entries}
+    for name, field_ in schema.load_fields.items():
+        if entries[name][3] is not None:
+            yield from _fields_and_plan_entries(field_.inner.schema, entries[name][3])
+        else:
+            yield field_, entries[name]
+
+
+def test_each_field_type_and_the_plan_share_one_converter():
+    kinds = {}
+    for form, record in BASES:
+        form_schemas.load(form, record)                     # compiles the plan load uses and keeps it on the form
+        pairs = list(_fields_and_plan_entries(form_schemas.schema_for(form), form.derived["fast_plan"]))
+        assert len(pairs) == len(form.fields), form.form_id
+        for field_, (_key, convert, _must, _nested) in pairs:
+            assert convert is field_.convert, (form.form_id, type(field_).__name__)
+            kinds[type(field_)] = field_.convert
+    assert set(kinds) == set(form_schemas._CONVERTING)       # every field class build_schema makes was seen
+    assert kinds[form_schemas.Integer] is form_schemas.whole_number
+    assert kinds[form_schemas.Decimal] is form_schemas.decimal_number
+    assert kinds[form_schemas.Date] is form_schemas.iso_date
+    assert kinds[form_schemas.DateTime] is form_schemas.iso_date_time
+    assert kinds[form_schemas.Time] is form_schemas.iso_time
+    assert kinds[form_schemas.GeoPoint] is form_schemas.geopoint
+    assert kinds[form_schemas.GeoTrace] is form_schemas.geotrace
+    assert kinds[form_schemas.FileName] is form_schemas.file_name
+    assert not [name for name in vars(form_schemas) if name.startswith("_fast") or name == "_FAST"]
+
+
+def test_every_answer_type_loads_on_the_fast_path():
+    form = BASES[4][0]
+    loaded = form_schemas.load(form, EVERY_TYPE)
+    assert loaded == _marshmallow(form, EVERY_TYPE)
+    assert form_schemas._run(form.derived["fast_plan"], EVERY_TYPE) == loaded
+    assert loaded["whole"] == 7 and loaded["day"] == dt.date(2026, 11, 22) and loaded["rank"] == "b a"
+
+
+@pytest.mark.parametrize("key, text, convert, message", [
+    ("whole", "seven", form_schemas.whole_number, "Not a whole number: 'seven'."),
+    ("whole", str(2**63), form_schemas.whole_number, f"Whole number out of range: '{2**63}'."),
+    ("amount", "x", form_schemas.decimal_number, "Not a number: 'x'."),
+    ("amount", "NaN", form_schemas.decimal_number, "Special numeric values (nan or infinity) are not permitted."),
+    ("day", "2026-02-30", form_schemas.iso_date, "Not a valid date: '2026-02-30'."),
+    ("when", "yesterday", form_schemas.iso_date_time, "Not a valid date and time: 'yesterday'."),
+    ("hour", "noon", form_schemas.iso_time, "Not a valid time: 'noon'."),
+    ("point", "91 0", form_schemas.geopoint, "Latitude or longitude out of range in '91 0'."),
+    ("trace", "1 2;3", form_schemas.geotrace, "A location is 'latitude longitude [altitude accuracy]', not '3'."),
+    ("photo", "../p.jpg", form_schemas.file_name, "'../p.jpg' is not a plain file name."),
+    ("one", "maybe", form_schemas.one_of(frozenset({"yes", "no"})), "'maybe' is not one of the choices."),
+    ("many", "a c", form_schemas.some_of(frozenset({"a", "b"}), False), "'c' not among the choices."),
+    ("rank", "a b a", form_schemas.some_of(frozenset({"a", "b"}), True), "A ranked item appears twice."),
+])
+def test_a_bad_answer_is_refused_with_its_converters_message(key, text, convert, message):
+    with pytest.raises(ValidationError) as by_converter:
+        convert(text)
+    assert by_converter.value.messages == [message]
+    form = _every_type_form()
+    for load in (form_schemas.load, _marshmallow):
+        with pytest.raises(ValidationError) as caught:
+            load(form, {**EVERY_TYPE, key: text})
+        assert caught.value.messages == {key: [message]}
+
+
+def test_a_whole_number_too_long_for_python_is_out_of_range_not_a_crash():
+    form, digits = _every_type_form(), "1" * 5000
+    with pytest.raises(ValidationError) as caught:
+        form_schemas.load(form, {**EVERY_TYPE, "whole": digits})
+    assert caught.value.messages == {"whole": [f"Whole number out of range: {digits!r}."]}
+
+
+def test_required_answers_in_a_repeat_fall_back_to_marshmallows_message():
+    form = _every_type_form()
+    with pytest.raises(ValidationError) as caught:
+        form_schemas.load(form, {**EVERY_TYPE, "member": [{"age": "40"}, {"age": ""}]})
+    assert caught.value.messages == {"member": {1: {"age": ["This answer is required."]}}}
 
 
 # --------------------------------------------------------------------------- multipart: boundaries without re.compile

@@ -106,6 +106,17 @@ def test_integer_refuses_everything_else(text):
     assert "Not a whole number" in _bad(Integer(), text)
 
 
+def test_integer_given_a_number_not_text_keeps_the_range_rule():
+    assert Integer().deserialize(5) == 5
+    assert _bad(Integer(), 2**63) == f"Whole number out of range: {2**63}."
+
+
+def test_decimal_given_a_number_not_text_keeps_the_finite_rule():
+    assert Decimal().deserialize(2) == 2.0
+    assert _bad(Decimal(), float("inf")) == "Special numeric values (nan or infinity) are not permitted."
+    assert _bad(Decimal(), [1]) == "Not a number: [1]."
+
+
 @pytest.mark.parametrize("text, value", [("40.0", 40.0), ("-1.5", -1.5), ("3", 3.0), ("1e3", 1000.0)])
 def test_decimal_accepts_numbers(text, value):
     assert Decimal().deserialize(text) == value
