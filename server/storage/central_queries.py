@@ -3,7 +3,8 @@ typed row tables, $filter as SQL. A query module shared by both stores (contract
 
 SQL written once for SQLite and PostgreSQL: ? placeholders, COALESCE, substr on ISO-8601 text, no engine
 functions; a typed table's insertion order is the engine's ROW_ORDER (SQLite's rowid, PostgreSQL's _row column),
-and its columns are read through _table_columns (without PostgreSQL's _row). Pages are keyset pages: Submissions
+and its columns and their SELECT list come from _table_select (without PostgreSQL's _row; read once and reused,
+table_columns.py). Pages are keyset pages: Submissions
 newest first on submissions(form_id, id); a repeat table on (_submission_id, ROW_ORDER) through its _submission_id
 index, so page 100 costs what page 1 does.
 """
@@ -62,7 +63,7 @@ def _in_scope_sql(clusters: Iterable[str] | None) -> tuple[str, list]:
 
 
 class CentralQueries:
-    """Mixed into both stores; uses their _execute(), _one(), _all(), _scalar(), table_exists(), _table_columns(),
+    """Mixed into both stores; uses their _execute(), _one(), _all(), _scalar(), table_exists(), _table_select(),
     ROW_ORDER and LIST_ORDER."""
 
     # -- actors and forms -----------------------------------------------------------------------
@@ -174,10 +175,10 @@ class CentralQueries:
 
     def central_main_rows(self, table: str, submission_ids: Sequence[int]) -> tuple[list[str], dict[int, tuple]]:
         """The typed top-level rows of these submissions: (column names, {submission id: row})."""
-        columns = self._table_columns(table)
+        columns, select = self._table_select(table)
         if not submission_ids or not columns:
             return [], {}
-        cursor = self._execute(f"SELECT {_select(columns)} FROM {quote(table)} "
+        cursor = self._execute(f"SELECT {select} FROM {quote(table)} "
                                f"WHERE _submission_id IN ({marks(submission_ids)})", list(submission_ids))
         at = columns.index("_submission_id")
         return columns, {row[at]: row for row in cursor}
@@ -185,10 +186,10 @@ class CentralQueries:
     def central_repeat_rows(self, table: str, submission_ids: Sequence[int]) -> tuple[list[str], list[tuple]]:
         """Every row of one repeat table for these submissions, in the order they were written:
         (column names, rows)."""
-        columns = self._table_columns(table)
+        columns, select = self._table_select(table)
         if not submission_ids or not columns:
             return [], []
-        cursor = self._execute(f"SELECT {_select(columns)} FROM {quote(table)} "
+        cursor = self._execute(f"SELECT {select} FROM {quote(table)} "
                                f"WHERE _submission_id IN ({marks(submission_ids)}) "
                                f"ORDER BY _submission_id, {self.ROW_ORDER}", list(submission_ids))
         return columns, cursor.fetchall()
@@ -205,11 +206,11 @@ class CentralQueries:
         CROSS JOIN keeps SQLite from starting at the form's submissions instead (it then sorted every row of the
         table for each page: 2.7 s a page at 500,000 rows, against 4 to 24 ms); PostgreSQL reads CROSS JOIN with
         its WHERE as the inner join it is and plans it itself."""
-        columns = self._table_columns(table)
+        columns, select = self._table_select(table, "r.")
         if not columns:
             return [], []
         order = f"r.{self.ROW_ORDER}"
-        sql = (f"SELECT {_select(columns, 'r.')}, {order} AS _rowid, s.instance_id AS _root FROM {quote(table)} r "
+        sql = (f"SELECT {select}, {order} AS _rowid, s.instance_id AS _root FROM {quote(table)} r "
                "CROSS JOIN submissions s CROSS JOIN submission_defs d "
                "WHERE s.id = r._submission_id AND d.id = s.current_def_id AND s.form_id = ? AND s.deleted_at IS NULL")
         params: list[Any] = [form_id]
@@ -270,11 +271,6 @@ class CentralQueries:
         current version d, with its parameters."""
         params: list[Any] = []
         return _condition(node, params), params
-
-
-def _select(columns: Sequence[str], prefix: str = "") -> str:
-    """The columns of a typed table, quoted, for a SELECT list (never PostgreSQL's own _row column)."""
-    return ", ".join(prefix + quote(c) for c in columns)
 
 
 def _condition(node: tuple, params: list) -> str:

@@ -804,7 +804,8 @@ class MaintenanceStore(Protocol):
         ...
 
     def table_exists(self, table: str) -> bool:
-        """Whether a table (e.g. a form's typed-row table) exists."""
+        """Whether a table (e.g. a form's typed-row table) exists. A typed-row table's columns are read once and
+        reused until a newer form version is published, through this store or another (table_columns.py)."""
         ...
 
     def shared_secret(self, name: str, make: Callable[[], str]) -> str:

@@ -37,6 +37,7 @@ from sqlite_utils import Database
 from .base import QueryHelpers, StorageError, StoreUnavailable, now
 from .sqlite_exports import BATCH, ExportSnapshot
 from .sqlite_schema import migrations
+from .table_columns import TableColumns
 
 T = TypeVar("T")
 WRITE_LOCK = 0x5050410001     # pg_advisory_xact_lock key every write transaction takes (see the module docstring)
@@ -156,7 +157,7 @@ def _unavailable(exc: BaseException) -> StoreUnavailable:
     return StoreUnavailable(f"the PostgreSQL database cannot be reached right now ({reason})")
 
 
-class PostgresEngine(QueryHelpers):
+class PostgresEngine(TableColumns, QueryHelpers):
     """A connection pool on one PostgreSQL database, transactions, and the PostgreSQL dialect hooks."""
 
     engine = "postgresql"
@@ -176,6 +177,7 @@ class PostgresEngine(QueryHelpers):
         self._managed_lists: set[tuple[int, str]] = set()
         self._names_listed: dict[tuple[int, str], set[str]] = {}
         self._handle = _Handle(self)
+        self._init_columns_cache()
 
     # -- connections ---------------------------------------------------------------
 
@@ -284,20 +286,24 @@ class PostgresEngine(QueryHelpers):
             return
         conn = self._begin()
         self._local.conn, self._local.depth = conn, 0
+        self._columns_unit_begins()
         try:
-            yield self._handle
-        except BaseException:
-            self._local.conn = None
-            self._putconn(conn)   # rolls back
-            raise
-        else:
-            self._local.conn = None
             try:
-                conn.execute("COMMIT")
-            except psycopg.OperationalError as exc:
-                raise _unavailable(exc) from exc
-            finally:
-                self._putconn(conn)
+                yield self._handle
+            except BaseException:
+                self._local.conn = None
+                self._putconn(conn)   # rolls back
+                raise
+            else:
+                self._local.conn = None
+                try:
+                    conn.execute("COMMIT")
+                except psycopg.OperationalError as exc:
+                    raise _unavailable(exc) from exc
+                finally:
+                    self._putconn(conn)
+        finally:
+            self._columns_unit_ends()
 
     def _begin(self) -> psycopg.Connection:
         """A pooled connection in a new transaction holding WRITE_LOCK. A dead pooled connection (the database
@@ -373,10 +379,8 @@ class PostgresEngine(QueryHelpers):
             "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() "
             "AND table_name LIKE 'data\\_%' ESCAPE '\\' ORDER BY table_name")]
 
-    def table_exists(self, table: str) -> bool:
-        return bool(self._table_columns(table))
-
-    def _table_columns(self, table: str) -> list[str]:
+    def _read_table_columns(self, table: str) -> list[str]:
+        """The table's columns as the catalogue has them now, without _row (table_columns.py caches them)."""
         return [r[0] for r in self._execute(
             "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
             "AND table_name = ? AND column_name != '_row' ORDER BY ordinal_position", [table])]

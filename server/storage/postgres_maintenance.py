@@ -103,6 +103,7 @@ class PostgresMaintenance:
                                  f"--dbname={conninfo}", str(source)], env=env, capture_output=True, text=True)
         if result.returncode != 0:
             raise ValueError(f"{source}: pg_restore failed: {result.stderr.strip()}")
+        self._forget_columns()   # the tables are those of the dump now (table_columns.py)
         with psycopg.connect(self.url, autocommit=True) as conn:
             counts = _counts(conn)
             migrations = conn.execute("SELECT count(*) FROM _ppa_migrations").fetchone()[0]

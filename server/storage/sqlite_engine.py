@@ -25,6 +25,7 @@ from sqlite_utils import Database
 
 from .base import QueryHelpers, quote
 from .sqlite_schema import migrations
+from .table_columns import TableColumns
 
 T = TypeVar("T")
 CHECKPOINT_EVERY = 64   # commits of one process between WAL checkpoints (a commit holds ~40 pages: ~10 MB of WAL)
@@ -45,7 +46,7 @@ class _Ticket:
         self.done = False
 
 
-class SQLiteEngine(QueryHelpers):
+class SQLiteEngine(TableColumns, QueryHelpers):
     """Connections and transactions on one SQLite file, and the SQLite side of the few dialect hooks."""
 
     engine = "sqlite"
@@ -74,6 +75,7 @@ class SQLiteEngine(QueryHelpers):
         self._batch_cond = threading.Condition()
         self._batch_queue: list[_Ticket] = []
         self._batch_leader = False
+        self._init_columns_cache()
 
     # -- connections --------------------------------------------------------
 
@@ -121,14 +123,18 @@ class SQLiteEngine(QueryHelpers):
             return
         with self._writer_turn():
             db.conn.execute("BEGIN IMMEDIATE")
+            self._columns_unit_begins()
             try:
-                yield db
-            except BaseException:
-                if db.conn.in_transaction:
-                    db.conn.execute("ROLLBACK")
-                raise
-            else:
-                db.conn.execute("COMMIT")
+                try:
+                    yield db
+                except BaseException:
+                    if db.conn.in_transaction:
+                        db.conn.execute("ROLLBACK")
+                    raise
+                else:
+                    db.conn.execute("COMMIT")
+            finally:
+                self._columns_unit_ends()
         self._checkpoint_now_and_then(db)
 
     def _checkpoint_now_and_then(self, db: Database) -> None:
@@ -314,10 +320,8 @@ class SQLiteEngine(QueryHelpers):
         return [r[0] for r in self.db.conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'data\\_%' ESCAPE '\\' ORDER BY name")]
 
-    def table_exists(self, table: str) -> bool:
-        return bool(self._table_columns(table))
-
-    def _table_columns(self, table: str) -> list[str]:
+    def _read_table_columns(self, table: str) -> list[str]:
+        """The table's columns as the catalogue has them now (table_columns.py caches them)."""
         return [r[1] for r in self.db.conn.execute(f"PRAGMA table_info({quote(table)})")]
 
     @staticmethod

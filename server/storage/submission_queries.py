@@ -139,6 +139,7 @@ class SubmissionQueries:
     def ensure_table(self, table: str, columns: Mapping[str, str]) -> None:
         """Create a typed-row table or add the columns a newer form version brought."""
         with self.transaction():
+            self._columns_changing()
             existing = set(self._table_columns(table)) or None
             if existing is None:
                 cols = ", ".join(f"{quote(name)} {self._column_type(sqltype)}" for name, sqltype in columns.items())
@@ -172,7 +173,7 @@ class SubmissionQueries:
 
     def rows(self, table: str, submission_id: int | None = None) -> list[dict]:
         """A typed-row table's rows (of one submission), in the order they were written."""
-        columns = ", ".join(map(quote, self._table_columns(table)))
+        _, columns = self._table_select(table)
         if submission_id is None:
             return self._all(f"SELECT {columns} FROM {quote(table)} ORDER BY {self.ROW_ORDER}")
         return self._all(f"SELECT {columns} FROM {quote(table)} WHERE _submission_id = ? ORDER BY {self.ROW_ORDER}",
