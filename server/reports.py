@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, is_dataclass
 from fractions import Fraction
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 from . import aggregates, charts, errors
 from . import rows as rows_module
@@ -349,10 +349,9 @@ def household_map(store: Store, project_id: int, filters: dict, allowed: frozens
             **charts.household_map(found, hamlet_label or (lambda h: h))}
 
 
-def names(store: Store, project_id: int) -> dict[str, dict[str, str]]:
+def names(store: Store, project_id: int) -> dict[str, Mapping[str, str]]:
     """Labels of the project's clusters, hamlets and poverty nodes (from their lists) and titles of its forms, by
     code: what pages show instead of the codes."""
-    out = {kind: {name: (data.get("label") or name) for name, data in store.list_items(project_id, f"{kind}.csv")}
-           for kind in ("clusters", "hamlets", "nodes")}
+    out: dict = {kind: store.list_labels(project_id, f"{kind}.csv") for kind in ("clusters", "hamlets", "nodes")}
     out["forms"] = {f["xml_form_id"]: f["title"] or f["xml_form_id"] for f in store.list_forms(project_id)}
     return out

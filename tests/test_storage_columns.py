@@ -1,7 +1,8 @@
 """The typed-row tables' columns are read from the catalogue once and reused (server/storage/table_columns.py, issue
 11): on both engines, a store sees the columns and tables a form version published through another store (another
 app server on the same database) brought, a table change that is rolled back leaves nothing cached, and an OData
-page of a running server shows a field that a version published elsewhere added."""
+page of a running server shows a field that a version published elsewhere added. The labels pages show for a
+list's items are kept per list version the same way."""
 
 from __future__ import annotations
 
@@ -107,6 +108,43 @@ def test_a_rolled_back_table_change_leaves_no_cached_columns(store, project):
                     validate=False)
     assert store._table_columns(table) == [*before, "remarks"]
     assert store.get_form(project["id"], "ppa_community_two") is None and not store.table_exists(new_table)
+
+
+def test_list_labels_are_read_once_per_list_version_and_a_change_elsewhere_is_seen(store, project, monkeypatch):
+    pid = project["id"]
+    store.upsert_list_items(pid, "hamlets.csv", [("zz-h1", {"label": "Old name", "cluster": "chanderi"}),
+                                                  ("zz-h2", {"cluster": "chanderi"})], "test")
+    labels = store.list_labels(pid, "hamlets.csv")
+    assert labels["zz-h1"] == "Old name" and labels["zz-h2"] == "zz-h2"   # no label: the name
+    with pytest.raises(TypeError):
+        labels["zz-h1"] = "changed by a caller"    # the kept mapping is read-only
+    reads = []
+    items = store.list_items
+    monkeypatch.setattr(store, "list_items", lambda *a: reads.append(a) or items(*a))
+    assert store.list_labels(pid, "hamlets.csv") is labels and reads == []
+    other = _second_store(store)   # another app server renames a hamlet
+    try:
+        other.upsert_list_items(pid, "hamlets.csv", [("zz-h1", {"label": "New name", "cluster": "chanderi"})],
+                                "test", replace=True)
+    finally:
+        other.close()
+    assert store.list_labels(pid, "hamlets.csv")["zz-h1"] == "New name" and len(reads) == 1
+    assert store.list_labels(pid, "no-such-list.csv") == {}
+
+
+def test_list_labels_read_inside_a_rolled_back_change_are_not_kept(store, project):
+    pid = project["id"]
+    before = store.list_labels(pid, "hamlets.csv")
+    with pytest.raises(RuntimeError):
+        with store.transaction():
+            store.upsert_list_items(pid, "hamlets.csv", [("zz-rolled-back", {"label": "Never"})], "test")
+            assert store.list_labels(pid, "hamlets.csv")["zz-rolled-back"] == "Never"
+            raise RuntimeError("roll back")
+    assert store.list_labels(pid, "hamlets.csv") == before
+    # the next change takes the version number the rolled-back one had
+    store.upsert_list_items(pid, "hamlets.csv", [("zz-committed", {"label": "Kept"})], "test")
+    labels = store.list_labels(pid, "hamlets.csv")
+    assert labels["zz-committed"] == "Kept" and "zz-rolled-back" not in labels
 
 
 def test_an_odata_page_shows_a_field_that_a_version_published_through_another_server_added(live, phone, store,

@@ -258,6 +258,10 @@ class ListStore(Protocol):
         """Every value a list column has held (items are never deleted), cached per list version."""
         ...
 
+    def list_labels(self, project_id: int, list_name: str, column: str = "label") -> Mapping[str, str]:
+        """Each item's `column` value, or its name when it has none, by name (read-only), cached per list version."""
+        ...
+
     def list_missing(self, project_id: int, list_name: str, column: str, values: set[str]) -> set[str]:
         """The values a list has never held: an indexed lookup for 'name', the cached set otherwise."""
         ...

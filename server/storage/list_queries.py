@@ -7,7 +7,8 @@ found), and the values of a list are cached per list version, which every call r
 from __future__ import annotations
 
 import json
-from typing import Callable, Iterable, Iterator, Mapping, Sequence
+from types import MappingProxyType
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from .base import now
 
@@ -95,22 +96,37 @@ class ListQueries:
 
     def list_values(self, project_id: int, list_name: str, column: str) -> frozenset[str]:
         """Every value a list column has held (items are never deleted), cached per list version."""
-        version = self.list_version(project_id, list_name)
-        if version is None:
-            return frozenset()
-        key = (project_id, list_name, column, version)
-        cached = self._list_cache.get(key)
-        if cached is None:
+        def read() -> frozenset[str]:
             if column == "name":
                 rows = self._execute("SELECT name FROM list_items WHERE project_id = ? AND list_name = ?",
-                                       [project_id, list_name])
+                                     [project_id, list_name])
             else:
                 rows = self._execute(f"SELECT {self.JSON_FIELD.format('data')} FROM list_items "
-                                       "WHERE project_id = ? AND list_name = ?", [column, project_id, list_name])
-            cached = frozenset(str(r[0]) for r in rows if r[0] is not None)
-            if len(self._list_cache) > 256:
-                self._list_cache.clear()
-            self._list_cache[key] = cached
+                                     "WHERE project_id = ? AND list_name = ?", [column, project_id, list_name])
+            return frozenset(str(r[0]) for r in rows if r[0] is not None)
+        return self._per_list_version(("values", project_id, list_name, column), read, frozenset())
+
+    def list_labels(self, project_id: int, list_name: str, column: str = "label") -> Mapping[str, str]:
+        """What pages show for each item of a list: its `column` value, or its name when it has none. Read once
+        per list version (pages name every cluster and hamlet on each view; a national list has thousands)."""
+        def read() -> Mapping[str, str]:
+            return MappingProxyType({name: str(data.get(column) or name)
+                                     for name, data in self.list_items(project_id, list_name)})
+        return self._per_list_version(("labels", project_id, list_name, column), read, MappingProxyType({}))
+
+    def _per_list_version(self, key: tuple, read: Callable[[], Any], empty: Any) -> Any:
+        """read() of a list, kept for its version: every call reads the version (so another app server's change is
+        seen at once), and nothing read inside a unit of work is kept (a rollback would give its version back)."""
+        version = self.list_version(key[1], key[2])
+        if version is None:
+            return empty
+        cached = self._list_cache.get((*key, version))
+        if cached is None:
+            cached = read()
+            if not self._in_transaction():
+                if len(self._list_cache) > 256:
+                    self._list_cache.clear()
+                self._list_cache[(*key, version)] = cached
         return cached
 
     def list_missing(self, project_id: int, list_name: str, column: str, values: set[str]) -> set[str]:
