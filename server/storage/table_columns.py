@@ -22,7 +22,7 @@ Why a cached list stays right, on one server or several sharing one PostgreSQL d
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, Callable
 
 from .base import quote
 
@@ -41,11 +41,9 @@ class TableColumns:
         self._columns_lock = threading.Lock()
         self._columns_generation = 0
 
-    def _read_table_columns(self, table: str) -> list[str]:   # pragma: no cover - each engine has its own
-        raise NotImplementedError
-
-    def _execute(self, sql: str, params: Any = ()) -> Any:   # pragma: no cover - each engine has its own
-        raise NotImplementedError
+    # what each engine supplies: its catalogue read (PRAGMA table_info, information_schema) and its statement runner
+    _read_table_columns: Callable[[str], list[str]]
+    _execute: Callable[..., Any]
 
     # -- what the query modules call ---------------------------------------------------
 
