@@ -5,6 +5,7 @@ uses start()."""
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 from selenium import webdriver
@@ -51,3 +52,22 @@ def sign_in(driver, base: str, email: str, password: str = PASSWORD) -> None:
     driver.find_element(By.ID, "password").send_keys(password)
     click_and_wait(driver, driver.find_element(By.ID, "sign-in"))
     assert not driver.current_url.endswith("/login"), "sign-in failed"
+
+
+def downloaded(folder: Path, pattern: str = "*", timeout: float = 60) -> Path:
+    """The one file Chromium saved into folder, once it is whole. Chromium writes into NAME.crdownload and may
+    reserve NAME itself as an empty file meanwhile: a file is whole when no .crdownload is left, it is not empty,
+    and its size holds still between two looks."""
+    deadline, last = time.monotonic() + timeout, None
+    while time.monotonic() < deadline:
+        partial = list(folder.glob("*.crdownload"))
+        found = [f for f in folder.glob(pattern) if not f.name.endswith(".crdownload")]
+        sizes = [(f, f.stat().st_size) for f in found if f.exists()]
+        if not partial and len(sizes) == 1 and sizes[0][1] > 0:
+            if sizes == last:
+                return sizes[0][0]
+            last = sizes
+        time.sleep(0.2)
+    raise AssertionError(f"no whole download matching {pattern} in {folder} within {timeout} s: "
+                         f"{sorted(f.name for f in folder.glob('*')) if folder.exists() else 'no folder'}")
+

@@ -5,7 +5,6 @@ The DOM is asserted; nothing depends on screenshots."""
 from __future__ import annotations
 
 import io
-import time
 import zipfile
 
 import pytest
@@ -14,7 +13,7 @@ from selenium.webdriver.support import expected_conditions as shown
 from selenium.webdriver.support.ui import WebDriverWait
 
 from .test_aggregates import EXAMPLE3, HAMLET, hh, rank
-from .chromium import click_and_wait, sign_in
+from .chromium import click_and_wait, downloaded, sign_in
 from .web import PASSWORD, make_users
 
 @pytest.fixture
@@ -76,12 +75,8 @@ def test_an_nda_lead_reviews_in_the_browser_and_the_aggregates_follow(browser, s
     browser.find_element(By.CSS_SELECTOR, '.download-form[data-form="well_being_ranking"]')
     link = browser.find_element(By.CSS_SELECTOR, "a.dl-csv")
     link.click()
-    target = tmp_path / "downloads"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not list(target.glob("*.zip")):
-        time.sleep(0.2)
-    (downloaded,) = list(target.glob("*.zip"))
-    with zipfile.ZipFile(io.BytesIO(downloaded.read_bytes())) as archive:
+    saved = downloaded(tmp_path / "downloads", "*.zip")
+    with zipfile.ZipFile(io.BytesIO(saved.read_bytes())) as archive:
         assert any(name.endswith(".csv") for name in archive.namelist())
     actions = {e["action"] for e in store.audit_search(limit=100)}
     assert {"user.sign_in", "submission.review", "export"} <= actions
@@ -170,10 +165,7 @@ def test_a_hostile_file_name_is_saved_under_a_harmless_name(browser, site, store
         browser.get(f"{site}/projects/1/submissions/{submission}/attachments/{quote(HOSTILE, safe='')}")
     except Exception:   # a navigation that becomes a download may report an aborted load
         pass
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not [p for p in target.glob("*") if not p.name.endswith(".crdownload")]:
-        time.sleep(0.2)
-    (saved,) = [p for p in target.glob("*") if not p.name.endswith(".crdownload")]
+    saved = downloaded(target)
     assert saved.read_bytes() == HTML
     assert saved.name != "evil.html" and not saved.name.endswith(".html")
     assert saved.name.endswith(".jpg") and "evil.html" in saved.name   # the whole name, one parameter

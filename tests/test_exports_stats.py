@@ -256,12 +256,10 @@ def test_cli_hindi_csv_and_a_stata_zip(sent, tmp_path, project):
 
 def test_the_downloads_page_offers_the_form_languages_and_downloads_a_hindi_spss_zip(sent, browser, live, store,
                                                                                     project, tmp_path):
-    import time
-
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
-    from .chromium import sign_in
+    from .chromium import downloaded, sign_in
     from .web import make_users
 
     make_users(store, project["id"], store.create_project("Other")["id"])
@@ -274,11 +272,7 @@ def test_the_downloads_page_offers_the_form_languages_and_downloads_a_hindi_spss
     Select(form.find_element(By.CSS_SELECTOR, "select[data-format-switch]")).select_by_value("sav")
     assert form.get_attribute("action").endswith("/downloads/multilingual_test.sav")
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    target = tmp_path / "downloads"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not [p for p in target.glob("*.zip")]:
-        time.sleep(0.2)
-    (saved,) = target.glob("*.zip")
+    saved = downloaded(tmp_path / "downloads", "*.zip")
     main, meta = _read(saved.read_bytes(), "multilingual_test.sav", tmp_path)
     assert meta.column_names_to_labels["respondent"] == "उत्तरदाता का नाम" and list(main["consent"]) == [1, 2]
 
